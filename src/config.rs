@@ -1,0 +1,887 @@
+//! Configuration from the environment and an optional `.env` file.
+//!
+//! Values come from the process environment first, then from the `.env` file
+//! (the environment wins, as with the original connector). `*_FILE` variants
+//! read a secret from a mounted file. Validation collects every problem and
+//! reports them together, so an administrator fixes them in one go.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+// ---------------------------------------------------------------------------
+// Raw variables
+
+/// The variables as the program sees them: the environment over the `.env` file.
+#[derive(Debug, Default, Clone)]
+pub struct Env {
+    values: HashMap<String, String>,
+    /// Variables whose value is not valid UTF-8 (reported by validation).
+    not_utf8: Vec<String>,
+}
+
+impl Env {
+    /// Reads the process environment and the `.env` file: `env_file` when
+    /// given (it must exist), else `./.env` when present.
+    pub fn load(env_file: Option<&Path>) -> Result<Env> {
+        let mut env = Env::default();
+        let file = match env_file {
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(".env")).filter(|p| p.is_file()),
+        };
+        if let Some(path) = file {
+            env.values = read_env_file(&path)?;
+        }
+        env.overlay_os(std::env::vars_os());
+        Ok(env)
+    }
+
+    /// Builds an `Env` from explicit pairs (tests, and the `.env` parser).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Env {
+        Env { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), not_utf8: Vec::new() }
+    }
+
+    fn overlay_os(&mut self, vars: impl Iterator<Item = (OsString, OsString)>) {
+        for (key, value) in vars {
+            let Ok(key) = key.into_string() else { continue };
+            match value.into_string() {
+                Ok(value) => {
+                    self.values.insert(key, value);
+                }
+                Err(_) if is_ours(&key) => self.not_utf8.push(key),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Sets a value, as a command-line flag overriding the environment does.
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.values.insert(key.to_string(), value.to_string());
+    }
+
+    /// The value of `key`; an empty value counts as unset, as templated
+    /// manifests often leave variables empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str).filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// Whether a variable belongs to this program (only those are validated).
+fn is_ours(key: &str) -> bool {
+    const PREFIXES: [&str; 10] =
+        ["SOURCE_DATABASE_", "SOURCE_CONNECT_", "POLYTEIA_", "DUCKDB_", "PARQUET_", "INGEST_", "UPLOAD_", "HTTP_", "LOG_", "CRON_"];
+    PREFIXES.iter().any(|p| key.starts_with(p))
+        || matches!(key, "PERSONAL_ACCESS_TOKEN" | "PERSONAL_ACCESS_TOKEN_FILE" | "DATASET_ID" | "TEMP_DIR")
+        || matches!(key, "ALLOW_EMPTY_RESULT" | "HEALTH_CHECK_PORT")
+}
+
+fn read_env_file(path: &Path) -> Result<HashMap<String, String>> {
+    let iter = dotenvy::from_path_iter(path).map_err(|e| env_file_error(path, e))?;
+    let mut values = HashMap::new();
+    for item in iter {
+        let (key, value) = item.map_err(|e| env_file_error(path, e))?;
+        values.insert(key, value);
+    }
+    Ok(values)
+}
+
+fn env_file_error(path: &Path, err: dotenvy::Error) -> Error {
+    let detail = match err {
+        dotenvy::Error::LineParse(line, index) => {
+            // The line may hold a secret: name its position, not its text.
+            let line_no = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| text.lines().position(|l| l == line || line.starts_with(l)).map(|i| i + 1));
+            match line_no {
+                Some(n) => format!("line {n} is not KEY=VALUE (error at character {})", index + 1),
+                None => format!("a line is not KEY=VALUE (error at character {})", index + 1),
+            }
+        }
+        dotenvy::Error::Io(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    Error::config(format!("cannot read env file {}: {detail}", path.display()))
+}
+
+// ---------------------------------------------------------------------------
+// Typed settings
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Postgres,
+    Mysql,
+    DuckDb,
+    Sqlite,
+}
+
+impl SourceKind {
+    fn parse(value: &str) -> Option<SourceKind> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Some(SourceKind::Postgres),
+            "mysql" | "mariadb" => Some(SourceKind::Mysql),
+            "duckdb" => Some(SourceKind::DuckDb),
+            "sqlite" | "sqlite3" => Some(SourceKind::Sqlite),
+            _ => None,
+        }
+    }
+
+    /// Server types need host, port and user; embedded types read a file.
+    pub fn is_server(self) -> bool {
+        matches!(self, SourceKind::Postgres | SourceKind::Mysql)
+    }
+
+    pub fn default_port(self) -> Option<u16> {
+        match self {
+            SourceKind::Postgres => Some(5432),
+            SourceKind::Mysql => Some(3306),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Postgres => "postgres",
+            SourceKind::Mysql => "mysql",
+            SourceKind::DuckDb => "duckdb",
+            SourceKind::Sqlite => "sqlite",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryDialect {
+    /// The query is DuckDB SQL over the attached catalog `db`.
+    DuckDb,
+    /// The query text runs unchanged on the source server (pass-through).
+    Native,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    pub kind: SourceKind,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    /// Database name for servers; file path (or `:memory:`) for embedded types.
+    pub database: String,
+    pub query: String,
+    pub ssl_mode: Option<String>,
+    pub ssl_root_cert: Option<PathBuf>,
+    /// Extra driver options, `key=value`, in the order given.
+    pub options: Vec<(String, String)>,
+    pub dialect: QueryDialect,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    pub extension_directory: Option<PathBuf>,
+    pub memory_limit: Option<String>,
+    pub threads: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Snappy,
+    Zstd,
+    Gzip,
+    Uncompressed,
+}
+
+impl Compression {
+    pub fn duckdb_name(self) -> &'static str {
+        match self {
+            Compression::Snappy => "snappy",
+            Compression::Zstd => "zstd",
+            Compression::Gzip => "gzip",
+            Compression::Uncompressed => "uncompressed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputSettings {
+    pub temp_dir: PathBuf,
+    pub compression: Compression,
+    pub row_group_size: Option<u64>,
+    pub allow_empty_result: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Organization {
+    Id(String),
+    Slug(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiGeneration {
+    UploadToken,
+    Session,
+}
+
+#[derive(Debug, Clone)]
+pub struct PolyteiaSettings {
+    pub personal_access_token: Option<Secret>,
+    pub base_url: String,
+    pub dataset_id: Option<String>,
+    pub organization: Option<Organization>,
+    pub ingest_poll_interval: Duration,
+    pub ingest_timeout: Duration,
+    pub http_timeout: Duration,
+    pub upload_max_attempts: u32,
+    pub upload_max_backoff: Duration,
+}
+
+impl PolyteiaSettings {
+    pub fn api(&self) -> ApiGeneration {
+        if self.organization.is_some() {
+            ApiGeneration::Session
+        } else {
+            ApiGeneration::UploadToken
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleSettings {
+    pub cron_schedule: String,
+    pub cron_tz: String,
+    pub health_check_port: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub log_level: log::LevelFilter,
+    pub log_format: LogFormat,
+    pub source: SourceSettings,
+    pub engine: EngineSettings,
+    pub output: OutputSettings,
+    pub polyteia: PolyteiaSettings,
+    pub schedule: ScheduleSettings,
+    /// How often to try reaching the source database before giving up.
+    pub source_connect_max_attempts: u32,
+}
+
+/// What the command about to run needs, so `export` does not demand a PAK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Extract and write a file only.
+    Export,
+    /// Extract and upload (run, check, schedule).
+    Upload,
+}
+
+pub const DEFAULT_CRON_SCHEDULE: &str = "0 0 * * *";
+pub const DEFAULT_HEALTH_CHECK_PORT: u16 = 8080;
+pub const DEFAULT_UPLOAD_TOKEN_BASE_URL: &str = "https://app.polyteia.com";
+pub const DEFAULT_SESSION_BASE_URL: &str = "https://web.polyteia.de";
+pub const DEFAULT_INGEST_POLL_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_INGEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_UPLOAD_MAX_ATTEMPTS: u32 = 5;
+pub const DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS: u32 = 5;
+pub const DEFAULT_UPLOAD_MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+const POSTGRES_SSL_MODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+const MYSQL_SSL_MODES: [&str; 5] = ["disabled", "preferred", "required", "verify_ca", "verify_identity"];
+
+/// Driver options that have a dedicated variable; setting them twice would be ambiguous.
+const RESERVED_OPTIONS: [&str; 13] = [
+    "host", "hostaddr", "port", "user", "password", "passwd", "dbname", "db", "database", "sslmode", "ssl_mode",
+    "sslrootcert", "ssl_ca",
+];
+
+/// Collects the problems of one validation pass.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn add(&mut self, var: &str, message: impl std::fmt::Display) {
+        self.0.push(format!("{var}: {message}"));
+    }
+}
+
+impl Config {
+    /// Validates everything at once; the error names every problem.
+    pub fn from_env(env: &Env, purpose: Purpose) -> Result<Config> {
+        let mut p = Problems::default();
+        for key in &env.not_utf8 {
+            p.add(key, "value is not valid UTF-8");
+        }
+
+        let log_level = parse_log_level(env, &mut p);
+        let log_format = parse_log_format(env, &mut p);
+        let source = parse_source(env, &mut p);
+        let engine = parse_engine(env, &mut p);
+        let output = parse_output(env, &mut p);
+        let polyteia = parse_polyteia(env, purpose, &mut p);
+        let schedule = ScheduleSettings {
+            cron_schedule: env.get("CRON_SCHEDULE").unwrap_or(DEFAULT_CRON_SCHEDULE).trim().to_string(),
+            cron_tz: env.get("CRON_TZ").unwrap_or("UTC").trim().to_string(),
+            health_check_port: parse_port(env, "HEALTH_CHECK_PORT", &mut p).unwrap_or(DEFAULT_HEALTH_CHECK_PORT),
+        };
+
+        let source_connect_max_attempts = match env.get("SOURCE_CONNECT_MAX_ATTEMPTS") {
+            None => DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS,
+            Some(_) => parse_positive::<u32>(env, "SOURCE_CONNECT_MAX_ATTEMPTS", &mut p)
+                .unwrap_or(DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS),
+        };
+
+        if !p.0.is_empty() {
+            let count = p.0.len();
+            let noun = if count == 1 { "problem" } else { "problems" };
+            return Err(Error::config(format!("configuration has {count} {noun}: {}", p.0.join("; "))));
+        }
+        Ok(Config {
+            log_level,
+            log_format,
+            source: source.expect("source settings exist when there are no problems"),
+            engine,
+            output,
+            polyteia,
+            schedule,
+            source_connect_max_attempts,
+        })
+    }
+}
+
+/// Reads `LOG_LEVEL` leniently, for setting up logging before validation.
+pub fn log_level_hint(env: &Env) -> log::LevelFilter {
+    env.get("LOG_LEVEL").and_then(level_from_str).unwrap_or(log::LevelFilter::Info)
+}
+
+/// Reads `LOG_FORMAT` leniently, for setting up logging before validation.
+pub fn log_format_hint(env: &Env) -> LogFormat {
+    env.get("LOG_FORMAT").and_then(format_from_str).unwrap_or(LogFormat::Text)
+}
+
+pub fn level_from_str(value: &str) -> Option<log::LevelFilter> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "trace" => Some(log::LevelFilter::Trace),
+        "debug" => Some(log::LevelFilter::Debug),
+        "info" => Some(log::LevelFilter::Info),
+        "warn" | "warning" => Some(log::LevelFilter::Warn),
+        "error" => Some(log::LevelFilter::Error),
+        _ => None,
+    }
+}
+
+pub fn format_from_str(value: &str) -> Option<LogFormat> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        _ => None,
+    }
+}
+
+fn parse_log_level(env: &Env, p: &mut Problems) -> log::LevelFilter {
+    match env.get("LOG_LEVEL") {
+        None => log::LevelFilter::Info,
+        Some(v) => level_from_str(v).unwrap_or_else(|| {
+            p.add("LOG_LEVEL", format!("'{v}' is not one of debug, info, warn, error"));
+            log::LevelFilter::Info
+        }),
+    }
+}
+
+fn parse_log_format(env: &Env, p: &mut Problems) -> LogFormat {
+    match env.get("LOG_FORMAT") {
+        None => LogFormat::Text,
+        Some(v) => format_from_str(v).unwrap_or_else(|| {
+            p.add("LOG_FORMAT", format!("'{v}' is not one of text, json"));
+            LogFormat::Text
+        }),
+    }
+}
+
+/// A secret from `NAME` or from the file named by `NAME_FILE` (not both).
+fn read_secret(env: &Env, name: &str, p: &mut Problems) -> Option<Secret> {
+    let file_var = format!("{name}_FILE");
+    match (env.get(name), env.get(&file_var)) {
+        (Some(_), Some(_)) => {
+            p.add(name, format!("set either {name} or {file_var}, not both"));
+            None
+        }
+        (Some(value), None) => Some(Secret::new(value)),
+        (None, Some(path)) => match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let value = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+                    if value.is_empty() {
+                        p.add(&file_var, format!("file {path} is empty"));
+                        None
+                    } else {
+                        Some(Secret::new(value))
+                    }
+                }
+                Err(_) => {
+                    p.add(&file_var, format!("file {path} is not valid UTF-8"));
+                    None
+                }
+            },
+            Err(e) => {
+                p.add(&file_var, format!("cannot read {path}: {e}"));
+                None
+            }
+        },
+        (None, None) => None,
+    }
+}
+
+fn parse_port(env: &Env, var: &str, p: &mut Problems) -> Option<u16> {
+    let value = env.get(var)?;
+    match value.trim().parse::<u16>() {
+        Ok(port) if port > 0 => Some(port),
+        _ => {
+            p.add(var, format!("'{value}' is not a port number (1-65535)"));
+            None
+        }
+    }
+}
+
+fn parse_bool(env: &Env, var: &str, p: &mut Problems) -> bool {
+    match env.get(var).map(|v| v.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(v) => match v.as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => {
+                p.add(var, format!("'{v}' is not true or false"));
+                false
+            }
+        },
+    }
+}
+
+fn parse_positive<T: std::str::FromStr + PartialOrd + Default>(env: &Env, var: &str, p: &mut Problems) -> Option<T> {
+    let value = env.get(var)?;
+    match value.trim().parse::<T>() {
+        Ok(n) if n > T::default() => Some(n),
+        _ => {
+            p.add(var, format!("'{value}' is not a positive whole number"));
+            None
+        }
+    }
+}
+
+/// Durations in the original connector's Go style: `5s`, `30m`, `1h30m`, `500ms`.
+/// A bare number means seconds.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(value).ok()
+}
+
+fn parse_duration_var(env: &Env, var: &str, default: Duration, p: &mut Problems) -> Duration {
+    match env.get(var) {
+        None => default,
+        Some(v) => match parse_duration(v) {
+            Some(d) if !d.is_zero() => d,
+            _ => {
+                p.add(var, format!("'{v}' is not a duration such as 30s, 5m or 1h30m"));
+                default
+            }
+        },
+    }
+}
+
+fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
+    let kind = match env.get("SOURCE_DATABASE_TYPE") {
+        None => {
+            p.add("SOURCE_DATABASE_TYPE", "is required (postgres, mysql, duckdb or sqlite)");
+            None
+        }
+        Some(v) => {
+            let kind = SourceKind::parse(v);
+            if kind.is_none() {
+                p.add("SOURCE_DATABASE_TYPE", format!("'{v}' is not one of postgres, mysql, mariadb, duckdb, sqlite"));
+            }
+            kind
+        }
+    };
+    let server = kind.map(SourceKind::is_server).unwrap_or(false);
+
+    let host = env.get("SOURCE_DATABASE_HOST").map(|h| h.trim().to_string());
+    if server && host.is_none() {
+        p.add("SOURCE_DATABASE_HOST", "is required for a database server");
+    }
+    let port = parse_port(env, "SOURCE_DATABASE_PORT", p).or_else(|| kind.and_then(SourceKind::default_port));
+    let user = env.get("SOURCE_DATABASE_USER").map(str::to_string);
+    if server && user.is_none() {
+        p.add("SOURCE_DATABASE_USER", "is required for a database server");
+    }
+    let password = read_secret(env, "SOURCE_DATABASE_PASSWORD", p);
+    let database = env.get("SOURCE_DATABASE_NAME").map(|d| d.trim().to_string());
+    match (kind, &database) {
+        (None, None) => p.add("SOURCE_DATABASE_NAME", "is required"),
+        (Some(k), None) if k.is_server() => p.add("SOURCE_DATABASE_NAME", "is required (the database to read from)"),
+        (Some(SourceKind::DuckDb), None) => {
+            p.add("SOURCE_DATABASE_NAME", "is required (a DuckDB database file, or :memory:)")
+        }
+        (Some(SourceKind::Sqlite), None) => p.add("SOURCE_DATABASE_NAME", "is required (a SQLite database file)"),
+        (Some(k), Some(path)) if !k.is_server() && path != ":memory:" && !Path::new(path).is_file() => {
+            p.add("SOURCE_DATABASE_NAME", format!("database file {path} does not exist"))
+        }
+        (Some(SourceKind::Sqlite), Some(path)) if path == ":memory:" => {
+            p.add("SOURCE_DATABASE_NAME", "a SQLite source needs a database file")
+        }
+        _ => {}
+    }
+
+    let query = env.get("SOURCE_DATABASE_SQL_QUERY").map(clean_query);
+    if query.as_deref().is_none_or(str::is_empty) {
+        p.add("SOURCE_DATABASE_SQL_QUERY", "is required (the SELECT whose result is exported)");
+    }
+
+    let ssl_mode = env.get("SOURCE_DATABASE_SSL_MODE").map(|m| m.trim().to_ascii_lowercase());
+    if let (Some(mode), Some(k)) = (&ssl_mode, kind) {
+        let allowed: &[&str] = match k {
+            SourceKind::Postgres => &POSTGRES_SSL_MODES,
+            SourceKind::Mysql => &MYSQL_SSL_MODES,
+            _ => &[],
+        };
+        if allowed.is_empty() {
+            p.add("SOURCE_DATABASE_SSL_MODE", format!("does not apply to a {} source", k.name()));
+        } else if !allowed.contains(&mode.as_str()) {
+            p.add("SOURCE_DATABASE_SSL_MODE", format!("'{mode}' is not one of {}", allowed.join(", ")));
+        }
+    }
+    let ssl_root_cert = env.get("SOURCE_DATABASE_SSL_ROOT_CERT").map(PathBuf::from);
+    if let Some(path) = &ssl_root_cert {
+        if !path.is_file() {
+            p.add("SOURCE_DATABASE_SSL_ROOT_CERT", format!("file {} does not exist", path.display()));
+        }
+        if !server && kind.is_some() {
+            p.add("SOURCE_DATABASE_SSL_ROOT_CERT", "applies only to postgres and mysql sources");
+        }
+    }
+
+    let options = parse_options(env.get("SOURCE_DATABASE_OPTIONS"), p);
+    if !options.is_empty() && !server && kind.is_some() {
+        p.add("SOURCE_DATABASE_OPTIONS", "applies only to postgres and mysql sources");
+    }
+
+    let dialect = match env.get("SOURCE_DATABASE_QUERY_DIALECT").map(|d| d.trim().to_ascii_lowercase()) {
+        None => QueryDialect::DuckDb,
+        Some(d) if d == "duckdb" => QueryDialect::DuckDb,
+        Some(d) if d == "native" => {
+            if !server && kind.is_some() {
+                p.add("SOURCE_DATABASE_QUERY_DIALECT", "native applies only to postgres and mysql sources");
+            }
+            QueryDialect::Native
+        }
+        Some(d) => {
+            p.add("SOURCE_DATABASE_QUERY_DIALECT", format!("'{d}' is not one of duckdb, native"));
+            QueryDialect::DuckDb
+        }
+    };
+
+    Some(SourceSettings {
+        kind: kind?,
+        host,
+        port,
+        user,
+        password,
+        database: database?,
+        query: query?,
+        ssl_mode,
+        ssl_root_cert,
+        options,
+        dialect,
+    })
+}
+
+/// Trims the query and drops trailing semicolons: `COPY (…;)` is a syntax
+/// error, and copying a query from a SQL console usually brings one along.
+pub fn clean_query(query: &str) -> String {
+    query.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace()).to_string()
+}
+
+/// `SOURCE_DATABASE_OPTIONS`: whitespace-separated `key=value` pairs.
+fn parse_options(value: Option<&str>, p: &mut Problems) -> Vec<(String, String)> {
+    let mut options = Vec::new();
+    for pair in value.unwrap_or("").split_whitespace() {
+        let Some((key, val)) = pair.split_once('=') else {
+            p.add("SOURCE_DATABASE_OPTIONS", format!("'{pair}' is not key=value"));
+            continue;
+        };
+        let key = key.to_ascii_lowercase();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            p.add("SOURCE_DATABASE_OPTIONS", format!("'{key}' is not an option name"));
+        } else if RESERVED_OPTIONS.contains(&key.as_str()) {
+            p.add("SOURCE_DATABASE_OPTIONS", format!("'{key}' has its own SOURCE_DATABASE_* variable; set that instead"));
+        } else {
+            options.push((key, val.to_string()));
+        }
+    }
+    options
+}
+
+fn parse_engine(env: &Env, p: &mut Problems) -> EngineSettings {
+    let extension_directory = env.get("DUCKDB_EXTENSION_DIRECTORY").map(PathBuf::from);
+    if let Some(dir) = &extension_directory {
+        if !dir.is_dir() {
+            p.add("DUCKDB_EXTENSION_DIRECTORY", format!("directory {} does not exist", dir.display()));
+        }
+    }
+    let memory_limit = env.get("DUCKDB_MEMORY_LIMIT").map(|m| m.trim().to_string());
+    if let Some(limit) = &memory_limit {
+        if !is_memory_size(limit) {
+            p.add("DUCKDB_MEMORY_LIMIT", format!("'{limit}' is not a size such as 512MB, 4GB or 80%"));
+        }
+    }
+    let threads = parse_positive::<u32>(env, "DUCKDB_THREADS", p);
+    EngineSettings { extension_directory, memory_limit, threads }
+}
+
+/// DuckDB accepts sizes like `4GB`, `512 MiB` or a percentage of RAM.
+fn is_memory_size(value: &str) -> bool {
+    let value = value.trim();
+    let digits = value.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(value.len());
+    if digits == 0 || value[..digits].parse::<f64>().is_err() {
+        return false;
+    }
+    let unit = value[digits..].trim().to_ascii_lowercase();
+    const UNITS: [&str; 16] =
+        ["", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "%", "k", "m", "g", "t", "bytes"];
+    UNITS.contains(&unit.as_str())
+}
+
+fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
+    let temp_dir = env.get("TEMP_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    if !temp_dir.is_dir() {
+        p.add("TEMP_DIR", format!("directory {} does not exist", temp_dir.display()));
+    }
+    let compression = match env.get("PARQUET_COMPRESSION").map(|c| c.trim().to_ascii_lowercase()) {
+        None => Compression::Snappy,
+        Some(c) => match c.as_str() {
+            "snappy" => Compression::Snappy,
+            "zstd" => Compression::Zstd,
+            "gzip" => Compression::Gzip,
+            "uncompressed" | "none" => Compression::Uncompressed,
+            _ => {
+                p.add("PARQUET_COMPRESSION", format!("'{c}' is not one of snappy, zstd, gzip, uncompressed"));
+                Compression::Snappy
+            }
+        },
+    };
+    OutputSettings {
+        temp_dir,
+        compression,
+        row_group_size: parse_positive::<u64>(env, "PARQUET_ROW_GROUP_SIZE", p),
+        allow_empty_result: parse_bool(env, "ALLOW_EMPTY_RESULT", p),
+    }
+}
+
+fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSettings {
+    let needed = purpose == Purpose::Upload;
+    let personal_access_token = read_secret(env, "PERSONAL_ACCESS_TOKEN", p);
+    if needed && personal_access_token.is_none() && env.get("PERSONAL_ACCESS_TOKEN_FILE").is_none() {
+        p.add("PERSONAL_ACCESS_TOKEN", "is required to upload (or set PERSONAL_ACCESS_TOKEN_FILE)");
+    }
+    let dataset_id = env.get("DATASET_ID").map(|d| d.trim().to_string());
+    if needed && dataset_id.is_none() {
+        p.add("DATASET_ID", "is required to upload (the id of the Polyteia dataset to replace)");
+    }
+    let organization = match (env.get("POLYTEIA_ORGANIZATION_ID"), env.get("POLYTEIA_ORGANIZATION_SLUG")) {
+        (Some(_), Some(_)) => {
+            p.add("POLYTEIA_ORGANIZATION_ID", "set either POLYTEIA_ORGANIZATION_ID or POLYTEIA_ORGANIZATION_SLUG, not both");
+            None
+        }
+        (Some(id), None) => Some(Organization::Id(id.trim().to_string())),
+        (None, Some(slug)) => Some(Organization::Slug(slug.trim().to_string())),
+        (None, None) => None,
+    };
+    let default_url =
+        if organization.is_some() { DEFAULT_SESSION_BASE_URL } else { DEFAULT_UPLOAD_TOKEN_BASE_URL };
+    let base_url = env.get("POLYTEIA_BASE_URL").unwrap_or(default_url).trim().trim_end_matches('/').to_string();
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) || base_url.contains(char::is_whitespace)
+    {
+        p.add("POLYTEIA_BASE_URL", format!("'{base_url}' is not an http(s) URL such as https://app.polyteia.com"));
+    }
+    let upload_max_attempts = match env.get("UPLOAD_MAX_ATTEMPTS") {
+        None => DEFAULT_UPLOAD_MAX_ATTEMPTS,
+        Some(_) => parse_positive::<u32>(env, "UPLOAD_MAX_ATTEMPTS", p).unwrap_or(DEFAULT_UPLOAD_MAX_ATTEMPTS),
+    };
+    PolyteiaSettings {
+        personal_access_token,
+        base_url,
+        dataset_id,
+        organization,
+        ingest_poll_interval: parse_duration_var(env, "INGEST_POLL_INTERVAL", DEFAULT_INGEST_POLL_INTERVAL, p),
+        ingest_timeout: parse_duration_var(env, "INGEST_TIMEOUT", DEFAULT_INGEST_TIMEOUT, p),
+        http_timeout: parse_duration_var(env, "HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT, p),
+        upload_max_attempts,
+        upload_max_backoff: parse_duration_var(env, "UPLOAD_MAX_BACKOFF", DEFAULT_UPLOAD_MAX_BACKOFF, p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg_env() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("SOURCE_DATABASE_TYPE", "postgresql"),
+            ("SOURCE_DATABASE_HOST", "db.internal"),
+            ("SOURCE_DATABASE_USER", "reader"),
+            ("SOURCE_DATABASE_NAME", "city"),
+            ("SOURCE_DATABASE_SQL_QUERY", "SELECT * FROM db.events;  "),
+        ]
+    }
+
+    #[test]
+    fn minimal_postgres_export_config() {
+        let cfg = Config::from_env(&Env::from_pairs(pg_env()), Purpose::Export).unwrap();
+        assert_eq!(cfg.source.kind, SourceKind::Postgres);
+        assert_eq!(cfg.source.port, Some(5432));
+        assert_eq!(cfg.source.query, "SELECT * FROM db.events");
+        assert_eq!(cfg.output.compression, Compression::Snappy);
+        assert_eq!(cfg.polyteia.api(), ApiGeneration::UploadToken);
+        assert_eq!(cfg.polyteia.base_url, DEFAULT_UPLOAD_TOKEN_BASE_URL);
+        assert_eq!(cfg.schedule.cron_schedule, "0 0 * * *");
+        assert_eq!(cfg.schedule.health_check_port, 8080);
+        assert_eq!(cfg.polyteia.ingest_timeout, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn upload_needs_pak_and_dataset() {
+        let err = Config::from_env(&Env::from_pairs(pg_env()), Purpose::Upload).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.message().contains("PERSONAL_ACCESS_TOKEN: is required"), "{err}");
+        assert!(err.message().contains("DATASET_ID: is required"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let env = Env::from_pairs([
+            ("SOURCE_DATABASE_TYPE", "oracle"),
+            ("SOURCE_DATABASE_PORT", "99999"),
+            ("LOG_LEVEL", "loud"),
+            ("LOG_FORMAT", "xml"),
+            ("PARQUET_COMPRESSION", "lz5"),
+            ("INGEST_TIMEOUT", "soon"),
+            ("POLYTEIA_ORGANIZATION_ID", "org_1"),
+            ("POLYTEIA_ORGANIZATION_SLUG", "city"),
+        ]);
+        let err = Config::from_env(&env, Purpose::Export).unwrap_err();
+        let msg = err.message();
+        for var in [
+            "SOURCE_DATABASE_TYPE:",
+            "SOURCE_DATABASE_PORT:",
+            "LOG_LEVEL:",
+            "LOG_FORMAT:",
+            "PARQUET_COMPRESSION:",
+            "INGEST_TIMEOUT:",
+            "POLYTEIA_ORGANIZATION_ID:",
+            "SOURCE_DATABASE_NAME:",
+            "SOURCE_DATABASE_SQL_QUERY:",
+        ] {
+            assert!(msg.contains(var), "missing {var} in {msg}");
+        }
+        assert!(msg.starts_with("configuration has 9 problems"), "{msg}");
+        assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn session_api_when_organization_set() {
+        let mut pairs = pg_env();
+        pairs.push(("POLYTEIA_ORGANIZATION_SLUG", "musterstadt"));
+        let cfg = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap();
+        assert_eq!(cfg.polyteia.api(), ApiGeneration::Session);
+        assert_eq!(cfg.polyteia.base_url, DEFAULT_SESSION_BASE_URL);
+        assert_eq!(cfg.polyteia.organization, Some(Organization::Slug("musterstadt".into())));
+    }
+
+    #[test]
+    fn secret_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cr3t pass\n").unwrap();
+        let mut pairs: Vec<(String, String)> = pg_env().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        pairs.push(("SOURCE_DATABASE_PASSWORD_FILE".into(), file.display().to_string()));
+        let cfg = Config::from_env(&Env::from_pairs(pairs.clone()), Purpose::Export).unwrap();
+        assert_eq!(cfg.source.password.unwrap().expose(), "s3cr3t pass");
+
+        pairs.push(("SOURCE_DATABASE_PASSWORD".into(), "other".into()));
+        let err = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap_err();
+        assert!(err.message().contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn ssl_modes_are_checked_per_type() {
+        let mut pairs = pg_env();
+        pairs.push(("SOURCE_DATABASE_SSL_MODE", "verify_identity"));
+        let err = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap_err();
+        assert!(err.message().contains("SOURCE_DATABASE_SSL_MODE: 'verify_identity' is not one of disable"), "{err}");
+    }
+
+    #[test]
+    fn options_are_parsed_and_reserved_names_refused() {
+        let mut pairs = pg_env();
+        pairs.push(("SOURCE_DATABASE_OPTIONS", "connect_timeout=5 application_name=x"));
+        let cfg = Config::from_env(&Env::from_pairs(pairs.clone()), Purpose::Export).unwrap();
+        assert_eq!(cfg.source.options, vec![("connect_timeout".into(), "5".into()), ("application_name".into(), "x".into())]);
+        pairs.push(("SOURCE_DATABASE_OPTIONS", "password=x nonsense"));
+        let err = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap_err();
+        assert!(err.message().contains("'password' has its own"), "{err}");
+        assert!(err.message().contains("'nonsense' is not key=value"), "{err}");
+    }
+
+    #[test]
+    fn durations_accept_go_style() {
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("12"), Some(Duration::from_secs(12)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+
+    #[test]
+    fn memory_sizes() {
+        for ok in ["4GB", "512MB", "1.5GiB", "80%", "100000"] {
+            assert!(is_memory_size(ok), "{ok}");
+        }
+        for bad in ["", "GB", "lots", "4 parsecs"] {
+            assert!(!is_memory_size(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_file_values_are_unquoted_and_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("test.env");
+        std::fs::write(&file, "SOURCE_DATABASE_SQL_QUERY='SELECT * FROM db.events'\nDATASET_ID=\"ds_1\"\n# comment\n").unwrap();
+        let values = read_env_file(&file).unwrap();
+        assert_eq!(values["SOURCE_DATABASE_SQL_QUERY"], "SELECT * FROM db.events");
+        assert_eq!(values["DATASET_ID"], "ds_1");
+
+        let mut env = Env { values, not_utf8: vec![] };
+        env.overlay_os([(OsString::from("DATASET_ID"), OsString::from("from_env"))].into_iter());
+        assert_eq!(env.get("DATASET_ID"), Some("from_env"));
+    }
+
+    #[test]
+    fn malformed_env_file_names_the_line_not_the_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.env");
+        std::fs::write(&file, "A=1\nthis is not an assignment secretvalue\n").unwrap();
+        let err = read_env_file(&file).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.message().contains("line 2"), "{err}");
+        assert!(!err.message().contains("secretvalue"), "{err}");
+    }
+}

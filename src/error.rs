@@ -1,0 +1,170 @@
+//! One error type for the whole program. Each [`ErrorKind`] maps to a stable,
+//! documented exit code (README, "Exit codes"), so a scheduler can tell what
+//! went wrong without parsing logs.
+
+use std::fmt;
+
+use crate::secret::scrub;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A bug or an unexpected condition.
+    Internal,
+    /// Settings are missing or malformed.
+    Config,
+    /// The source database cannot be reached or refused the login.
+    SourceUnreachable,
+    /// The query failed in DuckDB or on the source server.
+    Query,
+    /// The query returned no rows and `ALLOW_EMPTY_RESULT` is not set.
+    EmptyResult,
+    /// Local files: temp directory, disk full, output file.
+    LocalIo,
+    /// The written Parquet file does not match what the query produced.
+    Verification,
+    /// A DuckDB extension could not be found or loaded.
+    Extension,
+    /// The Polyteia API refused the key (401/403).
+    ApiAuth,
+    /// The Polyteia API rejected the request (404, 412, other 4xx).
+    ApiRejected,
+    /// The Polyteia API stayed unavailable after all retries.
+    ApiUnavailable,
+    /// The platform reported the ingest as failed, or it did not finish in time.
+    IngestFailed,
+    /// `connector check` found at least one problem.
+    CheckFailed,
+    /// Stopped by SIGINT.
+    InterruptedSigint,
+    /// Stopped by SIGTERM.
+    InterruptedSigterm,
+}
+
+impl ErrorKind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Internal => 1,
+            // 2 is what clap uses for command-line usage errors.
+            ErrorKind::Config => 3,
+            ErrorKind::SourceUnreachable => 4,
+            ErrorKind::Query => 5,
+            ErrorKind::EmptyResult => 6,
+            ErrorKind::LocalIo => 7,
+            ErrorKind::Verification => 8,
+            ErrorKind::Extension => 9,
+            ErrorKind::ApiAuth => 10,
+            ErrorKind::ApiRejected => 11,
+            ErrorKind::ApiUnavailable => 12,
+            ErrorKind::IngestFailed => 13,
+            ErrorKind::CheckFailed => 14,
+            ErrorKind::InterruptedSigint => 130,
+            ErrorKind::InterruptedSigterm => 143,
+        }
+    }
+
+    /// A short, stable name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Internal => "internal",
+            ErrorKind::Config => "config",
+            ErrorKind::SourceUnreachable => "source_unreachable",
+            ErrorKind::Query => "query_failed",
+            ErrorKind::EmptyResult => "empty_result",
+            ErrorKind::LocalIo => "local_io",
+            ErrorKind::Verification => "verification_failed",
+            ErrorKind::Extension => "extension_missing",
+            ErrorKind::ApiAuth => "api_auth",
+            ErrorKind::ApiRejected => "api_rejected",
+            ErrorKind::ApiUnavailable => "api_unavailable",
+            ErrorKind::IngestFailed => "ingest_failed",
+            ErrorKind::CheckFailed => "check_failed",
+            ErrorKind::InterruptedSigint => "interrupted",
+            ErrorKind::InterruptedSigterm => "terminated",
+        }
+    }
+}
+
+/// An error with its class and a one-line, secret-free message.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The message is scrubbed of secrets and folded onto one line.
+    pub fn new(kind: ErrorKind, message: impl AsRef<str>) -> Self {
+        Error { kind, message: one_line(&scrub(message.as_ref())) }
+    }
+
+    pub fn config(message: impl AsRef<str>) -> Self {
+        Error::new(ErrorKind::Config, message)
+    }
+
+    pub fn io(what: impl fmt::Display, err: &std::io::Error) -> Self {
+        let hint = match err.raw_os_error() {
+            Some(28) => " (the disk is full: free space or point TEMP_DIR elsewhere)",
+            Some(13) | Some(30) => " (not writable: point TEMP_DIR to a writable directory)",
+            _ => "",
+        };
+        Error::new(ErrorKind::LocalIo, format!("{what}: {err}{hint}"))
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+
+    /// Prefixes the message with what was being done.
+    pub fn context(self, what: impl fmt::Display) -> Self {
+        Error::new(self.kind, format!("{what}: {}", self.message))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Joins the lines of a multi-line message (DuckDB errors carry line breaks and
+/// caret markers) so that a failure is one log line.
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_distinct() {
+        use ErrorKind::*;
+        let kinds = [
+            Internal, Config, SourceUnreachable, Query, EmptyResult, LocalIo, Verification, Extension, ApiAuth,
+            ApiRejected, ApiUnavailable, IngestFailed, CheckFailed, InterruptedSigint, InterruptedSigterm,
+        ];
+        let mut codes: Vec<i32> = kinds.iter().map(|k| k.exit_code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), kinds.len());
+        assert!(!codes.contains(&0) && !codes.contains(&2));
+    }
+
+    #[test]
+    fn messages_are_one_line() {
+        let e = Error::new(ErrorKind::Query, "Parser Error: syntax error\n\nLINE 1: SELEC\n        ^");
+        assert_eq!(e.message(), "Parser Error: syntax error LINE 1: SELEC ^");
+    }
+}
