@@ -1,0 +1,489 @@
+//! The source side: an in-memory DuckDB that loads the scanner extension,
+//! attaches the source database read-only as `db`, and copies the query
+//! result into a Parquet file that is verified before it counts as done.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use duckdb::Connection;
+
+use crate::config::{EngineSettings, OutputSettings, QueryDialect, SourceKind, SourceSettings};
+use crate::error::{Error, ErrorKind, Result};
+
+/// The alias of the attached source; queries name tables as `db.table`.
+pub const CATALOG: &str = "db";
+
+/// What one export produced.
+#[derive(Debug, Clone)]
+pub struct ExportStats {
+    pub rows: u64,
+    pub columns: usize,
+    pub bytes: u64,
+    pub connect: Duration,
+    pub query: Duration,
+    pub verify: Duration,
+}
+
+/// A column of the query result, for `check` and the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub type_name: String,
+}
+
+/// Lets another thread cancel the running query (signals, `schedule` shutdown).
+pub type InterruptHandle = Arc<duckdb::InterruptHandle>;
+
+pub struct Source {
+    conn: Connection,
+    settings: SourceSettings,
+    connect_time: Duration,
+}
+
+impl Source {
+    /// Opens DuckDB, loads the extension for the source type and attaches the
+    /// source. `spill_dir` receives DuckDB's temporary files.
+    pub fn open(settings: &SourceSettings, engine: &EngineSettings, spill_dir: &Path) -> Result<Source> {
+        let started = Instant::now();
+        let conn = open_duckdb(engine, spill_dir)?;
+        if let Some(extension) = extension_for(settings.kind) {
+            load_extension(&conn, extension, engine.extension_directory.as_deref())?;
+        }
+        attach(&conn, settings)?;
+        Ok(Source { conn, settings: settings.clone(), connect_time: started.elapsed() })
+    }
+
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.conn.interrupt_handle()
+    }
+
+    /// The SQL that produces the result, after applying the query dialect.
+    pub fn result_sql(&self) -> String {
+        result_sql(&self.settings)
+    }
+
+    /// The result's columns, without running the query.
+    pub fn describe(&self) -> Result<Vec<Column>> {
+        refuse_writes(&self.settings.query)?;
+        let sql = format!("DESCRIBE {}", self.result_sql());
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| query_error(&e))?;
+        let rows = stmt
+            .query_map([], |row| Ok(Column { name: row.get(0)?, type_name: row.get(1)? }))
+            .map_err(|e| query_error(&e))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| query_error(&e))
+    }
+
+    /// Runs the query into `dest` as Parquet and verifies the file.
+    /// On failure, whatever was written at `dest` is removed.
+    pub fn export(&self, dest: &Path, output: &OutputSettings) -> Result<ExportStats> {
+        let result = self.export_inner(dest, output);
+        if result.is_err() {
+            let _ = std::fs::remove_file(dest);
+        }
+        result
+    }
+
+    fn export_inner(&self, dest: &Path, output: &OutputSettings) -> Result<ExportStats> {
+        refuse_writes(&self.settings.query)?;
+        let mut options = vec!["FORMAT parquet".to_string(), format!("COMPRESSION {}", output.compression.duckdb_name())];
+        if let Some(size) = output.row_group_size {
+            options.push(format!("ROW_GROUP_SIZE {size}"));
+        }
+        let copy = format!("COPY ({}) TO {} ({})", self.result_sql(), sql_literal(&path_str(dest)?), options.join(", "));
+
+        let started = Instant::now();
+        let rows = self.conn.execute(&copy, []).map_err(|e| query_error(&e))? as u64;
+        let query = started.elapsed();
+        log::debug!(rows = rows, seconds = query.as_secs_f64(); "query result written");
+
+        if rows == 0 && !output.allow_empty_result {
+            return Err(Error::new(
+                ErrorKind::EmptyResult,
+                "the query returned no rows; uploading it would empty the dataset. \
+                 Check SOURCE_DATABASE_SQL_QUERY, or set ALLOW_EMPTY_RESULT=true if an empty dataset is intended",
+            ));
+        }
+
+        let started = Instant::now();
+        let (file_rows, columns) = self.parquet_shape(dest)?;
+        if file_rows != rows {
+            return Err(Error::new(
+                ErrorKind::Verification,
+                format!("the Parquet file holds {file_rows} rows but the query produced {rows}; nothing was kept"),
+            ));
+        }
+        let bytes = std::fs::metadata(dest).map_err(|e| Error::io(format!("reading {}", dest.display()), &e))?.len();
+        Ok(ExportStats { rows, columns, bytes, connect: self.connect_time, query, verify: started.elapsed() })
+    }
+
+    /// Row and column count from the written file's own metadata.
+    fn parquet_shape(&self, file: &Path) -> Result<(u64, usize)> {
+        let literal = sql_literal(&path_str(file)?);
+        let verify_error = |e: duckdb::Error| {
+            Error::new(ErrorKind::Verification, format!("cannot read back the Parquet file: {e}"))
+        };
+        let rows: i64 = self
+            .conn
+            .query_row(&format!("SELECT CAST(sum(num_rows) AS BIGINT) FROM parquet_file_metadata({literal})"), [], |r| {
+                r.get(0)
+            })
+            .map_err(verify_error)?;
+        let columns: i64 = self
+            .conn
+            .query_row(&format!("SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet({literal}))"), [], |r| {
+                r.get(0)
+            })
+            .map_err(verify_error)?;
+        Ok((rows as u64, columns as usize))
+    }
+}
+
+fn open_duckdb(engine: &EngineSettings, spill_dir: &Path) -> Result<Connection> {
+    let mut config = duckdb::Config::default();
+    let engine_error = |e: duckdb::Error| Error::new(ErrorKind::Internal, format!("cannot start DuckDB: {e}"));
+    if let Some(limit) = &engine.memory_limit {
+        config = config.max_memory(limit).map_err(|e| Error::config(format!("DUCKDB_MEMORY_LIMIT: {e}")))?;
+    }
+    if let Some(threads) = engine.threads {
+        config = config.threads(i64::from(threads)).map_err(|e| Error::config(format!("DUCKDB_THREADS: {e}")))?;
+    }
+    if let Some(dir) = &engine.extension_directory {
+        // Offline mode: never download, only load what is in the directory.
+        config = config
+            .with("extension_directory", path_str(dir)?)
+            .and_then(|c| c.with("autoinstall_known_extensions", "false"))
+            .map_err(engine_error)?;
+    }
+    config = config.with("temp_directory", path_str(spill_dir)?).map_err(engine_error)?;
+    let conn = Connection::open_in_memory_with_flags(config).map_err(engine_error)?;
+    Ok(conn)
+}
+
+/// The DuckDB extension a source type needs (its canonical file name).
+pub fn extension_for(kind: SourceKind) -> Option<&'static str> {
+    match kind {
+        SourceKind::Postgres => Some("postgres_scanner"),
+        SourceKind::Mysql => Some("mysql_scanner"),
+        SourceKind::Sqlite => Some("sqlite_scanner"),
+        SourceKind::DuckDb => None,
+    }
+}
+
+fn load_extension(conn: &Connection, name: &str, directory: Option<&Path>) -> Result<()> {
+    match directory {
+        Some(dir) => {
+            let (version, platform) = duckdb_version_and_platform(conn)?;
+            let file = dir.join(&version).join(&platform).join(format!("{name}.duckdb_extension"));
+            if !file.is_file() {
+                return Err(Error::new(
+                    ErrorKind::Extension,
+                    format!(
+                        "DuckDB extension {name} is missing: expected {} (DUCKDB_EXTENSION_DIRECTORY); \
+                         run scripts/fetch-extensions or copy the extension file there",
+                        file.display()
+                    ),
+                ));
+            }
+            conn.execute_batch(&format!("LOAD {name}")).map_err(|e| {
+                Error::new(ErrorKind::Extension, format!("cannot load DuckDB extension {}: {e}", file.display()))
+            })
+        }
+        None => conn.execute_batch(&format!("INSTALL {name}; LOAD {name};")).map_err(|e| {
+            Error::new(
+                ErrorKind::Extension,
+                format!(
+                    "cannot install DuckDB extension {name} ({e}); without internet access, \
+                     download it with scripts/fetch-extensions and set DUCKDB_EXTENSION_DIRECTORY"
+                ),
+            )
+        }),
+    }
+}
+
+fn duckdb_version_and_platform(conn: &Connection) -> Result<(String, String)> {
+    conn.query_row("SELECT library_version, (SELECT platform FROM pragma_platform()) FROM pragma_version()", [], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot read DuckDB version: {e}")))
+}
+
+fn attach(conn: &Connection, settings: &SourceSettings) -> Result<()> {
+    let attach = match settings.kind {
+        SourceKind::Postgres => {
+            format!("ATTACH {} AS {CATALOG} (TYPE postgres, READ_ONLY)", sql_literal(&postgres_conninfo(settings)))
+        }
+        SourceKind::Mysql => {
+            format!("ATTACH {} AS {CATALOG} (TYPE mysql, READ_ONLY)", sql_literal(&mysql_dsn(settings)))
+        }
+        SourceKind::Sqlite => format!("ATTACH {} AS {CATALOG} (TYPE sqlite, READ_ONLY)", sql_literal(&settings.database)),
+        SourceKind::DuckDb if settings.database == ":memory:" => {
+            // Nothing to attach: the query runs on DuckDB itself (files, functions).
+            return Ok(());
+        }
+        SourceKind::DuckDb => format!("ATTACH {} AS {CATALOG} (READ_ONLY)", sql_literal(&settings.database)),
+    };
+    conn.execute_batch(&attach).map_err(|e| connect_error(settings, &e, &attach))?;
+    // Lets `SELECT * FROM t` work as well as the documented `db.t`.
+    conn.execute_batch(&format!("USE {CATALOG}"))
+        .map_err(|e| Error::new(ErrorKind::SourceUnreachable, format!("cannot select the attached database: {e}")))
+}
+
+fn connect_error(settings: &SourceSettings, err: &duckdb::Error, attach_sql: &str) -> Error {
+    let what = match settings.kind {
+        SourceKind::Postgres | SourceKind::Mysql => format!(
+            "cannot connect to the {} database {} at {}:{} as {}",
+            settings.kind.name(),
+            settings.database,
+            settings.host.as_deref().unwrap_or("?"),
+            settings.port.map(|p| p.to_string()).unwrap_or_default(),
+            settings.user.as_deref().unwrap_or("?"),
+        ),
+        _ => format!("cannot open the {} database file {}", settings.kind.name(), settings.database),
+    };
+    // The drivers echo the whole connection string; it repeats our settings
+    // (and words like "password" or "connect_timeout" that would mislead the
+    // hint below), so it is cut out of the message.
+    let mut text = err.to_string();
+    for echoed in [postgres_conninfo(settings), mysql_dsn(settings), attach_sql.to_string()] {
+        text = text.replace(&echoed, "…");
+    }
+    let lower = text.to_ascii_lowercase();
+    let hint = if lower.contains("password authentication failed")
+        || lower.contains("access denied")
+        || lower.contains("authentication failed")
+        || lower.contains("no pg_hba.conf entry")
+    {
+        "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"
+    } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") {
+        "check SOURCE_DATABASE_SSL_MODE and SOURCE_DATABASE_SSL_ROOT_CERT"
+    } else if lower.contains("does not exist") || lower.contains("unknown database") {
+        "check SOURCE_DATABASE_NAME"
+    } else {
+        "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and that the server accepts connections from here"
+    };
+    Error::new(ErrorKind::SourceUnreachable, format!("{what}: {}; {hint}", strip_duckdb_prefix(&text)))
+}
+
+fn query_error(err: &duckdb::Error) -> Error {
+    let text = err.to_string();
+    let hint = if text.contains("read-only mode") || text.contains("read only") {
+        "; the source is attached read-only: SOURCE_DATABASE_SQL_QUERY must be a single SELECT"
+    } else if text.contains("INTERRUPT") || text.contains("Interrupted") {
+        return Error::new(ErrorKind::Query, "the query was interrupted");
+    } else {
+        ""
+    };
+    Error::new(ErrorKind::Query, format!("the query failed: {}{hint}", strip_duckdb_prefix(&text)))
+}
+
+/// Statements that write or change the session. The source is attached
+/// read-only anyway; this turns a confusing parser error about `COPY (INSERT …)`
+/// into a message that says what is wrong.
+const WRITING_STATEMENTS: [&str; 22] = [
+    "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "REVOKE", "COPY",
+    "ATTACH", "DETACH", "INSTALL", "LOAD", "SET", "RESET", "PRAGMA", "VACUUM", "CHECKPOINT", "USE",
+];
+
+fn refuse_writes(query: &str) -> Result<()> {
+    let first = first_keyword(query).to_ascii_uppercase();
+    if WRITING_STATEMENTS.contains(&first.as_str()) {
+        return Err(Error::new(
+            ErrorKind::Query,
+            format!(
+                "SOURCE_DATABASE_SQL_QUERY must be a single SELECT, not {first}: the source database is attached \
+                 read-only and is never written"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The first word of a statement, after white space, comments and parentheses.
+fn first_keyword(query: &str) -> &str {
+    let mut rest = query;
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(line_comment) = trimmed.strip_prefix("--") {
+            rest = line_comment.split_once('\n').map(|(_, r)| r).unwrap_or("");
+        } else if let Some(block) = trimmed.strip_prefix("/*") {
+            rest = block.split_once("*/").map(|(_, r)| r).unwrap_or("");
+        } else {
+            let end = trimmed.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(trimmed.len());
+            return &trimmed[..end];
+        }
+    }
+}
+
+/// DuckDB prefixes some errors with a redundant class name.
+fn strip_duckdb_prefix(text: &str) -> &str {
+    text.strip_prefix("Invalid Input Error: ").unwrap_or(text)
+}
+
+/// The query as DuckDB runs it: as written, or passed through to the server.
+fn result_sql(settings: &SourceSettings) -> String {
+    match (settings.dialect, settings.kind) {
+        (QueryDialect::Native, SourceKind::Postgres) => {
+            format!("SELECT * FROM postgres_query({}, {})", sql_literal(CATALOG), sql_literal(&settings.query))
+        }
+        (QueryDialect::Native, SourceKind::Mysql) => {
+            format!("SELECT * FROM mysql_query({}, {})", sql_literal(CATALOG), sql_literal(&settings.query))
+        }
+        _ => settings.query.clone(),
+    }
+}
+
+/// A DuckDB string literal.
+pub fn sql_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A libpq connection string; every value quoted, so spaces, quotes,
+/// backslashes, `=` and `@` reach the server unchanged.
+pub fn postgres_conninfo(s: &SourceSettings) -> String {
+    fn quote(value: &str) -> String {
+        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+    let mut parts = Vec::new();
+    let mut add = |key: &str, value: &str| parts.push(format!("{key}={}", quote(value)));
+    if let Some(host) = &s.host {
+        add("host", host);
+    }
+    if let Some(port) = s.port {
+        add("port", &port.to_string());
+    }
+    if let Some(user) = &s.user {
+        add("user", user);
+    }
+    if let Some(password) = &s.password {
+        add("password", password.expose());
+    }
+    add("dbname", &s.database);
+    if let Some(mode) = &s.ssl_mode {
+        add("sslmode", mode);
+    }
+    if let Some(cert) = &s.ssl_root_cert {
+        add("sslrootcert", &cert.to_string_lossy());
+    }
+    let has = |key: &str| s.options.iter().any(|(k, _)| k == key);
+    if !has("application_name") {
+        add("application_name", "polyteia-db-connector");
+    }
+    if !has("connect_timeout") {
+        add("connect_timeout", "30");
+    }
+    for (key, value) in &s.options {
+        add(key, value);
+    }
+    parts.join(" ")
+}
+
+/// A connection string for DuckDB's mysql extension: values in double quotes,
+/// with backslash escaping backslash and double quote.
+pub fn mysql_dsn(s: &SourceSettings) -> String {
+    fn quote(value: &str) -> String {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+    let mut parts = Vec::new();
+    let mut add = |key: &str, value: &str| parts.push(format!("{key}={}", quote(value)));
+    if let Some(host) = &s.host {
+        add("host", host);
+    }
+    if let Some(port) = s.port {
+        add("port", &port.to_string());
+    }
+    if let Some(user) = &s.user {
+        add("user", user);
+    }
+    if let Some(password) = &s.password {
+        add("password", password.expose());
+    }
+    add("database", &s.database);
+    if let Some(mode) = &s.ssl_mode {
+        add("ssl_mode", mode);
+    }
+    if let Some(cert) = &s.ssl_root_cert {
+        add("ssl_ca", &cert.to_string_lossy());
+    }
+    for (key, value) in &s.options {
+        add(key, value);
+    }
+    parts.join(" ")
+}
+
+fn path_str(path: &Path) -> Result<String> {
+    path.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::new(ErrorKind::LocalIo, format!("path {} is not valid UTF-8", path.display())))
+}
+
+/// A private directory for one run's files, removed when dropped (on every
+/// exit path, success or failure).
+pub fn private_work_dir(temp_dir: &Path) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("polyteia-connector-")
+        .tempdir_in(temp_dir)
+        .map_err(|e| Error::io(format!("cannot create a work directory in TEMP_DIR {}", temp_dir.display()), &e))
+}
+
+/// Where the Parquet file goes inside a work directory.
+pub fn export_file_in(work_dir: &Path) -> PathBuf {
+    work_dir.join("export.parquet")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    fn settings(kind: SourceKind, password: &str) -> SourceSettings {
+        SourceSettings {
+            kind,
+            host: Some("127.0.0.1".into()),
+            port: Some(5432),
+            user: Some("o'brien".into()),
+            password: Some(Secret::new(password)),
+            database: "my db".into(),
+            query: "SELECT 1".into(),
+            ssl_mode: None,
+            ssl_root_cert: None,
+            options: vec![],
+            dialect: QueryDialect::DuckDb,
+        }
+    }
+
+    #[test]
+    fn conninfo_quotes_every_value() {
+        let info = postgres_conninfo(&settings(SourceKind::Postgres, "a'b\\c d=e@f"));
+        assert!(info.contains(r"password='a\'b\\c d=e@f'"), "{info}");
+        assert!(info.contains(r"user='o\'brien'"), "{info}");
+        assert!(info.contains("dbname='my db'"), "{info}");
+    }
+
+    #[test]
+    fn mysql_dsn_quotes_every_value() {
+        let dsn = mysql_dsn(&settings(SourceKind::Mysql, "a\"b\\c d=e@f'"));
+        assert!(dsn.contains(r#"password="a\"b\\c d=e@f'""#), "{dsn}");
+        assert!(dsn.contains(r#"database="my db""#), "{dsn}");
+    }
+
+    #[test]
+    fn writing_statements_are_refused() {
+        for query in ["INSERT INTO t VALUES (1)", "  -- note\n /* x */ (DELETE FROM t)", "create table x (a int)"] {
+            let err = refuse_writes(query).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Query);
+            assert!(err.message().contains("read-only"), "{err}");
+        }
+        for query in ["SELECT 1", "WITH a AS (SELECT 1) SELECT * FROM a", "FROM t", "(SELECT 1)", "VALUES (1)"] {
+            assert!(refuse_writes(query).is_ok(), "{query}");
+        }
+    }
+
+    #[test]
+    fn native_dialect_wraps_query_in_pass_through() {
+        let mut s = settings(SourceKind::Postgres, "x");
+        s.dialect = QueryDialect::Native;
+        s.query = "SELECT 'a'::text".into();
+        assert_eq!(result_sql(&s), "SELECT * FROM postgres_query('db', 'SELECT ''a''::text')");
+    }
+}

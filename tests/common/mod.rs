@@ -1,0 +1,320 @@
+//! Shared helpers for the integration tests: real PostgreSQL and MariaDB
+//! servers (never mocks), throw-away databases and users with awkward
+//! passwords, running the `connector` binary, and reading Parquet back.
+#![allow(dead_code)]
+
+pub mod mock_api;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A password with every character that tends to break connection strings.
+pub const AWKWARD_PASSWORD: &str = "p'w\\ x=@y\"z;ä";
+
+pub const PG_HOST: &str = "127.0.0.1";
+pub const PG_PORT: &str = "5432";
+pub const MYSQL_HOST: &str = "127.0.0.1";
+pub const MYSQL_PORT: &str = "3306";
+
+/// The group role whose members must authenticate with a password
+/// (scripts/ensure-services puts a scram-sha-256 rule for it in pg_hba.conf).
+pub const PG_PASSWORD_CHECKED_GROUP: &str = "connector_pw_checked";
+
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), fastrand::u32(..10_000))
+}
+
+pub fn extension_dir() -> PathBuf {
+    let dir = std::env::var_os("DUCKDB_EXTENSION_DIRECTORY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".extensions"));
+    assert!(
+        dir.join("v1.5.5/linux_amd64/postgres_scanner.duckdb_extension").is_file(),
+        "DuckDB extensions missing in {}: run scripts/fetch-extensions (scripts/test does it)",
+        dir.display()
+    );
+    dir
+}
+
+fn run_checked(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+// --------------------------------------------------------------------------
+// PostgreSQL
+
+/// A fresh database owned by a fresh login role with a password that the
+/// server really checks. Both are dropped when this goes out of scope.
+pub struct PgDatabase {
+    pub name: String,
+    pub user: String,
+    pub password: String,
+}
+
+pub fn pg_admin(database: &str, sql: &str) -> String {
+    run_checked(
+        Command::new("psql")
+            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", PG_HOST, "-p", PG_PORT, "-U", "postgres", "-d", database])
+            .arg("-c")
+            .arg(sql)
+            .env("PGCONNECT_TIMEOUT", "10"),
+        &format!("psql {sql}"),
+    )
+}
+
+pub fn pg_quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+impl PgDatabase {
+    pub fn create() -> PgDatabase {
+        Self::create_with_password(AWKWARD_PASSWORD)
+    }
+
+    pub fn create_with_password(password: &str) -> PgDatabase {
+        let name = unique_name("connector_test_db");
+        let user = unique_name("connector_test_user");
+        pg_admin(
+            "postgres",
+            &format!(
+                "CREATE ROLE {user} LOGIN PASSWORD {} IN ROLE {PG_PASSWORD_CHECKED_GROUP}",
+                pg_quote_literal(password)
+            ),
+        );
+        pg_admin("postgres", &format!("CREATE DATABASE {name} OWNER {user}"));
+        PgDatabase { name, user, password: password.to_string() }
+    }
+
+    /// Runs SQL in this database as the superuser.
+    pub fn admin(&self, sql: &str) -> String {
+        pg_admin(&self.name, sql)
+    }
+
+    /// Runs SQL as the test role (so its objects are owned by it).
+    pub fn exec(&self, sql: &str) -> String {
+        self.admin(&format!("SET ROLE {}; {sql}", self.user))
+    }
+
+    pub fn env(&self, query: &str) -> Vec<(String, String)> {
+        vec![
+            ("SOURCE_DATABASE_TYPE".into(), "postgres".into()),
+            ("SOURCE_DATABASE_HOST".into(), PG_HOST.into()),
+            ("SOURCE_DATABASE_PORT".into(), PG_PORT.into()),
+            ("SOURCE_DATABASE_USER".into(), self.user.clone()),
+            ("SOURCE_DATABASE_PASSWORD".into(), self.password.clone()),
+            ("SOURCE_DATABASE_NAME".into(), self.name.clone()),
+            ("SOURCE_DATABASE_SQL_QUERY".into(), query.into()),
+        ]
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-X", "-q", "-h", PG_HOST, "-p", PG_PORT, "-U", "postgres", "-d", "postgres", "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .output();
+        let _ = Command::new("psql")
+            .args(["-X", "-q", "-h", PG_HOST, "-p", PG_PORT, "-U", "postgres", "-d", "postgres", "-c"])
+            .arg(format!("DROP ROLE IF EXISTS {}", self.user))
+            .output();
+    }
+}
+
+// --------------------------------------------------------------------------
+// MariaDB / MySQL
+
+/// A fresh database and a user with a password, granted read access to it.
+pub struct MysqlDatabase {
+    pub name: String,
+    pub user: String,
+    pub password: String,
+}
+
+pub fn mysql_admin(sql: &str) -> String {
+    run_checked(
+        Command::new("mariadb")
+            .args(["--protocol=TCP", "-h", MYSQL_HOST, "-P", MYSQL_PORT, "-u", "root", "--batch", "--skip-column-names"])
+            .arg("-e")
+            .arg(sql),
+        &format!("mariadb {sql}"),
+    )
+}
+
+pub fn mysql_quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+impl MysqlDatabase {
+    pub fn create() -> MysqlDatabase {
+        Self::create_with_password(AWKWARD_PASSWORD)
+    }
+
+    pub fn create_with_password(password: &str) -> MysqlDatabase {
+        let name = unique_name("connector_test_db");
+        let user = unique_name("ctu");
+        let pw = mysql_quote_literal(password);
+        mysql_admin(&format!(
+            "CREATE DATABASE {name} CHARACTER SET utf8mb4; \
+             CREATE USER '{user}'@'localhost' IDENTIFIED BY {pw}; \
+             CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY {pw}; \
+             CREATE USER '{user}'@'%' IDENTIFIED BY {pw}; \
+             GRANT SELECT ON {name}.* TO '{user}'@'localhost'; \
+             GRANT SELECT ON {name}.* TO '{user}'@'127.0.0.1'; \
+             GRANT SELECT ON {name}.* TO '{user}'@'%';"
+        ));
+        MysqlDatabase { name, user, password: password.to_string() }
+    }
+
+    pub fn admin(&self, sql: &str) -> String {
+        mysql_admin(&format!("USE {}; {sql}", self.name))
+    }
+
+    pub fn env(&self, query: &str) -> Vec<(String, String)> {
+        vec![
+            ("SOURCE_DATABASE_TYPE".into(), "mysql".into()),
+            ("SOURCE_DATABASE_HOST".into(), MYSQL_HOST.into()),
+            ("SOURCE_DATABASE_PORT".into(), MYSQL_PORT.into()),
+            ("SOURCE_DATABASE_USER".into(), self.user.clone()),
+            ("SOURCE_DATABASE_PASSWORD".into(), self.password.clone()),
+            ("SOURCE_DATABASE_NAME".into(), self.name.clone()),
+            ("SOURCE_DATABASE_SQL_QUERY".into(), query.into()),
+        ]
+    }
+}
+
+impl Drop for MysqlDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("mariadb")
+            .args(["--protocol=TCP", "-h", MYSQL_HOST, "-P", MYSQL_PORT, "-u", "root", "-e"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {0}; DROP USER IF EXISTS '{1}'@'localhost', '{1}'@'127.0.0.1', '{1}'@'%';",
+                self.name, self.user
+            ))
+            .output();
+    }
+}
+
+// --------------------------------------------------------------------------
+// Running the connector
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the binary with a clean environment: only PATH, the extension
+/// directory and what the test passes. The working directory is a fresh
+/// temporary directory so no stray `.env` is picked up.
+pub fn connector(args: &[&str], env: &[(String, String)]) -> Run {
+    connector_in(&std::env::temp_dir(), args, env)
+}
+
+pub fn connector_in(cwd: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connector"));
+    cmd.env_clear()
+        .current_dir(cwd)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DUCKDB_EXTENSION_DIRECTORY", extension_dir())
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out: Output = cmd.output().expect("run connector");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Fails if any secret (or an encoded form of it) appears in `text`.
+pub fn assert_no_secret(text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        let forms = [
+            secret.to_string(),
+            secret.replace('\'', "''"),
+            secret.replace('\\', "\\\\").replace('\'', "\\'"),
+            secret.replace('\\', "\\\\").replace('"', "\\\""),
+            percent_encode(secret),
+        ];
+        for form in forms {
+            assert!(!text.contains(&form), "secret leaked (form {form:?}) in output:\n{text}");
+        }
+    }
+}
+
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+// --------------------------------------------------------------------------
+// Reading Parquet back
+
+/// Rows of a Parquet file, every value cast to text by DuckDB (NULL → None),
+/// ordered as in the file.
+pub fn parquet_rows(file: &Path) -> Vec<Vec<Option<String>>> {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let path = file.display().to_string().replace('\'', "''");
+    let columns = parquet_columns(file);
+    let select = columns
+        .iter()
+        .map(|(name, _)| format!("CAST(\"{}\" AS VARCHAR)", name.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = conn.prepare(&format!("SELECT {select} FROM read_parquet('{path}')")).unwrap();
+    let n = columns.len();
+    stmt.query_map([], |row| (0..n).map(|i| row.get::<_, Option<String>>(i)).collect::<Result<Vec<_>, _>>())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Column names and DuckDB types of a Parquet file.
+pub fn parquet_columns(file: &Path) -> Vec<(String, String)> {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let path = file.display().to_string().replace('\'', "''");
+    let mut stmt = conn.prepare(&format!("DESCRIBE SELECT * FROM read_parquet('{path}')")).unwrap();
+    stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// A key/value metadata entry of the Parquet file, if present.
+pub fn parquet_row_count(file: &Path) -> i64 {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let path = file.display().to_string().replace('\'', "''");
+    conn.query_row(&format!("SELECT num_rows FROM parquet_file_metadata('{path}')"), [], |r| r.get(0)).unwrap()
+}
+
+pub fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+pub fn with(mut base: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    for (k, v) in extra {
+        base.retain(|(key, _)| key != k);
+        base.push((k.to_string(), v.to_string()));
+    }
+    base
+}
