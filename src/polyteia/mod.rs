@@ -1,0 +1,60 @@
+//! The Polyteia API client. Two API generations (see
+//! `../shared/polyteia-api.md`) sit behind one small trait, so the job never
+//! sees HTTP: [`upload_token`] (the default) and [`session`] (chosen when an
+//! organization is configured). [`http`] holds what both share: the agent,
+//! the streamed multipart body, error parsing and retries.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{ApiGeneration, PolyteiaSettings};
+use crate::error::Result;
+
+pub mod http;
+pub mod session;
+pub mod upload_token;
+
+/// Called with the number of body bytes sent so far (for a progress bar).
+pub type ProgressFn<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// What the platform said about an accepted upload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadReceipt {
+    /// The ingest id (session API only).
+    pub ingest_id: Option<String>,
+    /// How many attempts the upload took (1 = no retry).
+    pub attempts: u32,
+}
+
+/// How waiting for the ingest ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// The API has no ingest step (upload-token API): the upload is final.
+    NotApplicable,
+    /// The platform reported `completed`.
+    Completed { waited: Duration },
+}
+
+/// One API generation.
+pub trait Api {
+    /// e.g. "upload-token API at https://app.polyteia.com".
+    fn describe(&self) -> String;
+
+    /// Replaces the dataset's data with the Parquet file at `file`. Retries
+    /// transient failures, each time from the first byte.
+    fn upload(&self, file: &Path, progress: ProgressFn) -> Result<UploadReceipt>;
+
+    /// Waits until the platform has ingested the upload.
+    fn wait_for_ingest(&self, receipt: &UploadReceipt) -> Result<IngestOutcome>;
+}
+
+/// The one place that picks the API generation from the settings.
+/// `cancel` aborts retries, waits and a running upload when set.
+pub fn api_for(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>) -> Result<Box<dyn Api>> {
+    match settings.api() {
+        ApiGeneration::UploadToken => Ok(Box::new(upload_token::UploadTokenApi::new(settings, cancel)?)),
+        ApiGeneration::Session => Ok(Box::new(session::SessionApi::new(settings, cancel)?)),
+    }
+}

@@ -1,0 +1,959 @@
+//! The Polyteia API client against in-process mock servers (tiny_http on
+//! loopback): the exact requests of `polyteia-api.md`, every row of its status
+//! table, retries, `Retry-After`, redirects, the ingest wait and the `check`
+//! look-ups. Fast: retry delays are a few milliseconds.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use connector::config::{Organization, PolyteiaSettings};
+use connector::error::{Error, ErrorKind};
+use connector::polyteia::session::{DatasetInfo, SessionApi};
+use connector::polyteia::upload_token::UploadTokenApi;
+use connector::polyteia::{api_for, Api, IngestOutcome, UploadReceipt};
+use connector::secret::Secret;
+use serde_json::{json, Value};
+
+const PAK: &str = "pak_test_Secret'Key\"42";
+const UPLOAD_TOKEN: &str = "upl_tok_first_8f2a71";
+const UPLOAD_TOKEN_2: &str = "upl_tok_second_c03e9b";
+const SESSION_TOKEN: &str = "sess_tok_4be19d0a";
+const SESSION_TOKEN_2: &str = "sess_tok_renewed_77a0";
+const DATASET: &str = "ds_test_1";
+const SECRETS: [&str; 5] = [PAK, UPLOAD_TOKEN, UPLOAD_TOKEN_2, SESSION_TOKEN, SESSION_TOKEN_2];
+
+// ---------------------------------------------------------------------------
+// Mock server
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    at: Instant,
+}
+
+impl Recorded {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{} body is not JSON ({e})", self.path))
+    }
+
+    /// The single part of a multipart body: its header block and its content.
+    fn multipart(&self) -> (String, Vec<u8>) {
+        let content_type = self.header("Content-Type").expect("Content-Type");
+        let boundary = content_type.split("boundary=").nth(1).expect("boundary").trim_matches('"');
+        let opening = format!("--{boundary}\r\n");
+        let closing = format!("\r\n--{boundary}--\r\n");
+        assert!(self.body.starts_with(opening.as_bytes()), "body does not start with the boundary");
+        assert!(self.body.ends_with(closing.as_bytes()), "body does not end with the closing boundary");
+        let start = opening.len();
+        let header_end = find(&self.body[start..], b"\r\n\r\n").expect("part header end") + start;
+        let headers = String::from_utf8(self.body[start..header_end].to_vec()).unwrap();
+        let content = self.body[header_end + 4..self.body.len() - closing.len()].to_vec();
+        (headers, content)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// What the mock answers.
+struct Answer {
+    status: u16,
+    body: String,
+    headers: Vec<(String, String)>,
+    delay: Duration,
+}
+
+fn answer(status: u16, body: impl Into<String>) -> Answer {
+    Answer { status, body: body.into(), headers: Vec::new(), delay: Duration::ZERO }
+}
+
+impl Answer {
+    fn header(mut self, name: &str, value: &str) -> Answer {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    fn after(mut self, delay: Duration) -> Answer {
+        self.delay = delay;
+        self
+    }
+}
+
+/// `handler(request, n)` where `n` counts the earlier requests to the same path.
+type Handler = Box<dyn Fn(&Recorded, usize) -> Answer + Send>;
+
+struct Mock {
+    url: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Mock {
+    fn start(handler: impl Fn(&Recorded, usize) -> Answer + Send + 'static) -> Mock {
+        Mock::start_on("127.0.0.1:0", handler)
+    }
+
+    fn start_on(addr: &str, handler: impl Fn(&Recorded, usize) -> Answer + Send + 'static) -> Mock {
+        let server = Arc::new(tiny_http::Server::http(addr).unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let handler: Handler = Box::new(handler);
+        let thread = {
+            let server = Arc::clone(&server);
+            let requests = Arc::clone(&requests);
+            std::thread::spawn(move || {
+                for mut request in server.incoming_requests() {
+                    let mut body = Vec::new();
+                    request.as_reader().read_to_end(&mut body).unwrap();
+                    let recorded = Recorded {
+                        method: request.method().as_str().to_string(),
+                        path: request.url().to_string(),
+                        headers: request
+                            .headers()
+                            .iter()
+                            .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+                            .collect(),
+                        body,
+                        at: Instant::now(),
+                    };
+                    let n = requests.lock().unwrap().iter().filter(|r: &&Recorded| r.path == recorded.path).count();
+                    requests.lock().unwrap().push(recorded.clone());
+                    let answer = handler(&recorded, n);
+                    std::thread::sleep(answer.delay);
+                    let mut response = tiny_http::Response::from_string(answer.body).with_status_code(answer.status);
+                    for (name, value) in answer.headers {
+                        response.add_header(tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap());
+                    }
+                    let _ = request.respond(response);
+                }
+            })
+        };
+        Mock { url: format!("http://127.0.0.1:{port}"), requests, server, thread: Some(thread) }
+    }
+
+    fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.requests().into_iter().map(|r| r.path).collect()
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A TCP front for `target` that resets its first `drop_first` connections
+/// (reads one byte and closes with unread data, which makes Linux send RST)
+/// and relays the others.
+fn flaky_front(target: &str, drop_first: usize) -> (String, Arc<AtomicUsize>) {
+    let target: SocketAddr = target.trim_start_matches("http://").parse().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut client) = stream else { return };
+            if count.fetch_add(1, Ordering::SeqCst) < drop_first {
+                client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                let _ = client.read(&mut [0u8; 1]);
+                drop(client);
+                continue;
+            }
+            let Ok(upstream) = TcpStream::connect(target) else { return };
+            let (mut client_r, mut upstream_w) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            let (mut upstream_r, mut client_w) = (upstream, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_r, &mut upstream_w);
+                let _ = upstream_w.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut upstream_r, &mut client_w);
+                let _ = client_w.flush();
+                let _ = client_w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (url, accepted)
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+fn settings(url: &str, organization: Option<Organization>) -> PolyteiaSettings {
+    PolyteiaSettings {
+        personal_access_token: Some(Secret::new(PAK)),
+        base_url: url.to_string(),
+        dataset_id: Some(DATASET.to_string()),
+        organization,
+        ingest_poll_interval: Duration::from_millis(20),
+        ingest_timeout: Duration::from_secs(10),
+        http_timeout: Duration::from_secs(10),
+        upload_max_attempts: 4,
+        upload_max_backoff: Duration::from_secs(2),
+    }
+}
+
+fn no_cancel() -> Arc<AtomicBool> {
+    Arc::new(AtomicBool::new(false))
+}
+
+fn token_api(settings: &PolyteiaSettings) -> UploadTokenApi {
+    UploadTokenApi::new(settings, no_cancel()).unwrap().with_retry_base_delay(Duration::from_millis(5))
+}
+
+fn session_api(settings: &PolyteiaSettings) -> SessionApi {
+    SessionApi::new(settings, no_cancel()).unwrap().with_retry_base_delay(Duration::from_millis(5))
+}
+
+fn org_id() -> Option<Organization> {
+    Some(Organization::Id("org_test_9".into()))
+}
+
+/// A small real Parquet file written by DuckDB, and its bytes.
+fn parquet_file(dir: &Path, name: &str) -> (PathBuf, Vec<u8>) {
+    let path = dir.join(name);
+    let scratch = dir.join(format!("scratch-{}.parquet", fastrand::u32(..)));
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT range AS id, 'row ' || range AS label FROM range(1000)) TO '{}' (FORMAT parquet)",
+        scratch.display()
+    ))
+    .unwrap();
+    std::fs::rename(&scratch, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    (path, bytes)
+}
+
+fn token_body(token: &str) -> String {
+    json!({"data": {"token": token}}).to_string()
+}
+
+fn rpc(result: Value) -> String {
+    json!({"json": result, "meta": []}).to_string()
+}
+
+fn rpc_error(status: u16, code: &str, message: &str) -> String {
+    json!({"json": {"defined": false, "code": code, "status": status, "message": message}}).to_string()
+}
+
+fn assert_no_secret(err: &Error) {
+    for secret in SECRETS {
+        assert!(!err.message().contains(secret), "secret {secret} in error: {err}");
+    }
+}
+
+fn ignore_progress() -> impl Fn(u64) + Sync {
+    |_| {}
+}
+
+/// Checks the upload-token upload request in full.
+fn assert_upload_request(upload: &Recorded, token: &str, file_name_in_header: &str, file_bytes: &[u8]) {
+    assert_eq!(upload.method, "POST");
+    assert_eq!(upload.path, "/upload");
+    assert_eq!(upload.header("X-Upload-Token"), Some(token));
+    assert_eq!(upload.header("Authorization"), None, "the upload must carry only the upload token");
+    assert_multipart(upload, file_name_in_header, file_bytes);
+}
+
+fn assert_multipart(upload: &Recorded, file_name_in_header: &str, file_bytes: &[u8]) {
+    assert!(upload.header("Content-Type").unwrap().starts_with("multipart/form-data; boundary="));
+    assert_eq!(upload.header("Content-Length").map(|v| v.parse::<usize>().unwrap()), Some(upload.body.len()));
+    assert_eq!(upload.header("Transfer-Encoding"), None, "the upload must not be chunked");
+    assert!(upload.header("User-Agent").unwrap().starts_with("polyteia-db-connector/"));
+    let (part_headers, content) = upload.multipart();
+    assert_eq!(
+        part_headers,
+        format!(
+            "Content-Disposition: form-data; name=\"file\"; filename=\"{file_name_in_header}\"\r\nContent-Type: application/vnd.apache.parquet"
+        )
+    );
+    assert!(content == file_bytes, "uploaded bytes differ from the file ({} vs {} bytes)", content.len(), file_bytes.len());
+}
+
+// ---------------------------------------------------------------------------
+// Upload-token API
+
+#[test]
+fn upload_token_api_sends_the_contract_requests() {
+    let mock = Mock::start(|req, _| match req.path.as_str() {
+        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
+        "/upload" => answer(200, "OK"),
+        _ => answer(404, "no such path"),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, bytes) = parquet_file(dir.path(), "ds_test_1.parquet");
+    let api = token_api(&settings(&mock.url, None));
+    assert_eq!(api.describe(), format!("upload-token API at {}", mock.url));
+
+    let last = Mutex::new(Vec::new());
+    let progress = |n: u64| last.lock().unwrap().push(n);
+    let receipt = api.upload(&file, &progress).unwrap();
+    assert_eq!(receipt, UploadReceipt { ingest_id: None, attempts: 1 });
+    assert_eq!(api.wait_for_ingest(&receipt).unwrap(), IngestOutcome::NotApplicable);
+
+    let requests = mock.requests();
+    assert_eq!(mock.paths(), ["/api", "/upload"]);
+    let token_request = &requests[0];
+    assert_eq!(token_request.method, "POST");
+    assert_eq!(token_request.header("Authorization"), Some(format!("Bearer {PAK}").as_str()));
+    assert_eq!(token_request.header("Content-Type"), Some("application/json"));
+    assert_eq!(token_request.header("Content-Length").map(|v| v.parse::<usize>().unwrap()), Some(token_request.body.len()));
+    assert!(token_request.header("User-Agent").unwrap().starts_with("polyteia-db-connector/"));
+    assert_eq!(
+        token_request.json(),
+        json!({"command": "generate_dataset_upload_token",
+               "params": {"id": DATASET, "content_type": "application/vnd.apache.parquet"}})
+    );
+    assert_upload_request(&requests[1], UPLOAD_TOKEN, "ds_test_1.parquet", &bytes);
+
+    let progress = last.lock().unwrap().clone();
+    assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    assert_eq!(progress.last().copied(), Some(requests[1].body.len() as u64));
+}
+
+#[test]
+fn file_name_with_quote_and_backslash_is_escaped() {
+    let mock = Mock::start(|req, _| match req.path.as_str() {
+        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
+        _ => answer(200, ""),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, bytes) = parquet_file(dir.path(), "we\"ird\\name.parquet");
+    token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap();
+    assert_upload_request(&mock.requests()[1], UPLOAD_TOKEN, "we\\\"ird\\\\name.parquet", &bytes);
+}
+
+#[test]
+fn status_table_final_answers_on_the_token_request() {
+    let cases: [(u16, String, ErrorKind, &str); 5] = [
+        (401, r#"{"error": {"code": 401, "message": "invalid key"}}"#.into(), ErrorKind::ApiAuth,
+         "check PERSONAL_ACCESS_TOKEN (wrong, revoked or expired)"),
+        (403, r#"{"error": {"code": 403, "message": "no licence", "details": [{"reason": "LICENCE_MISSING"}]}}"#.into(),
+         ErrorKind::ApiAuth, "licence"),
+        (404, r#"{"error": {"code": 404, "message": "dataset not found"}}"#.into(), ErrorKind::ApiRejected, "check DATASET_ID"),
+        (412, r#"{"error": {"code": 412, "message": "terms"}}"#.into(), ErrorKind::ApiRejected,
+         "acknowledge the data processing terms in Polyteia"),
+        (422, "unprocessable".into(), ErrorKind::ApiRejected, "the request was rejected"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    for (status, body, kind, hint) in cases {
+        let mock = Mock::start(move |_, _| answer(status, body.clone()));
+        let err = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap_err();
+        assert_eq!(err.kind(), kind, "{status}: {err}");
+        assert!(err.message().contains(&format!("HTTP {status}")), "{err}");
+        assert!(err.message().contains(hint), "{status}: {err}");
+        assert_eq!(mock.paths(), ["/api"], "HTTP {status} must not be retried");
+        assert_no_secret(&err);
+    }
+}
+
+#[test]
+fn final_answers_on_the_upload_keep_the_body_text_as_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    for (status, kind) in [(401, ErrorKind::ApiAuth), (403, ErrorKind::ApiAuth), (404, ErrorKind::ApiRejected), (412, ErrorKind::ApiRejected), (413, ErrorKind::ApiRejected)] {
+        let mock = Mock::start(move |req, _| match req.path.as_str() {
+            "/api" => answer(200, token_body(UPLOAD_TOKEN)),
+            _ => answer(status, "Data processing terms not acknowledged\n"),
+        });
+        let err = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
+        assert!(err.message().contains("Data processing terms not acknowledged"), "{err}");
+        assert!(err.message().contains(&format!("HTTP {status}")), "{err}");
+        assert_eq!(mock.paths(), ["/api", "/upload"]);
+        assert_no_secret(&err);
+    }
+}
+
+#[test]
+fn transient_statuses_are_retried_with_a_fresh_token_and_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, bytes) = parquet_file(dir.path(), "ds.parquet");
+    for status in [408u16, 429, 500, 502, 503, 504] {
+        // First on the token request, then on the upload.
+        let mock = Mock::start(move |req, n| match (req.path.as_str(), n) {
+            ("/api", 0) => answer(status, "busy"),
+            ("/api", 1) => answer(200, token_body(UPLOAD_TOKEN)),
+            ("/api", _) => answer(200, token_body(UPLOAD_TOKEN_2)),
+            ("/upload", 0) => answer(status, "try later"),
+            _ => answer(200, "OK"),
+        });
+        let receipt = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap();
+        assert_eq!(receipt.attempts, 3, "{status}");
+        assert_eq!(mock.paths(), ["/api", "/api", "/upload", "/api", "/upload"], "{status}");
+        let requests = mock.requests();
+        assert_upload_request(&requests[2], UPLOAD_TOKEN, "ds.parquet", &bytes);
+        assert_upload_request(&requests[4], UPLOAD_TOKEN_2, "ds.parquet", &bytes);
+    }
+}
+
+#[test]
+fn transient_failures_give_up_after_the_configured_attempts() {
+    let mock = Mock::start(|_, _| answer(503, r#"{"error": {"code": 503, "message": "maintenance"}}"#));
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let mut s = settings(&mock.url, None);
+    s.upload_max_attempts = 3;
+    let err = token_api(&s).upload(&file, &ignore_progress()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiUnavailable);
+    assert!(err.message().contains("after 3 attempts"), "{err}");
+    assert!(err.message().contains("HTTP 503") && err.message().contains("maintenance"), "{err}");
+    assert_eq!(mock.paths().len(), 3);
+    assert_no_secret(&err);
+}
+
+#[test]
+fn retry_after_seconds_is_honoured() {
+    let mock = Mock::start(|req, n| match (req.path.as_str(), n) {
+        ("/api", _) => answer(200, token_body(UPLOAD_TOKEN)),
+        ("/upload", 0) => answer(503, "later").header("Retry-After", "1"),
+        _ => answer(200, "OK"),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap();
+    let requests = mock.requests();
+    assert_eq!(mock.paths(), ["/api", "/upload", "/api", "/upload"]);
+    let gap = requests[2].at - requests[1].at;
+    assert!(gap >= Duration::from_secs(1), "waited only {gap:?}");
+    assert!(gap < Duration::from_millis(1900), "waited {gap:?}");
+}
+
+#[test]
+fn retry_after_http_date_is_honoured() {
+    let mock = Mock::start(|req, n| match (req.path.as_str(), n) {
+        ("/api", 0) => {
+            let when = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
+            answer(429, "slow down").header("Retry-After", &when)
+        }
+        ("/api", _) => answer(200, token_body(UPLOAD_TOKEN)),
+        _ => answer(200, "OK"),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap();
+    let requests = mock.requests();
+    let gap = requests[1].at - requests[0].at;
+    // The date has whole seconds: 2 s from now is 1–2 s away.
+    assert!(gap >= Duration::from_millis(900), "waited only {gap:?}");
+    assert!(gap < Duration::from_millis(2500), "waited {gap:?}");
+}
+
+#[test]
+fn retry_after_is_capped_at_the_maximum_backoff() {
+    let mock = Mock::start(|req, n| match (req.path.as_str(), n) {
+        ("/api", 0) => answer(503, "").header("Retry-After", "3600"),
+        ("/api", _) => answer(200, token_body(UPLOAD_TOKEN)),
+        _ => answer(200, "OK"),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let mut s = settings(&mock.url, None);
+    s.upload_max_backoff = Duration::from_millis(300);
+    let started = Instant::now();
+    token_api(&s).upload(&file, &ignore_progress()).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let requests = mock.requests();
+    assert!(requests[1].at - requests[0].at >= Duration::from_millis(300));
+}
+
+#[test]
+fn http_200_with_an_error_member_fails() {
+    let mock = Mock::start(|_, _| {
+        answer(200, r#"{"error": {"code": 403, "message": "keys are disabled for this organization", "details": []}}"#)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let err = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiAuth, "{err}");
+    assert!(err.message().contains("keys are disabled for this organization"), "{err}");
+    assert_eq!(mock.paths(), ["/api"]);
+}
+
+#[test]
+fn malformed_json_is_rejected() {
+    for body in ["<html>Login</html>", r#"{"data": {}}"#, r#"{"data": {"token": ""}}"#] {
+        let mock = Mock::start(move |_, _| answer(200, body));
+        let dir = tempfile::tempdir().unwrap();
+        let (file, _) = parquet_file(dir.path(), "x.parquet");
+        let err = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ApiRejected, "{body}: {err}");
+        assert_eq!(mock.paths(), ["/api"], "{body}");
+    }
+}
+
+#[test]
+fn redirects_are_not_followed() {
+    let elsewhere = Mock::start(|_, _| answer(200, token_body(UPLOAD_TOKEN)));
+    let target = format!("{}/api", elsewhere.url);
+    let mock = Mock::start(move |_, _| answer(302, "").header("Location", &target));
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let err = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiRejected, "{err}");
+    assert!(err.message().contains("HTTP 302") && err.message().contains("POLYTEIA_BASE_URL"), "{err}");
+    assert_eq!(mock.paths(), ["/api"]);
+    assert!(elsewhere.requests().is_empty(), "the redirect was followed");
+}
+
+#[test]
+fn connection_reset_is_retried() {
+    let mock = Mock::start(|req, _| match req.path.as_str() {
+        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
+        _ => answer(200, "OK"),
+    });
+    let (front, accepted) = flaky_front(&mock.url, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let (file, bytes) = parquet_file(dir.path(), "x.parquet");
+    let receipt = token_api(&settings(&front, None)).upload(&file, &ignore_progress()).unwrap();
+    assert_eq!(receipt.attempts, 3);
+    assert!(accepted.load(Ordering::SeqCst) >= 3);
+    assert_upload_request(&mock.requests()[1], UPLOAD_TOKEN, "x.parquet", &bytes);
+}
+
+#[test]
+fn connection_refused_is_retried_until_the_server_is_up() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut s = settings(&format!("http://127.0.0.1:{port}"), None);
+    s.upload_max_attempts = 8;
+    let api = UploadTokenApi::new(&s, no_cancel()).unwrap().with_retry_base_delay(Duration::from_millis(100));
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let upload = std::thread::spawn(move || api.upload(&file, &|_| {}));
+    std::thread::sleep(Duration::from_millis(300));
+    let mock = Mock::start_on(&format!("127.0.0.1:{port}"), |req, _| match req.path.as_str() {
+        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
+        _ => answer(200, "OK"),
+    });
+    let receipt = upload.join().unwrap().unwrap();
+    assert!(receipt.attempts >= 2, "{receipt:?}");
+    assert_eq!(mock.paths(), ["/api", "/upload"]);
+}
+
+#[test]
+fn connection_refused_throughout_is_unavailable() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut s = settings(&format!("http://127.0.0.1:{port}"), None);
+    s.upload_max_attempts = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let err = token_api(&s).upload(&file, &ignore_progress()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiUnavailable);
+    assert!(err.message().contains("after 3 attempts") && err.message().contains("connection refused"), "{err}");
+}
+
+#[test]
+fn a_timeout_is_retried() {
+    let mock = Mock::start(|req, n| match (req.path.as_str(), n) {
+        ("/api", 0) => answer(200, token_body(UPLOAD_TOKEN)).after(Duration::from_millis(1500)),
+        ("/api", _) => answer(200, token_body(UPLOAD_TOKEN_2)),
+        _ => answer(200, "OK"),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let mut s = settings(&mock.url, None);
+    s.http_timeout = Duration::from_secs(1);
+    let receipt = token_api(&s).upload(&file, &ignore_progress()).unwrap();
+    assert_eq!(receipt.attempts, 2);
+    let requests = mock.requests();
+    assert_eq!(mock.paths(), ["/api", "/api", "/upload"]);
+    assert_eq!(requests[2].header("X-Upload-Token"), Some(UPLOAD_TOKEN_2));
+}
+
+#[test]
+fn cancel_stops_the_retry_wait_quickly() {
+    let mock = Mock::start(|_, _| answer(503, "down").header("Retry-After", "30"));
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let mut s = settings(&mock.url, None);
+    s.upload_max_backoff = Duration::from_secs(60);
+    let cancel = no_cancel();
+    let api = UploadTokenApi::new(&s, Arc::clone(&cancel)).unwrap();
+    let setter = {
+        let cancel = Arc::clone(&cancel);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            cancel.store(true, Ordering::SeqCst);
+        })
+    };
+    let started = Instant::now();
+    let err = api.upload(&file, &ignore_progress()).unwrap_err();
+    setter.join().unwrap();
+    assert_eq!(err.kind(), ErrorKind::InterruptedSigterm, "{err}");
+    assert_eq!(err.message(), "interrupted");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(mock.paths(), ["/api"]);
+}
+
+#[test]
+fn cancel_aborts_a_running_upload() {
+    let mock = Mock::start(|req, _| match req.path.as_str() {
+        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
+        _ => answer(200, "OK"),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.parquet");
+    std::fs::write(&file, vec![42u8; 8 << 20]).unwrap();
+    let cancel = no_cancel();
+    let api = UploadTokenApi::new(&settings(&mock.url, None), Arc::clone(&cancel)).unwrap();
+    let flag = Arc::clone(&cancel);
+    let progress = move |_: u64| flag.store(true, Ordering::SeqCst);
+    let err = api.upload(&file, &progress).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InterruptedSigterm, "{err}");
+    let uploads: Vec<Recorded> = mock.requests().into_iter().filter(|r| r.path == "/upload").collect();
+    assert!(uploads.iter().all(|r| r.body.len() < 8 << 20), "the whole file was sent");
+}
+
+#[test]
+fn secrets_echoed_by_the_server_are_scrubbed() {
+    let mock = Mock::start(|req, _| match req.path.as_str() {
+        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
+        _ => answer(400, format!("token {UPLOAD_TOKEN} does not match key {PAK}")),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let err = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiRejected);
+    assert!(err.message().contains("[redacted]"), "{err}");
+    assert_no_secret(&err);
+}
+
+#[test]
+fn tls_failure_is_reported_without_retries() {
+    // https against a server that answers in plain text: the TLS set-up
+    // (platform verifier) runs, the handshake fails, and that is final.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.flush();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let started = Instant::now();
+    let err = token_api(&settings(&url, None)).upload(&file, &ignore_progress()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiUnavailable, "{err}");
+    assert!(err.message().contains("upload token request failed: TLS error"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "a TLS failure must not be retried");
+}
+
+#[test]
+fn can_generate_token_for_check() {
+    let mock = Mock::start(|_, _| answer(200, token_body(UPLOAD_TOKEN)));
+    token_api(&settings(&mock.url, None)).can_generate_token().unwrap();
+    assert_eq!(mock.paths(), ["/api"]);
+
+    let mock = Mock::start(|_, _| answer(401, r#"{"error": {"code": 401, "message": "key revoked"}}"#));
+    let err = token_api(&settings(&mock.url, None)).can_generate_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiAuth);
+    assert!(err.message().contains("key revoked") && err.message().contains("PERSONAL_ACCESS_TOKEN"), "{err}");
+}
+
+#[test]
+fn api_for_picks_the_generation_and_needs_the_settings() {
+    let api = api_for(&settings("https://app.polyteia.com", None), no_cancel()).unwrap();
+    assert_eq!(api.describe(), "upload-token API at https://app.polyteia.com");
+    let api = api_for(&settings("https://web.polyteia.de", Some(Organization::Slug("musterstadt".into()))), no_cancel()).unwrap();
+    assert_eq!(api.describe(), "session API at https://web.polyteia.de (organization slug musterstadt)");
+
+    let mut s = settings("https://app.polyteia.com", None);
+    s.personal_access_token = None;
+    assert_eq!(api_for(&s, no_cancel()).err().unwrap().kind(), ErrorKind::Config);
+    let mut s = settings("https://app.polyteia.com", None);
+    s.dataset_id = None;
+    assert!(api_for(&s, no_cancel()).err().unwrap().message().contains("DATASET_ID"));
+}
+
+// ---------------------------------------------------------------------------
+// Session API
+
+fn session_mock(ingest: impl Fn(usize) -> Answer + Send + 'static) -> Mock {
+    Mock::start(move |req, n| match req.path.as_str() {
+        "/rpc/auth/personalAccessKey/exchange" => answer(
+            200,
+            rpc(json!({"token": SESSION_TOKEN, "expiresAt": "2030-01-01T00:00:00.000Z", "organizationId": "org_test_9", "scope": "organization"})),
+        ),
+        p if p.starts_with("/api/upload/dataset/") => answer(
+            200,
+            json!({"ok": true, "ingestId": "dsig_42", "size": 21, "contentType": "application/vnd.apache.parquet"}).to_string(),
+        ),
+        "/rpc/dataset/getDatasetIngestStatus" => ingest(n),
+        _ => answer(404, "no such path"),
+    })
+}
+
+#[test]
+fn session_api_exchanges_uploads_and_waits_for_the_ingest() {
+    let mock = session_mock(|n| match n {
+        0 => answer(200, rpc(json!({"status": "pending"}))),
+        1 => answer(200, rpc(json!({"status": "running"}))),
+        _ => answer(200, rpc(json!({"status": "completed"}))),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, bytes) = parquet_file(dir.path(), "ds_test_1.parquet");
+    let api = session_api(&settings(&mock.url, org_id()));
+    assert_eq!(api.describe(), format!("session API at {} (organization id org_test_9)", mock.url));
+
+    let receipt = api.upload(&file, &ignore_progress()).unwrap();
+    assert_eq!(receipt, UploadReceipt { ingest_id: Some("dsig_42".into()), attempts: 1 });
+    let outcome = api.wait_for_ingest(&receipt).unwrap();
+    assert!(matches!(outcome, IngestOutcome::Completed { waited } if waited >= Duration::from_millis(40)), "{outcome:?}");
+
+    let requests = mock.requests();
+    assert_eq!(
+        mock.paths(),
+        [
+            "/rpc/auth/personalAccessKey/exchange",
+            "/api/upload/dataset/ds_test_1",
+            "/rpc/dataset/getDatasetIngestStatus",
+            "/rpc/dataset/getDatasetIngestStatus",
+            "/rpc/dataset/getDatasetIngestStatus",
+        ]
+    );
+    let exchange = &requests[0];
+    assert_eq!(exchange.method, "POST");
+    assert_eq!(exchange.header("Authorization"), None, "the exchange must not carry an Authorization header");
+    assert_eq!(exchange.header("Content-Type"), Some("application/json"));
+    assert_eq!(exchange.json(), json!({"json": {"key": PAK, "organizationId": "org_test_9"}}));
+
+    let upload = &requests[1];
+    assert_eq!(upload.header("Authorization"), Some(format!("Bearer {SESSION_TOKEN}").as_str()));
+    assert_eq!(upload.header("X-Upload-Token"), None);
+    assert_multipart(upload, "ds_test_1.parquet", &bytes);
+
+    for poll in &requests[2..] {
+        assert_eq!(poll.header("Authorization"), Some(format!("Bearer {SESSION_TOKEN}").as_str()));
+        assert_eq!(poll.header("Content-Type"), Some("application/json"));
+        assert_eq!(poll.json(), json!({"json": {"id": DATASET, "ingestId": "dsig_42"}}));
+    }
+    assert!(requests[3].at - requests[2].at >= Duration::from_millis(20), "polls faster than INGEST_POLL_INTERVAL");
+}
+
+#[test]
+fn session_exchange_with_organization_slug_and_encoded_dataset_id() {
+    let mock = session_mock(|_| answer(200, rpc(json!({"status": "completed"}))));
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let mut s = settings(&mock.url, Some(Organization::Slug("musterstadt".into())));
+    s.dataset_id = Some("ds 1/ä?x".into());
+    let api = session_api(&s);
+    api.upload(&file, &ignore_progress()).unwrap();
+    let requests = mock.requests();
+    assert_eq!(requests[0].json(), json!({"json": {"key": PAK, "organizationSlug": "musterstadt"}}));
+    assert_eq!(requests[1].path, "/api/upload/dataset/ds%201%2F%C3%A4%3Fx");
+}
+
+#[test]
+fn session_status_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+
+    // 401 on the exchange: the key.
+    let mock = Mock::start(|_, _| answer(401, rpc_error(401, "UNAUTHORIZED", "Invalid personal access key")));
+    let err = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiAuth);
+    assert!(err.message().contains("UNAUTHORIZED: Invalid personal access key"), "{err}");
+    assert!(err.message().contains("check PERSONAL_ACCESS_TOKEN (wrong, revoked or expired)"), "{err}");
+    assert_eq!(mock.paths().len(), 1, "a 401 must not be retried");
+    assert_no_secret(&err);
+
+    // 404 on the exchange: the organization.
+    let mock = Mock::start(|_, _| answer(404, rpc_error(404, "NOT_FOUND", "Organization not found")));
+    let err = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiRejected);
+    assert!(err.message().contains("POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG"), "{err}");
+
+    // Final answers on the upload.
+    let cases: [(u16, Value, ErrorKind, &str); 4] = [
+        (412, json!({"error": "Data processing terms not acknowledged", "code": "dpa.not-acknowledged"}), ErrorKind::ApiRejected,
+         "acknowledge the data processing terms in Polyteia"),
+        (404, json!({"error": "Dataset not found", "code": "dataset.not-found"}), ErrorKind::ApiRejected,
+         "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG"),
+        (403, json!({"error": "Forbidden", "code": "dataset.forbidden"}), ErrorKind::ApiAuth, "licence"),
+        (400, json!({"error": "Not a Parquet file", "code": "upload.invalid"}), ErrorKind::ApiRejected, "the request was rejected"),
+    ];
+    for (status, body, kind, hint) in cases {
+        let reason = body["code"].as_str().unwrap().to_string();
+        let mock = Mock::start(move |req, _| match req.path.as_str() {
+            "/rpc/auth/personalAccessKey/exchange" => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
+            _ => answer(status, body.to_string()),
+        });
+        let err = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap_err();
+        assert_eq!(err.kind(), kind, "{status}: {err}");
+        assert!(err.message().contains(&format!("HTTP {status}")) && err.message().contains(&reason), "{err}");
+        assert!(err.message().contains(hint), "{status}: {err}");
+        assert_eq!(mock.paths().len(), 2, "HTTP {status} must not be retried");
+        assert_no_secret(&err);
+    }
+}
+
+#[test]
+fn session_upload_is_retried_on_transient_answers() {
+    let mock = Mock::start(|req, n| match (req.path.as_str(), n) {
+        ("/rpc/auth/personalAccessKey/exchange", _) => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
+        (_, 0) => answer(502, "<html>Bad Gateway</html>"),
+        _ => answer(200, json!({"ok": true, "ingestId": "dsig_7"}).to_string()),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (file, bytes) = parquet_file(dir.path(), "x.parquet");
+    let receipt = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap();
+    assert_eq!(receipt, UploadReceipt { ingest_id: Some("dsig_7".into()), attempts: 2 });
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 3, "the session is reused for the retry");
+    assert_multipart(&requests[2], "x.parquet", &bytes);
+}
+
+#[test]
+fn a_refused_session_is_renewed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = parquet_file(dir.path(), "x.parquet");
+    let exchange = "/rpc/auth/personalAccessKey/exchange";
+
+    // Expired session: 401, new exchange, upload again with the new token.
+    let mock = Mock::start(move |req, n| match (req.path.as_str(), n) {
+        (p, 0) if p == exchange => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
+        (p, _) if p == exchange => answer(200, rpc(json!({"token": SESSION_TOKEN_2}))),
+        (_, 0) => answer(401, rpc_error(401, "UNAUTHORIZED", "Session expired")),
+        _ => answer(200, json!({"ok": true, "ingestId": "dsig_8"}).to_string()),
+    });
+    let receipt = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap();
+    assert_eq!(receipt.ingest_id.as_deref(), Some("dsig_8"));
+    let requests = mock.requests();
+    assert_eq!(requests.iter().filter(|r| r.path == exchange).count(), 2);
+    assert_eq!(requests[3].header("Authorization"), Some(format!("Bearer {SESSION_TOKEN_2}").as_str()));
+
+    // Refused again: give up after one renewal.
+    let mock = Mock::start(move |req, _| match req.path.as_str() {
+        p if p == exchange => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
+        _ => answer(401, rpc_error(401, "UNAUTHORIZED", "Session invalid")),
+    });
+    let err = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiAuth);
+    assert_eq!(mock.paths().iter().filter(|p| *p == exchange).count(), 2);
+    assert_eq!(mock.paths().len(), 4);
+    assert_no_secret(&err);
+}
+
+#[test]
+fn a_failed_ingest_reports_the_platform_error() {
+    let mock = session_mock(|n| match n {
+        0 => answer(200, rpc(json!({"status": "running"}))),
+        _ => answer(200, rpc(json!({"status": "failed", "errorMessage": "column \"fee\" has mixed types"}))),
+    });
+    let api = session_api(&settings(&mock.url, org_id()));
+    let receipt = UploadReceipt { ingest_id: Some("dsig_9".into()), attempts: 1 };
+    let err = api.wait_for_ingest(&receipt).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IngestFailed);
+    assert!(err.message().contains("column \"fee\" has mixed types") && err.message().contains("dsig_9"), "{err}");
+}
+
+#[test]
+fn the_ingest_wait_gives_up_after_the_timeout() {
+    let mock = session_mock(|_| answer(200, rpc(json!({"status": "running"}))));
+    let mut s = settings(&mock.url, org_id());
+    s.ingest_poll_interval = Duration::from_millis(50);
+    s.ingest_timeout = Duration::from_millis(200);
+    let api = session_api(&s);
+    let started = Instant::now();
+    let err = api.wait_for_ingest(&UploadReceipt { ingest_id: Some("dsig_1".into()), attempts: 1 }).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IngestFailed);
+    assert!(err.message().contains("did not finish within INGEST_TIMEOUT=200ms"), "{err}");
+    assert!(err.message().contains("running"), "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(200) && started.elapsed() < Duration::from_secs(2));
+    let polls = mock.paths().iter().filter(|p| p.ends_with("getDatasetIngestStatus")).count();
+    assert!((4..=7).contains(&polls), "{polls} polls");
+}
+
+#[test]
+fn transient_errors_while_polling_are_retried() {
+    let mock = session_mock(|n| match n {
+        0 => answer(503, ""),
+        1 => answer(504, "gateway timeout"),
+        _ => answer(200, rpc(json!({"status": "completed"}))),
+    });
+    let api = session_api(&settings(&mock.url, org_id()));
+    let outcome = api.wait_for_ingest(&UploadReceipt { ingest_id: Some("dsig_1".into()), attempts: 1 }).unwrap();
+    assert!(matches!(outcome, IngestOutcome::Completed { .. }));
+    assert_eq!(mock.paths().iter().filter(|p| p.ends_with("getDatasetIngestStatus")).count(), 3);
+}
+
+#[test]
+fn session_check_lookups() {
+    let mock = Mock::start(|req, _| {
+        let params = req.json()["json"].clone();
+        match req.path.as_str() {
+            "/rpc/auth/personalAccessKey/exchange" => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
+            "/rpc/dataset/getDatasetById" => answer(
+                200,
+                rpc(json!({"id": params["id"], "organizationId": "org_test_9", "solutionId": "sol_3", "name": "Permits"})),
+            ),
+            "/rpc/dpa/getMyAcceptanceStatus" => {
+                answer(200, rpc(json!({"acknowledged": params["solutionId"] == "sol_3"})))
+            }
+            "/rpc/dataset/getDatasetIngestStatus" => {
+                assert_eq!(params["ingestId"], "dsig_preflight_probe");
+                answer(404, rpc_error(404, "NOT_FOUND", "Ingest not found"))
+            }
+            _ => answer(404, ""),
+        }
+    });
+    let api = session_api(&settings(&mock.url, org_id()));
+    api.exchange().unwrap();
+    assert_eq!(
+        api.dataset().unwrap(),
+        DatasetInfo { id: DATASET.into(), organization_id: "org_test_9".into(), solution_id: "sol_3".into(), name: "Permits".into() }
+    );
+    assert!(api.terms_acknowledged("sol_3").unwrap());
+    assert!(!api.terms_acknowledged("sol_other").unwrap());
+    assert!(api.may_edit().unwrap());
+    let requests = mock.requests();
+    assert_eq!(requests.iter().filter(|r| r.path.ends_with("/exchange")).count(), 1, "the session is reused");
+    for r in requests.iter().filter(|r| !r.path.ends_with("/exchange")) {
+        assert_eq!(r.header("Authorization"), Some(format!("Bearer {SESSION_TOKEN}").as_str()), "{}", r.path);
+    }
+    assert_eq!(requests[1].json(), json!({"json": {"id": DATASET}}));
+    assert_eq!(requests[2].json(), json!({"json": {"solutionId": "sol_3"}}));
+
+    let mock = Mock::start(|req, _| match req.path.as_str() {
+        "/rpc/auth/personalAccessKey/exchange" => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
+        _ => answer(403, rpc_error(403, "FORBIDDEN", "No edit rights")),
+    });
+    assert!(!session_api(&settings(&mock.url, org_id())).may_edit().unwrap());
+
+    let mock = Mock::start(|_, _| answer(401, rpc_error(401, "UNAUTHORIZED", "Invalid personal access key")));
+    let err = session_api(&settings(&mock.url, org_id())).exchange().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiAuth);
+    assert_no_secret(&err);
+}
