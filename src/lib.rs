@@ -1,0 +1,21 @@
+//! polyteia-db-connector: one SQL query → Parquet → a Polyteia dataset.
+//!
+//! Modules, one concern each: [`cli`] (arguments), [`config`] (environment,
+//! `.env`, secrets, validation), [`source`] (DuckDB, extensions, ATTACH,
+//! export), [`job`] (one cycle and its summary), [`error`] (exit codes),
+//! [`secret`] (redaction), [`logging`].
+
+pub mod cancel;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod job;
+pub mod logging;
+pub mod polyteia;
+pub mod schedule;
+pub mod secret;
+pub mod source;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
