@@ -1,0 +1,389 @@
+//! `connector check`, `connector schedule` (with /healthz and /metrics over
+//! real HTTP) and SIGTERM handling, against the real databases and the mock API.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::mock_api::{MockApi, Pace};
+use common::*;
+
+const PAK: &str = "pak_check_secret_5d1e";
+const SESSION_TOKEN: &str = "sess_check_token_77aa";
+
+/// A session-API mock whose answers to each look-up are given.
+fn session_mock(exchange: (u16, &'static str), dataset: (u16, &'static str), probe: u16, acknowledged: bool) -> MockApi {
+    MockApi::start(move |req, _| match req.path.as_str() {
+        "/rpc/auth/personalAccessKey/exchange" if exchange.0 == 200 => (200, format!(r#"{{"json": {{"token": "{SESSION_TOKEN}"}}}}"#)),
+        "/rpc/auth/personalAccessKey/exchange" => (exchange.0, exchange.1.into()),
+        "/rpc/dataset/getDatasetById" => (dataset.0, dataset.1.into()),
+        "/rpc/dataset/getDatasetIngestStatus" => (
+            probe,
+            format!(r#"{{"json": {{"defined": true, "code": "X", "status": {probe}, "message": "probe"}}}}"#),
+        ),
+        "/rpc/dpa/getMyAcceptanceStatus" => (200, format!(r#"{{"json": {{"acknowledged": {acknowledged}}}}}"#)),
+        _ => (500, "unexpected".into()),
+    })
+}
+
+const DATASET_OK: (u16, &str) =
+    (200, r#"{"json": {"id": "ds_chk", "organizationId": "org_1", "solutionId": "sol_7", "name": "Haushalt"}}"#);
+const EXCHANGE_OK: (u16, &str) = (200, "");
+
+fn check_env(db: &PgDatabase, api: &MockApi, query: &str) -> Vec<(String, String)> {
+    with(
+        db.env(query),
+        &[
+            ("PERSONAL_ACCESS_TOKEN", PAK),
+            ("POLYTEIA_BASE_URL", &api.url),
+            ("POLYTEIA_ORGANIZATION_ID", "org_1"),
+            ("DATASET_ID", "ds_chk"),
+            ("SOURCE_CONNECT_MAX_ATTEMPTS", "1"),
+            ("CONNECTOR_RETRY_BASE_MS", "10"),
+        ],
+    )
+}
+
+fn lines_with<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.contains(marker)).collect()
+}
+
+fn assert_line(text: &str, prefix: &str) {
+    assert!(text.lines().any(|l| l.contains(prefix)), "no line with {prefix:?} in:\n{text}");
+}
+
+fn table(db: &PgDatabase) {
+    db.exec("CREATE TABLE budget (id int, office text, amount numeric(12,2)); INSERT INTO budget VALUES (1, 'x', 2.5);");
+}
+
+#[test]
+fn check_passes_every_check_and_uploads_nothing() {
+    let db = PgDatabase::create();
+    table(&db);
+    let api = session_mock(EXCHANGE_OK, DATASET_OK, 404, true);
+    let run = connector(&["check"], &check_env(&db, &api, "SELECT * FROM db.budget"));
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(lines_with(&run.stderr, "PASS ").len(), 6, "{}", run.stderr);
+    assert_line(&run.stderr, "PASS source query: valid, 3 columns: id INTEGER, office VARCHAR, amount DECIMAL(12,2)");
+    assert_line(&run.stderr, "PASS data processing terms: acknowledged for solution sol_7");
+    assert!(api.paths().iter().all(|p| !p.starts_with("/api/upload")), "check must not upload: {:?}", api.paths());
+    assert!(api.requests().iter().any(|r| r.path == "/rpc/dataset/getDatasetIngestStatus"
+        && r.json()["json"]["ingestId"] == "dsig_preflight_probe"));
+    assert_no_secret(&run.output(), &[PAK, SESSION_TOKEN, &db.password]);
+}
+
+#[test]
+fn check_reports_a_wrong_database_password_and_skips_the_query() {
+    let db = PgDatabase::create();
+    table(&db);
+    let api = session_mock(EXCHANGE_OK, DATASET_OK, 404, true);
+    let vars = with(check_env(&db, &api, "SELECT * FROM db.budget"), &[("SOURCE_DATABASE_PASSWORD", "wrong")]);
+    let run = connector(&["check"], &vars);
+    assert_eq!(run.code, 14, "{}", run.output());
+    assert_line(&run.stderr, "FAIL source database: cannot connect");
+    assert_line(&run.stderr, "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD");
+    assert_line(&run.stderr, "SKIP source query: needs a working source database connection");
+    // The Polyteia checks still run: everything wrong is shown at once.
+    assert_line(&run.stderr, "PASS polyteia key");
+}
+
+#[test]
+fn check_reports_a_query_naming_a_missing_table() {
+    let db = PgDatabase::create();
+    let api = session_mock(EXCHANGE_OK, DATASET_OK, 404, true);
+    let run = connector(&["check"], &check_env(&db, &api, "SELECT * FROM db.no_such_table"));
+    assert_eq!(run.code, 14, "{}", run.output());
+    assert_line(&run.stderr, "PASS source database");
+    assert_line(&run.stderr, "FAIL source query: the query failed");
+    assert!(lines_with(&run.stderr, "FAIL source query")[0].contains("no_such_table"), "{}", run.stderr);
+}
+
+#[test]
+fn check_reports_a_rejected_key_and_skips_the_dataset_checks() {
+    let db = PgDatabase::create();
+    table(&db);
+    let api = session_mock(
+        (401, r#"{"json": {"defined": false, "code": "UNAUTHORIZED", "status": 401, "message": "Invalid personal access key"}}"#),
+        DATASET_OK,
+        404,
+        true,
+    );
+    let run = connector(&["check"], &check_env(&db, &api, "SELECT * FROM db.budget"));
+    assert_eq!(run.code, 14, "{}", run.output());
+    assert_line(&run.stderr, "FAIL polyteia key");
+    assert!(lines_with(&run.stderr, "FAIL polyteia key")[0].contains("PERSONAL_ACCESS_TOKEN"), "{}", run.stderr);
+    for check in ["dataset", "upload permission", "data processing terms"] {
+        assert_line(&run.stderr, &format!("SKIP {check}: needs a working Polyteia key"));
+    }
+}
+
+#[test]
+fn check_reports_a_missing_dataset() {
+    let db = PgDatabase::create();
+    table(&db);
+    let api = session_mock(
+        EXCHANGE_OK,
+        (404, r#"{"json": {"defined": false, "code": "NOT_FOUND", "status": 404, "message": "Dataset not found"}}"#),
+        404,
+        true,
+    );
+    let run = connector(&["check"], &check_env(&db, &api, "SELECT * FROM db.budget"));
+    assert_eq!(run.code, 14, "{}", run.output());
+    assert!(lines_with(&run.stderr, "FAIL dataset")[0].contains("DATASET_ID"), "{}", run.stderr);
+    assert_line(&run.stderr, "SKIP data processing terms");
+}
+
+#[test]
+fn check_reports_a_key_that_may_not_edit() {
+    let db = PgDatabase::create();
+    table(&db);
+    let api = session_mock(EXCHANGE_OK, DATASET_OK, 403, true);
+    let run = connector(&["check"], &check_env(&db, &api, "SELECT * FROM db.budget"));
+    assert_eq!(run.code, 14, "{}", run.output());
+    assert_line(&run.stderr, "FAIL upload permission");
+    assert_line(&run.stderr, "PASS data processing terms");
+}
+
+#[test]
+fn check_reports_unacknowledged_terms() {
+    let db = PgDatabase::create();
+    table(&db);
+    let api = session_mock(EXCHANGE_OK, DATASET_OK, 404, false);
+    let run = connector(&["check"], &check_env(&db, &api, "SELECT * FROM db.budget"));
+    assert_eq!(run.code, 14, "{}", run.output());
+    assert_line(&run.stderr, "FAIL data processing terms");
+    assert_eq!(lines_with(&run.stderr, "FAIL ").len(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn check_with_the_upload_token_api_generates_a_token_but_uploads_nothing() {
+    let db = PgDatabase::create();
+    table(&db);
+    let api = MockApi::start(|req, _| match req.path.as_str() {
+        "/api" => (200, r#"{"data": {"token": "upl_chk_1"}}"#.into()),
+        _ => (500, "".into()),
+    });
+    let mut vars = check_env(&db, &api, "SELECT * FROM db.budget");
+    vars.retain(|(k, _)| k != "POLYTEIA_ORGANIZATION_ID");
+    let run = connector(&["check"], &vars);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(api.paths(), ["/api"]);
+    assert_line(&run.stderr, "PASS polyteia key");
+}
+
+// ---------------------------------------------------------------------------
+// schedule
+
+fn spawn(args: &[&str], vars: &[(String, String)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connector"));
+    cmd.env_clear()
+        .current_dir(std::env::temp_dir())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DUCKDB_EXTENSION_DIRECTORY", extension_dir())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn connector")
+}
+
+fn finish(child: Child) -> Run {
+    let out = child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    Run {
+        code: out.status.code().or(out.status.signal().map(|s| 128 + s)).unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+fn wait_for(what: &str, timeout: Duration, mut probe: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if probe() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn upload_token_mock(upload_delay: Duration) -> MockApi {
+    MockApi::start(move |req, index| match req.path.as_str() {
+        "/api" => (200, format!(r#"{{"data": {{"token": "upl_sched_{index}"}}}}"#)),
+        "/upload" => {
+            std::thread::sleep(upload_delay);
+            (200, "OK".into())
+        }
+        _ => (404, "".into()),
+    })
+}
+
+fn schedule_env(api: &MockApi, port: u16, cron: &str, temp: &Path) -> Vec<(String, String)> {
+    env(&[
+        ("SOURCE_DATABASE_TYPE", "duckdb"),
+        ("SOURCE_DATABASE_NAME", ":memory:"),
+        ("SOURCE_DATABASE_SQL_QUERY", "SELECT i, i * 2 AS doubled FROM range(100) t(i)"),
+        ("PERSONAL_ACCESS_TOKEN", PAK),
+        ("POLYTEIA_BASE_URL", &api.url),
+        ("DATASET_ID", "ds_sched"),
+        ("CRON_SCHEDULE", cron),
+        ("HEALTH_CHECK_PORT", &port.to_string()),
+        ("TEMP_DIR", temp.to_str().unwrap()),
+    ])
+}
+
+#[test]
+fn schedule_runs_cycles_and_serves_health_and_metrics() {
+    let api = upload_token_mock(Duration::ZERO);
+    let port = free_port();
+    let temp = tempfile::tempdir().unwrap();
+    let child = spawn(&["schedule"], &schedule_env(&api, port, "*/2 * * * * *", temp.path()));
+
+    wait_for("two uploads", Duration::from_secs(30), || api.paths().iter().filter(|p| *p == "/upload").count() >= 2);
+    wait_for("metrics of two runs", Duration::from_secs(10), || {
+        http_get(port, "/metrics").is_some_and(|(_, body)| {
+            body.lines().any(|l| l.starts_with("connector_runs_total{result=\"success\"}") && !l.ends_with(" 1"))
+        })
+    });
+    let (status, body) = http_get(port, "/healthz").unwrap();
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["last_run"]["result"], "success");
+    assert_eq!(health["last_run"]["rows"], 100);
+    assert!(health["next_run_at"].is_string(), "{health}");
+    let (status, metrics) = http_get(port, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    for expected in ["connector_up 1", "connector_last_run_rows 100", "connector_last_success_timestamp_seconds ",
+                     "connector_last_run_phase_seconds{phase=\"query\"}", "connector_last_run_bytes "] {
+        assert!(metrics.contains(expected), "missing {expected:?} in:\n{metrics}");
+    }
+    assert_eq!(http_get(port, "/nope").unwrap().0, 404);
+
+    sigterm(&child);
+    let run = finish(child);
+    assert_eq!(run.code, 143, "{}", run.output());
+    assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "temp files left behind");
+    assert_no_secret(&run.output(), &[PAK]);
+}
+
+#[test]
+fn schedule_skips_a_cycle_while_the_previous_one_runs() {
+    let api = upload_token_mock(Duration::from_millis(2500));
+    let port = free_port();
+    let temp = tempfile::tempdir().unwrap();
+    let child = spawn(&["schedule", "--run-now"], &schedule_env(&api, port, "* * * * * *", temp.path()));
+    wait_for("a skipped cycle", Duration::from_secs(20), || {
+        http_get(port, "/metrics").is_some_and(|(_, m)| m.lines().any(|l| l.starts_with("connector_runs_skipped_total") && !l.ends_with(" 0")))
+    });
+    sigterm(&child);
+    let run = finish(child);
+    assert_eq!(run.code, 143, "{}", run.output());
+    assert!(run.stderr.contains("cycle skipped: the previous cycle is still running"), "{}", run.stderr);
+}
+
+#[test]
+fn schedule_refuses_an_invalid_expression_before_anything_runs() {
+    let api = upload_token_mock(Duration::ZERO);
+    let temp = tempfile::tempdir().unwrap();
+    let run = connector(&["schedule", "--run-now"], &schedule_env(&api, free_port(), "every night", temp.path()));
+    assert_eq!(run.code, 3, "{}", run.output());
+    assert!(run.stderr.contains("CRON_SCHEDULE: 'every night' is not a cron expression"), "{}", run.stderr);
+    assert!(api.paths().is_empty());
+}
+
+#[test]
+fn run_serves_healthz_while_it_lasts() {
+    let api = upload_token_mock(Duration::from_millis(1500));
+    let port = free_port();
+    let temp = tempfile::tempdir().unwrap();
+    let child = spawn(&["run", "--serve-health"], &schedule_env(&api, port, "0 0 * * *", temp.path()));
+    let mut seen_phase = String::new();
+    wait_for("healthz during the run", Duration::from_secs(20), || {
+        http_get(port, "/healthz").is_some_and(|(status, body)| {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            seen_phase = v["phase"].as_str().unwrap_or("").to_string();
+            status == 200 && seen_phase == "uploading" && v["current_run_started_at"].is_string()
+        })
+    });
+    let run = finish(child);
+    assert_eq!(run.code, 0, "{}", run.output());
+}
+
+// ---------------------------------------------------------------------------
+// signals
+
+#[test]
+fn sigterm_during_the_export_stops_it_uploads_nothing_and_cleans_up() {
+    let api = upload_token_mock(Duration::ZERO);
+    let temp = tempfile::tempdir().unwrap();
+    let mut vars = schedule_env(&api, free_port(), "0 0 * * *", temp.path());
+    // A query that runs for minutes unless interrupted.
+    vars = with(vars, &[("SOURCE_DATABASE_SQL_QUERY", "SELECT sum(a.range * b.range) AS s FROM range(200000) a, range(200000) b")]);
+    let child = spawn(&["run"], &vars);
+    wait_for("the export to start", Duration::from_secs(20), || {
+        std::fs::read_dir(temp.path()).map(|d| d.count() > 0).unwrap_or(false)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    sigterm(&child);
+    let run = finish(child);
+    assert!(signalled.elapsed() < Duration::from_secs(15), "took {:?} to stop", signalled.elapsed());
+    assert_eq!(run.code, 143, "{}", run.output());
+    assert!(run.stderr.contains("stopped by SIGTERM"), "{}", run.stderr);
+    assert!(api.paths().iter().all(|p| p != "/upload"), "{:?}", api.paths());
+    assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "temp files left behind");
+}
+
+#[test]
+fn sigterm_during_the_upload_aborts_it_and_cleans_up() {
+    // A mock that reads the body slowly, so the signal arrives mid-body.
+    let api = MockApi::start_paced(Pace { read_pause: Some(Duration::from_millis(100)) }, |req, _| match req.path.as_str() {
+        "/api" => (200, r#"{"data": {"token": "upl_sig_1"}}"#.into()),
+        _ => (200, "OK".into()),
+    });
+    let temp = tempfile::tempdir().unwrap();
+    let vars = with(
+        schedule_env(&api, free_port(), "0 0 * * *", temp.path()),
+        &[
+            ("SOURCE_DATABASE_SQL_QUERY", "SELECT i, md5(i::VARCHAR) AS h FROM range(400000) t(i)"),
+            ("PARQUET_COMPRESSION", "uncompressed"),
+        ],
+    );
+    let child = spawn(&["run"], &vars);
+    wait_for("the upload to start", Duration::from_secs(30), || api.paths().iter().any(|p| p == "/api"));
+    std::thread::sleep(Duration::from_millis(800));
+    sigterm(&child);
+    let run = finish(child);
+    assert_eq!(run.code, 143, "{}", run.output());
+    wait_for("the mock to see the aborted body", Duration::from_secs(10), || api.requests().iter().any(|r| r.path == "/upload"));
+    let upload = api.requests().into_iter().find(|r| r.path == "/upload").unwrap();
+    assert!(!upload.complete, "the upload must not complete after SIGTERM");
+    assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "temp files left behind");
+}
