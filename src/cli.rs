@@ -41,6 +41,12 @@ pub enum Command {
         #[arg(long)]
         serve_health: bool,
     },
+    /// Upload an existing Parquet file to the dataset (after checking it is readable Parquet).
+    Upload {
+        /// The Parquet file to upload; it replaces the dataset's data.
+        #[arg(long, short, value_name = "PATH")]
+        file: PathBuf,
+    },
     /// Check the configuration, the source database, the query and the Polyteia key without uploading.
     Check,
     /// Keep running: one cycle on every CRON_SCHEDULE tick, with /healthz and /metrics.

@@ -13,7 +13,7 @@ use crate::cancel::Cancellation;
 use crate::config::{Config, LogFormat};
 use crate::health::{Outcome, Phase, State};
 use crate::error::{Error, ErrorKind, Result};
-use crate::polyteia::{self, IngestOutcome};
+use crate::polyteia::{self, Api, IngestOutcome};
 use crate::source::{self, ExportStats, Source};
 
 /// What a finished export reports.
@@ -132,20 +132,7 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
     log::info!(rows = export.rows, bytes = export.bytes; "export verified: {} rows, {}; uploading to {}",
         export.rows, human_bytes(export.bytes), api.describe());
 
-    ctx.state.set_phase(Phase::Uploading);
-    let upload_started = Instant::now();
-    let progress = UploadProgress::new(export.bytes, config.log_format);
-    let receipt = api.upload(&file, &|sent| progress.set(sent));
-    progress.finish();
-    let receipt = receipt?;
-    let upload = upload_started.elapsed();
-    log::info!(seconds = upload.as_secs_f64(), attempts = receipt.attempts; "upload accepted after {:.2}s", upload.as_secs_f64());
-
-    ctx.state.set_phase(Phase::WaitingForIngest);
-    let ingest = match api.wait_for_ingest(&receipt)? {
-        IngestOutcome::NotApplicable => None,
-        IngestOutcome::Completed { waited } => Some(waited),
-    };
+    let (upload, receipt, ingest) = publish(config, ctx, api.as_ref(), &file, export.bytes)?;
     drop(work_dir);
 
     let summary = RunSummary {
@@ -158,6 +145,65 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
     };
     log_run_summary(&summary);
     Ok(summary)
+}
+
+/// Uploads `file` and waits for the ingest: the part of a cycle after the export.
+fn publish(
+    config: &Config,
+    ctx: &Context,
+    api: &dyn Api,
+    file: &Path,
+    bytes: u64,
+) -> Result<(Duration, polyteia::UploadReceipt, Option<Duration>)> {
+    ctx.state.set_phase(Phase::Uploading);
+    let upload_started = Instant::now();
+    let progress = UploadProgress::new(bytes, config.log_format);
+    let receipt = api.upload(file, &|sent| progress.set(sent));
+    progress.finish();
+    let receipt = receipt?;
+    let upload = upload_started.elapsed();
+    log::info!(seconds = upload.as_secs_f64(), attempts = receipt.attempts;
+        "upload accepted after {:.2}s ({})", upload.as_secs_f64(), rate(bytes, upload));
+
+    ctx.state.set_phase(Phase::WaitingForIngest);
+    let ingest = match api.wait_for_ingest(&receipt)? {
+        IngestOutcome::NotApplicable => None,
+        IngestOutcome::Completed { waited } => Some(waited),
+    };
+    Ok((upload, receipt, ingest))
+}
+
+fn rate(bytes: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    format!("{}/s", human_bytes((bytes as f64 / secs) as u64))
+}
+
+/// `connector upload --file PATH`: an existing Parquet file, checked to be
+/// readable Parquet (and not empty unless allowed), replaces the dataset's data.
+pub fn upload_file(config: &Config, file: &Path, ctx: &Context) -> Result<()> {
+    let started = Instant::now();
+    let (rows, columns) = source::inspect_parquet(file)?;
+    if rows == 0 && !config.output.allow_empty_result {
+        return Err(Error::new(
+            ErrorKind::EmptyResult,
+            format!("{} holds no rows; uploading it would empty the dataset (set ALLOW_EMPTY_RESULT=true if intended)", file.display()),
+        ));
+    }
+    let bytes = std::fs::metadata(file).map_err(|e| Error::io(format!("reading {}", file.display()), &e))?.len();
+    let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
+    log::info!(rows = rows, columns = columns, bytes = bytes;
+        "uploading {} ({} rows, {} columns, {}) to {}", file.display(), rows, columns, human_bytes(bytes), api.describe());
+    let result = publish(config, ctx, api.as_ref(), file, bytes);
+    let (upload, receipt, ingest) = match result {
+        Err(_) if ctx.cancel.is_cancelled() => return Err(ctx.cancel.interrupted_error("the upload").expect("cancelled")),
+        other => other?,
+    };
+    log::info!(rows = rows, bytes = bytes, upload_seconds = upload.as_secs_f64(), upload_attempts = receipt.attempts,
+        ingest_seconds = ingest.map(|d| d.as_secs_f64()).unwrap_or(0.0), ingest_id = receipt.ingest_id.as_deref().unwrap_or(""),
+        total_seconds = started.elapsed().as_secs_f64();
+        "upload finished: {} rows, {} in {:.2}s{}", rows, human_bytes(bytes), started.elapsed().as_secs_f64(),
+        receipt.ingest_id.as_deref().map(|id| format!(", ingest id {id}")).unwrap_or_default());
+    Ok(())
 }
 
 /// A cycle for the scheduler and `--serve-health`: records the outcome in

@@ -57,6 +57,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Upload { file } => {
+            let config = Config::from_env(&env, Purpose::Upload)?;
+            ctx.cancel.install_signal_handlers()?;
+            job::upload_file(&config, &file, &ctx)?;
+            Ok(())
+        }
         Command::Check => {
             let config = Config::from_env(&env, Purpose::Upload)?;
             check::run_checks(&config, &ctx)

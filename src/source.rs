@@ -106,7 +106,7 @@ impl Source {
         }
 
         let started = Instant::now();
-        let (file_rows, columns) = self.parquet_shape(dest)?;
+        let (file_rows, columns) = parquet_shape(&self.conn, dest)?;
         if file_rows != rows {
             return Err(Error::new(
                 ErrorKind::Verification,
@@ -116,27 +116,31 @@ impl Source {
         let bytes = std::fs::metadata(dest).map_err(|e| Error::io(format!("reading {}", dest.display()), &e))?.len();
         Ok(ExportStats { rows, columns, bytes, connect: self.connect_time, query, verify: started.elapsed() })
     }
+}
 
-    /// Row and column count from the written file's own metadata.
-    fn parquet_shape(&self, file: &Path) -> Result<(u64, usize)> {
-        let literal = sql_literal(&path_str(file)?);
-        let verify_error = |e: duckdb::Error| {
-            Error::new(ErrorKind::Verification, format!("cannot read back the Parquet file: {e}"))
-        };
-        let rows: i64 = self
-            .conn
-            .query_row(&format!("SELECT CAST(sum(num_rows) AS BIGINT) FROM parquet_file_metadata({literal})"), [], |r| {
-                r.get(0)
-            })
-            .map_err(verify_error)?;
-        let columns: i64 = self
-            .conn
-            .query_row(&format!("SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet({literal}))"), [], |r| {
-                r.get(0)
-            })
-            .map_err(verify_error)?;
-        Ok((rows as u64, columns as usize))
+/// Row and column count from a Parquet file's own metadata.
+fn parquet_shape(conn: &Connection, file: &Path) -> Result<(u64, usize)> {
+    let literal = sql_literal(&path_str(file)?);
+    let verify_error =
+        |e: duckdb::Error| Error::new(ErrorKind::Verification, format!("cannot read {} as Parquet: {e}", file.display()));
+    let rows: i64 = conn
+        .query_row(&format!("SELECT CAST(sum(num_rows) AS BIGINT) FROM parquet_file_metadata({literal})"), [], |r| r.get(0))
+        .map_err(verify_error)?;
+    let columns: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet({literal}))"), [], |r| r.get(0))
+        .map_err(verify_error)?;
+    Ok((rows as u64, columns as usize))
+}
+
+/// Rows and columns of an existing Parquet file (for `connector upload`),
+/// read from its metadata by a throw-away in-memory DuckDB.
+pub fn inspect_parquet(file: &Path) -> Result<(u64, usize)> {
+    if !file.is_file() {
+        return Err(Error::new(ErrorKind::LocalIo, format!("{} is not a file", file.display())));
     }
+    let conn = Connection::open_in_memory()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start DuckDB: {e}")))?;
+    parquet_shape(&conn, file)
 }
 
 fn open_duckdb(engine: &EngineSettings, spill_dir: &Path) -> Result<Connection> {

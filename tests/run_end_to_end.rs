@@ -223,3 +223,37 @@ fn run_requires_the_polyteia_settings() {
     assert!(run.stderr.contains("PERSONAL_ACCESS_TOKEN: is required"), "{}", run.stderr);
     assert!(run.stderr.contains("DATASET_ID: is required"), "{}", run.stderr);
 }
+
+#[test]
+fn upload_sends_an_existing_parquet_file_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prepared.parquet");
+    let export = connector(
+        &["export", "--output", file.to_str().unwrap()],
+        &env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"),
+               ("SOURCE_DATABASE_SQL_QUERY", "SELECT i AS n, 'row ' || i AS label FROM range(1000) t(i)")]),
+    );
+    assert_eq!(export.code, 0, "{}", export.output());
+    let api = MockApi::start(|req, _| match req.path.as_str() {
+        "/api" => (200, format!(r#"{{"data": {{"token": "{UPLOAD_TOKEN}"}}}}"#)),
+        _ => (200, "OK".into()),
+    });
+    let vars = env(&[("PERSONAL_ACCESS_TOKEN", PAK), ("POLYTEIA_BASE_URL", &api.url), ("DATASET_ID", "ds_up"),
+                     ("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1")]);
+    let run = connector(&["upload", "--file", file.to_str().unwrap()], &vars);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert!(run.stderr.contains("upload finished: 1000 rows"), "{}", run.stderr);
+    let upload = api.requests().into_iter().find(|r| r.path == "/upload").unwrap();
+    assert_streamed_multipart(&upload, "prepared.parquet");
+    assert_eq!(upload.multipart_part().1, std::fs::read(&file).unwrap(), "the file must arrive byte for byte");
+    assert_no_secret(&run.output(), &[PAK, UPLOAD_TOKEN]);
+
+    // Anything that is not Parquet is refused before a request is made.
+    let not_parquet = dir.path().join("notes.parquet");
+    std::fs::write(&not_parquet, "id,name\n1,x\n").unwrap();
+    let before = api.requests().len();
+    let run = connector(&["upload", "--file", not_parquet.to_str().unwrap()], &vars);
+    assert_eq!(run.code, 8, "{}", run.output());
+    assert!(run.stderr.contains("as Parquet"), "{}", run.stderr);
+    assert_eq!(api.requests().len(), before);
+}
