@@ -1,0 +1,98 @@
+# syntax=docker/dockerfile:1
+#
+# Container image of polyteia-db-connector (binary `connector`).
+#
+#   docker build -t polyteia-db-connector:0.1.0 --build-arg VERSION=0.1.0 .
+#   docker run --rm --env-file connector.env polyteia-db-connector:0.1.0            # one cycle (run)
+#   docker run -d -p 8080:8080 --env-file connector.env polyteia-db-connector:0.1.0 schedule
+#
+# Three stages:
+#   build       compiles the release binary (the bundled DuckDB C++ build dominates;
+#               it is done in its own layer from Cargo.toml/Cargo.lock only, so code
+#               changes do not rebuild it)
+#   extensions  fetches the DuckDB scanner extensions (postgres, mysql, sqlite) for
+#               DuckDB v1.5.5 from their official PyPI wheels with scripts/fetch-extensions,
+#               so the image never downloads anything at run time
+#   runtime     gcr.io/distroless/cc-debian12:nonroot (see the comment there)
+#
+# For reproducible production builds pin the base images by digest, e.g.
+#   --build-arg RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot@sha256:<digest>
+
+ARG RUST_IMAGE=rust:1.95-bookworm
+ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
+
+# ---------------------------------------------------------------------------
+FROM ${RUST_IMAGE} AS build
+WORKDIR /src
+
+# 1. Dependencies only (DuckDB's C++ sources take ~30 minutes on 2 cores): built
+#    from the manifests and an empty crate, cached until Cargo.toml/Cargo.lock change.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src \
+    && printf 'fn main() {}\n' > src/main.rs \
+    && : > src/lib.rs \
+    && cargo build --release --locked \
+    && cargo clean --release -p polyteia-db-connector \
+    && rm -rf src
+
+# 2. The connector itself.
+COPY src ./src
+RUN touch src/main.rs src/lib.rs \
+    && cargo build --release --locked \
+    && strip target/release/connector \
+    && install -D -m 0755 target/release/connector /out/connector \
+    && /out/connector version
+
+# ---------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS extensions
+# scripts/fetch-extensions downloads duckdb-extension-{postgres,mysql,sqlite}==1.5.5
+# (pinned inside the script) with pip and unpacks the signed extension binaries into
+# <dir>/v1.5.5/<platform>/<name>_scanner.duckdb_extension.
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    CONNECTOR_CACHE_DIR=/tmp/connector-cache
+COPY scripts/fetch-extensions /usr/local/bin/fetch-extensions
+RUN fetch-extensions /opt/connector/extensions \
+    && chmod -R a+rX,go-w /opt/connector/extensions \
+    && rm -rf /tmp/connector-cache
+
+# ---------------------------------------------------------------------------
+# Runtime: gcr.io/distroless/cc-debian12 rather than debian:bookworm-slim because
+#  - it has exactly what the binary needs: glibc 2.36 (the same Debian 12 release the
+#    build stage links against), libstdc++6/libgcc-s1 (the embedded DuckDB is C++, and
+#    the scanner extensions are loaded with dlopen and link against them),
+#    CA certificates (/etc/ssl/certs, for TLS to Polyteia and to the databases) and tzdata;
+#  - it has no shell, package manager or setuid binaries: much less to patch or exploit;
+#  - the :nonroot tag already runs as uid/gid 65532 (user "nonroot"), which the Helm chart
+#    and docker-compose example rely on, and /tmp exists (1777) for TEMP_DIR.
+# For debugging use the :debug-nonroot tag (adds busybox) via --build-arg RUNTIME_IMAGE.
+FROM ${RUNTIME_IMAGE} AS runtime
+
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="polyteia-db-connector" \
+      org.opencontainers.image.description="Runs one SQL query against PostgreSQL or MySQL/MariaDB through DuckDB, writes Parquet and uploads it to a Polyteia dataset" \
+      org.opencontainers.image.source="https://github.com/polyteia/polyteia-db-connector" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
+
+COPY --from=build --chown=0:0 --chmod=0755 /out/connector /connector
+COPY --from=extensions --chown=0:0 /opt/connector/extensions /opt/connector/extensions
+
+# Extensions are read-only and pre-installed: nothing is ever downloaded at run time.
+# TEMP_DIR holds the Parquet file and DuckDB's spill files; mount a volume there
+# (Kubernetes: emptyDir) when the root file system is read-only.
+ENV DUCKDB_EXTENSION_DIRECTORY=/opt/connector/extensions \
+    TEMP_DIR=/tmp
+
+USER 65532:65532
+# The working directory is read-only for 65532: no ./.env is picked up by accident, and
+# nothing is written there.
+WORKDIR /
+# HEALTH_CHECK_PORT of `connector schedule` (GET /healthz, GET /metrics).
+EXPOSE 8080
+
+ENTRYPOINT ["/connector"]
+CMD ["run"]

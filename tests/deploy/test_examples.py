@@ -1,0 +1,178 @@
+"""The Dockerfile and the deployment examples, checked without Docker.
+
+hadolint lints the Dockerfile (scripts/check-deploy); these tests check what the
+deployment relies on: the image's user, entry point, environment and labels, that
+examples/.env.example documents every variable the connector reads, and that the
+crontab and docker-compose examples keep their promises (no overlapping runs,
+secrets as files, the hardened container settings).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text()
+    text = re.sub(r"\\\n", " ", text)
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        out.append((word.upper(), rest.strip()))
+    return out
+
+
+def final_stage() -> list[tuple[str, str]]:
+    instructions = dockerfile_instructions()
+    last_from = max(i for i, (word, _) in enumerate(instructions) if word == "FROM")
+    return instructions[last_from:]
+
+
+def test_dockerfile_stages_and_base_images():
+    instructions = dockerfile_instructions()
+    args = dict(a.split("=", 1) for w, a in instructions if w == "ARG" and "=" in a)
+    assert args["RUST_IMAGE"] == "rust:1.95-bookworm"
+    assert args["RUNTIME_IMAGE"] == "gcr.io/distroless/cc-debian12:nonroot"
+    stages = [a for w, a in instructions if w == "FROM"]
+    assert [s.split()[-1] for s in stages] == ["build", "extensions", "runtime"]
+    runs = " ".join(a for w, a in instructions if w == "RUN")
+    assert "cargo build --release --locked" in runs
+    assert "fetch-extensions /opt/connector/extensions" in runs
+
+
+def test_runtime_stage_contract():
+    stage = final_stage()
+    words = [w for w, _ in stage]
+    assert ("USER", "65532:65532") in stage
+    assert ("ENTRYPOINT", '["/connector"]') in stage
+    assert ("CMD", '["run"]') in stage
+    env = " ".join(a for w, a in stage if w == "ENV")
+    assert "DUCKDB_EXTENSION_DIRECTORY=/opt/connector/extensions" in env
+    assert "TEMP_DIR=/tmp" in env
+    copies = [a for w, a in stage if w == "COPY"]
+    assert any(c.endswith("/out/connector /connector") for c in copies)
+    assert any(c.endswith("/opt/connector/extensions /opt/connector/extensions") for c in copies)
+    labels = " ".join(a for w, a in stage if w == "LABEL")
+    for key in ("title", "description", "source", "licenses", "version"):
+        assert f"org.opencontainers.image.{key}=" in labels
+    assert 'org.opencontainers.image.licenses="MIT"' in labels
+    assert 'org.opencontainers.image.version="${VERSION}"' in labels
+    assert "RUN" not in words  # distroless: no shell in the runtime stage
+
+
+def test_dockerignore_keeps_secrets_and_build_output_out():
+    patterns = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")}
+    for pattern in ("target", ".git", ".extensions", "*.parquet", ".env", "bench/.venv"):
+        assert pattern in patterns, pattern
+    for needed in ("src", "scripts", "Cargo.toml", "Cargo.lock"):
+        assert needed not in patterns
+
+
+def variables_the_connector_reads() -> set[str]:
+    config = (ROOT / "src" / "config.rs").read_text()
+    names = set(re.findall(r'env\.get\("([A-Z][A-Z0-9_]+)"\)', config))
+    for secret in re.findall(r'read_secret\(env, "([A-Z][A-Z0-9_]+)"', config):
+        names |= {secret, secret + "_FILE"}
+    names |= set(re.findall(r'parse_\w+(?:::<\w+>)?\(env, "([A-Z][A-Z0-9_]+)"', config))
+    names |= set(re.findall(r'parse_duration_var\(env, "([A-Z][A-Z0-9_]+)"', config))
+    return names
+
+
+def variables_in_readme() -> set[str]:
+    names = set()
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith("| `"):
+            first_cell = line.split("|")[1]
+            names |= set(re.findall(r"`([A-Z][A-Z0-9_]+)`", first_cell))
+    return names
+
+
+def test_env_example_lists_every_variable():
+    text = (EXAMPLES / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.M))
+    wanted = variables_the_connector_reads() | variables_in_readme()
+    assert len(wanted) > 30, wanted
+    missing = wanted - documented
+    assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_env_example_defaults_match_the_code():
+    text = (EXAMPLES / ".env.example").read_text()
+    config = (ROOT / "src" / "config.rs").read_text()
+    shown = dict(re.findall(r"^#\s*([A-Z][A-Z0-9_]+)=(.*)$", text, flags=re.M))
+    assert f'"{shown["CRON_SCHEDULE"]}"' in config  # DEFAULT_CRON_SCHEDULE
+    assert f"DEFAULT_HEALTH_CHECK_PORT: u16 = {shown['HEALTH_CHECK_PORT']};" in config
+    assert f"DEFAULT_UPLOAD_MAX_ATTEMPTS: u32 = {shown['UPLOAD_MAX_ATTEMPTS']};" in config
+    assert f"DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS: u32 = {shown['SOURCE_CONNECT_MAX_ATTEMPTS']};" in config
+    assert f'"{shown["POLYTEIA_BASE_URL"]}"' in config
+
+
+def test_crontab_never_overlaps_and_logs():
+    lines = [line for line in (EXAMPLES / "crontab").read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#") and "=" not in line.split()[0]]
+    assert lines, "no active crontab line"
+    for line in lines:
+        fields = line.split(None, 6)
+        command = fields[6]
+        assert command.startswith("flock -n "), command
+        assert " connector run " in command
+        assert ">>/var/log/" in command and "2>&1" in command
+    commented = (EXAMPLES / "crontab").read_text()
+    assert "logger -t polyteia-db-connector" in commented  # the syslog variant
+
+
+def test_docker_compose_example():
+    compose = yaml.safe_load((EXAMPLES / "docker-compose.yml").read_text())
+    services = compose["services"]
+    connector, postgres = services["connector"], services["postgres"]
+    assert connector["command"] == ["schedule"]
+    assert connector["build"]["context"] == ".."
+    assert (EXAMPLES / connector["build"]["context"] / connector["build"]["dockerfile"]).is_file()
+    assert connector["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert connector["user"] == "65532:65532"
+    assert connector["read_only"] is True
+    assert connector["cap_drop"] == ["ALL"]
+    assert any(t.startswith("/tmp") for t in connector["tmpfs"])
+    env = connector["environment"]
+    assert env["SOURCE_DATABASE_HOST"] == "postgres"
+    assert not {"PERSONAL_ACCESS_TOKEN", "SOURCE_DATABASE_PASSWORD"} & env.keys()
+    for name in connector["secrets"]:
+        assert name in compose["secrets"]
+    assert env["SOURCE_DATABASE_PASSWORD_FILE"] == "/run/secrets/db_password"
+    assert env["PERSONAL_ACCESS_TOKEN_FILE"] == "/run/secrets/personal_access_token"
+    assert any(p.endswith(":" + env["HEALTH_CHECK_PORT"]) for p in connector["ports"])
+    init = [v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v]
+    assert init and (EXAMPLES / init[0].split(":")[0]).is_file()
+    # The demo password is the same in the secret file and the init script.
+    password = (EXAMPLES / compose["secrets"]["db_password"]["file"]).read_text().strip()
+    sql = (EXAMPLES / "compose-init.sql").read_text()
+    assert f"CREATE ROLE {env['SOURCE_DATABASE_USER']} LOGIN PASSWORD '{password}'" in sql
+    assert "service_requests" in env["SOURCE_DATABASE_SQL_QUERY"] and "service_requests" in sql
+
+
+def test_docs_cover_every_way_of_running():
+    readme = (ROOT / "README.md").read_text()
+    doc = readme[readme.index("## Deployment"):]
+    for heading in ("Binary + crontab", "Docker, one-shot", "Docker, long-lived", "Helm, CronJob",
+                    "Helm, long-lived"):
+        assert re.search(rf"^##+ .*{re.escape(heading)}", doc, flags=re.M), heading
+    for command in ("flock -n", "docker run", "helm upgrade --install", "helm test", "mode=schedule"):
+        assert command in doc, command
+
+
+def test_scripts_are_bash():
+    for name in ("check-deploy", "check-runtime-conditions"):
+        script = ROOT / "scripts" / name
+        assert script.read_text().startswith("#!/usr/bin/env bash\n"), name
+        assert script.stat().st_mode & 0o111, f"{name} is not executable"
