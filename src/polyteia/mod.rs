@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{ApiGeneration, PolyteiaSettings};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 pub mod http;
 pub mod session;
@@ -48,6 +49,21 @@ pub trait Api {
 
     /// Waits until the platform has ingested the upload.
     fn wait_for_ingest(&self, receipt: &UploadReceipt) -> Result<IngestOutcome>;
+}
+
+/// The key and the dataset both API generations need.
+fn credentials(settings: &PolyteiaSettings) -> Result<(Secret, String)> {
+    let pak = settings
+        .personal_access_token
+        .clone()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| Error::config("PERSONAL_ACCESS_TOKEN: is required to talk to Polyteia"))?;
+    let dataset_id = settings
+        .dataset_id
+        .clone()
+        .filter(|d| !d.trim().is_empty())
+        .ok_or_else(|| Error::config("DATASET_ID: is required to talk to Polyteia"))?;
+    Ok((pak, dataset_id))
 }
 
 /// The one place that picks the API generation from the settings.

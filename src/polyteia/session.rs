@@ -62,16 +62,7 @@ impl SessionApi {
     /// Needs `PERSONAL_ACCESS_TOKEN`, `DATASET_ID` and an organization; logs
     /// the API in use. Nothing is sent yet: the session is obtained on first use.
     pub fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>) -> Result<Self> {
-        let pak = settings
-            .personal_access_token
-            .clone()
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| Error::config("PERSONAL_ACCESS_TOKEN: is required to talk to Polyteia"))?;
-        let dataset_id = settings
-            .dataset_id
-            .clone()
-            .filter(|d| !d.trim().is_empty())
-            .ok_or_else(|| Error::config("DATASET_ID: is required to talk to Polyteia"))?;
+        let (pak, dataset_id) = super::credentials(settings)?;
         let organization = settings.organization.clone().ok_or_else(|| {
             Error::config("POLYTEIA_ORGANIZATION_ID or POLYTEIA_ORGANIZATION_SLUG: is required for the session API")
         })?;

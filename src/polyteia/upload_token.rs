@@ -28,16 +28,7 @@ pub struct UploadTokenApi {
 impl UploadTokenApi {
     /// Needs `PERSONAL_ACCESS_TOKEN` and `DATASET_ID`; logs the API in use.
     pub fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>) -> Result<Self> {
-        let pak = settings
-            .personal_access_token
-            .clone()
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| Error::config("PERSONAL_ACCESS_TOKEN: is required to talk to Polyteia"))?;
-        let dataset_id = settings
-            .dataset_id
-            .clone()
-            .filter(|d| !d.trim().is_empty())
-            .ok_or_else(|| Error::config("DATASET_ID: is required to talk to Polyteia"))?;
+        let (pak, dataset_id) = super::credentials(settings)?;
         let api = UploadTokenApi { client: Client::new(settings, cancel, Flavor::UploadToken)?, pak, dataset_id };
         log::info!(api = "upload-token", base_url = api.client.base_url(); "using the {}", api.describe());
         Ok(api)
