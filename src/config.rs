@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::sql::{clean_query, has_several_statements};
 
 // ---------------------------------------------------------------------------
 // Raw variables
@@ -80,31 +81,150 @@ fn is_ours(key: &str) -> bool {
 }
 
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>> {
-    let iter = dotenvy::from_path_iter(path).map_err(|e| env_file_error(path, e))?;
+    let fail = |detail: String| Error::config(format!("cannot read env file {}: {detail}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        fail(format!("line {line} is not valid UTF-8"))
+    })?;
+    let prepared = prepare_env_text(text.strip_prefix('\u{feff}').unwrap_or(&text)).map_err(fail)?;
     let mut values = HashMap::new();
-    for item in iter {
-        let (key, value) = item.map_err(|e| env_file_error(path, e))?;
+    for item in dotenvy::from_read_iter(prepared.as_bytes()) {
+        let (key, value) = item.map_err(|e| fail(dotenvy_error_detail(&prepared, e)))?;
         values.insert(key, value);
     }
     Ok(values)
 }
 
-fn env_file_error(path: &Path, err: dotenvy::Error) -> Error {
-    let detail = match err {
-        dotenvy::Error::LineParse(line, index) => {
+fn dotenvy_error_detail(text: &str, err: dotenvy::Error) -> String {
+    match err {
+        dotenvy::Error::LineParse(failed, index) => {
             // The line may hold a secret: name its position, not its text.
-            let line_no = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|text| text.lines().position(|l| l == line || line.starts_with(l)).map(|i| i + 1));
-            match line_no {
-                Some(n) => format!("line {n} is not KEY=VALUE (error at character {})", index + 1),
-                None => format!("a line is not KEY=VALUE (error at character {})", index + 1),
+            match locate_failed_text(text, &failed) {
+                Some((line, offset)) => format!("line {line} is not KEY=VALUE (error at character {})", offset + index + 1),
+                None => "a line is not KEY=VALUE".to_string(),
             }
         }
         dotenvy::Error::Io(e) => e.to_string(),
         other => other.to_string(),
+    }
+}
+
+/// Guards against two ways dotenvy misreads a file without an error. It
+/// joins lines while a quote is open, and while looking for the closing
+/// quote it takes a backslash inside single quotes for an escape (though
+/// the value it returns keeps it): `PASSWORD='secret\'` therefore runs on
+/// into the following lines, and so does the unquoted `PASSWORD=it's`,
+/// until some later quote closes it — the lines between become part of the
+/// value and their variables vanish. So, line by line (the line count is
+/// kept, for error messages): a single-quoted value that closes on its line
+/// is rewritten as the equivalent double-quoted one (`\`, `"`, `$` escaped),
+/// and a quote opened in the middle of a value must close on its line. A
+/// quoted value that starts right after the `=` may still span lines.
+fn prepare_env_text(text: &str) -> std::result::Result<String, String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut carried = Quote::None;
+    for (number, line) in text.split('\n').enumerate().map(|(i, l)| (i + 1, l)) {
+        if number > 1 {
+            out.push('\n');
+        }
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let trimmed = line.trim_start();
+        if carried == Quote::None && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            out.push_str(line);
+            continue;
+        }
+        if carried == Quote::None {
+            if let Some(rewritten) = single_quoted_as_double(line) {
+                out.push_str(&rewritten);
+                continue;
+            }
+        }
+        // dotenvy's own scan of the line, noting where a quote opened.
+        let value_start = line.find('=').map(|eq| eq + 1 + (line[eq + 1..].len() - line[eq + 1..].trim_start().len()));
+        let mut quote = carried;
+        let mut opened_at = None;
+        let mut escaped = false;
+        let mut after_space = false;
+        for (i, c) in line.char_indices() {
+            if escaped {
+                escaped = false;
+                continue;
+            }
+            match (quote, c) {
+                (_, '\\') => escaped = true,
+                (Quote::None, '#') if after_space => break,
+                (Quote::None, '\'') => (quote, opened_at) = (Quote::Single, Some(i)),
+                (Quote::None, '"') => (quote, opened_at) = (Quote::Double, Some(i)),
+                (Quote::Single, '\'') | (Quote::Double, '"') => quote = Quote::None,
+                _ => {}
+            }
+            after_space = quote == Quote::None && c.is_whitespace();
+        }
+        if quote != Quote::None && carried == Quote::None && opened_at != value_start {
+            return Err(format!(
+                "line {number}: a quote in the middle of the value is not closed on that line; \
+                 put the whole value in quotes ('…' keeps it as it is)"
+            ));
+        }
+        carried = quote;
+        out.push_str(line);
+    }
+    Ok(out)
+}
+
+/// `KEY='value'` (optionally `export `, a comment after it) with a
+/// backslash in the value as `KEY="value"` with `\`, `"` and `$` escaped,
+/// which dotenvy reads as the same literal value; `None` for any other line.
+fn single_quoted_as_double(line: &str) -> Option<String> {
+    let eq = line.find('=')?;
+    let key = line[..eq].trim();
+    let key = key.strip_prefix("export").map(str::trim_start).filter(|k| k.len() < key.len()).unwrap_or(key);
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+        return None;
+    }
+    let after_eq = &line[eq + 1..];
+    let value = after_eq.trim_start().strip_prefix('\'')?;
+    let close = value.find('\'')?;
+    let (content, rest) = (&value[..close], &value[close + 1..]);
+    let comment_only = rest.trim().is_empty() || rest.trim_start().starts_with('#');
+    let rest_ok = rest.is_empty() || (rest.starts_with(char::is_whitespace) && comment_only);
+    if !rest_ok || !content.contains('\\') {
+        // Nothing dotenvy could misread (or not a value it would accept anyway).
+        return None;
+    }
+    let escaped = content.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$");
+    Some(format!("{}\"{escaped}\"{rest}", &line[..line.len() - after_eq.trim_start().len()]))
+}
+
+/// Where dotenvy's failed text starts: its line number and the character
+/// offset in that line. dotenvy reports either the logical line (which may
+/// span several lines, or be cut at a comment) or only the value part of
+/// it; the first line of that text is looked for among the lines that do
+/// not parse on their own: as the whole line, as its start, else inside it.
+fn locate_failed_text(file: &str, failed: &str) -> Option<(usize, usize)> {
+    let first = failed.lines().next().unwrap_or("").trim_end_matches('\r');
+    if first.is_empty() {
+        return None;
+    }
+    let lines: Vec<&str> = file.trim_start_matches('\u{feff}').lines().map(|l| l.trim_end_matches('\r')).collect();
+    let fails_alone = |l: &str| dotenvy::from_read_iter(l.as_bytes()).any(|item| item.is_err());
+    let found = |matches: &dyn Fn(&str) -> Option<usize>| {
+        lines
+            .iter()
+            .enumerate()
+            .find_map(|(i, l)| matches(l).filter(|_| fails_alone(l)).map(|at| (i + 1, l[..at].chars().count())))
     };
-    Error::config(format!("cannot read env file {}: {detail}", path.display()))
+    found(&|l| (l == first).then_some(0))
+        .or_else(|| found(&|l| l.starts_with(first).then_some(0)))
+        .or_else(|| found(&|l| l.trim_end().ends_with(first).then(|| l.trim_end().len() - first.len())))
+        .or_else(|| found(&|l| l.find(first)))
 }
 
 // ---------------------------------------------------------------------------
@@ -541,8 +661,13 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
     }
 
     let query = env.get("SOURCE_DATABASE_SQL_QUERY").map(clean_query);
-    if query.as_deref().is_none_or(str::is_empty) {
-        p.add("SOURCE_DATABASE_SQL_QUERY", "is required (the SELECT whose result is exported)");
+    match query.as_deref() {
+        None | Some("") => p.add("SOURCE_DATABASE_SQL_QUERY", "is required (the SELECT whose result is exported)"),
+        Some(q) if has_several_statements(q) => p.add(
+            "SOURCE_DATABASE_SQL_QUERY",
+            "holds more than one statement (separated by ';'); give exactly one SELECT, the source is only read",
+        ),
+        Some(_) => {}
     }
 
     let ssl_mode = env.get("SOURCE_DATABASE_SSL_MODE").map(|m| m.trim().to_ascii_lowercase());
@@ -601,12 +726,6 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
         options,
         dialect,
     })
-}
-
-/// Trims the query and drops trailing semicolons: `COPY (…;)` is a syntax
-/// error, and copying a query from a SQL console usually brings one along.
-pub fn clean_query(query: &str) -> String {
-    query.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace()).to_string()
 }
 
 /// `SOURCE_DATABASE_OPTIONS`: whitespace-separated `key=value` pairs.
@@ -707,10 +826,18 @@ fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSett
     let default_url =
         if organization.is_some() { DEFAULT_SESSION_BASE_URL } else { DEFAULT_UPLOAD_TOKEN_BASE_URL };
     let base_url = env.get("POLYTEIA_BASE_URL").unwrap_or(default_url).trim().trim_end_matches('/').to_string();
-    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) || base_url.contains(char::is_whitespace)
-    {
-        p.add("POLYTEIA_BASE_URL", format!("'{base_url}' is not an http(s) URL such as https://app.polyteia.com"));
-    }
+    let base_url = match split_base_url(&base_url) {
+        Some((origin, path)) if !origin.contains(char::is_whitespace) => {
+            if path.contains(['?', '#']) {
+                p.add("POLYTEIA_BASE_URL", format!("'{base_url}' has a query or fragment (? or #); give scheme, host and path only"));
+            }
+            format!("{origin}{}", encode_url_path(path))
+        }
+        _ => {
+            p.add("POLYTEIA_BASE_URL", format!("'{base_url}' is not an http(s) URL such as https://app.polyteia.com"));
+            base_url
+        }
+    };
     let upload_max_attempts = match env.get("UPLOAD_MAX_ATTEMPTS") {
         None => DEFAULT_UPLOAD_MAX_ATTEMPTS,
         Some(_) => parse_positive::<u32>(env, "UPLOAD_MAX_ATTEMPTS", p).unwrap_or(DEFAULT_UPLOAD_MAX_ATTEMPTS),
@@ -726,6 +853,38 @@ fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSett
         upload_max_attempts,
         upload_max_backoff: parse_duration_var(env, "UPLOAD_MAX_BACKOFF", DEFAULT_UPLOAD_MAX_BACKOFF, p),
     }
+}
+
+/// `https://host:port` and the rest (the path, possibly empty) of a base URL.
+fn split_base_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if authority_len == 0 {
+        return None;
+    }
+    let split = url.len() - rest.len() + authority_len;
+    Some((&url[..split], &url[split..]))
+}
+
+/// Percent-encodes (as UTF-8) every character that may not stand in a URL
+/// path as it is, such as spaces and non-ASCII letters; `%XX` already
+/// there is kept, so an encoded path is not encoded twice.
+fn encode_url_path(path: &str) -> String {
+    const KEEP: &str = "-._~!$&'()*+,;=:@/";
+    let mut out = String::with_capacity(path.len());
+    for (i, c) in path.char_indices() {
+        let encoded_already =
+            c == '%' && path.as_bytes().get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        if c.is_ascii_alphanumeric() || KEEP.contains(c) || encoded_already {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for byte in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -872,6 +1031,72 @@ mod tests {
         let mut env = Env { values, not_utf8: vec![] };
         env.overlay_os([(OsString::from("DATASET_ID"), OsString::from("from_env"))].into_iter());
         assert_eq!(env.get("DATASET_ID"), Some("from_env"));
+    }
+
+    #[test]
+    fn several_statements_are_a_configuration_problem() {
+        let env = Env::from_pairs([
+            ("SOURCE_DATABASE_TYPE", "duckdb"),
+            ("SOURCE_DATABASE_NAME", ":memory:"),
+            ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1; DROP TABLE secret_table"),
+        ]);
+        let err = Config::from_env(&env, Purpose::Export).unwrap_err();
+        assert!(err.message().contains("SOURCE_DATABASE_SQL_QUERY: holds more than one statement"), "{err}");
+    }
+
+    #[test]
+    fn base_url_path_is_percent_encoded() {
+        let mut pairs = pg_env();
+        pairs.push(("POLYTEIA_BASE_URL", "http://127.0.0.1:8080/mandant ü/%41pi%zz/"));
+        let cfg = Config::from_env(&Env::from_pairs(pairs.clone()), Purpose::Export).unwrap();
+        assert_eq!(cfg.polyteia.base_url, "http://127.0.0.1:8080/mandant%20%C3%BC/%41pi%25zz");
+        for bad in ["http://host/x?y=1", "ftp://host", "http:// host", "https://"] {
+            let mut pairs = pg_env();
+            pairs.push(("POLYTEIA_BASE_URL", bad));
+            let err = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap_err();
+            assert!(err.message().contains("POLYTEIA_BASE_URL"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn env_file_errors_name_the_right_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.env");
+        for (text, line) in [
+            ("A=1\n\nbroken line secretvalue\n", 3),
+            ("A=1\nA=1 secretvalue x\n", 2),
+            ("# c\nB='multi\nline'\nC='unterminated secretvalue\n", 4),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let err = read_env_file(&file).unwrap_err();
+            assert!(err.message().contains(&format!("line {line} ")), "{text:?}: {err}");
+            assert!(!err.message().contains("secretvalue"), "{err}");
+        }
+        std::fs::write(&file, b"A=1\nB=\xff\xfe\n").unwrap();
+        let err = read_env_file(&file).unwrap_err();
+        assert!(err.message().contains("line 2 is not valid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn env_file_quotes_never_swallow_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("quotes.env");
+        std::fs::write(
+            &file,
+            "PW='se\\cr\"et$x\\' # backslash last\nNAME=x\nCERT=\"line1\nline2\"\nexport E='\\'\nLAST='plain'\n",
+        )
+        .unwrap();
+        let values = read_env_file(&file).unwrap();
+        assert_eq!(values["PW"], "se\\cr\"et$x\\");
+        assert_eq!(values["NAME"], "x");
+        assert_eq!(values["CERT"], "line1\nline2");
+        assert_eq!(values["E"], "\\");
+        assert_eq!(values["LAST"], "plain");
+
+        std::fs::write(&file, "A=1\nPW=it's secret\nNAME='x'\nQ='y'\n").unwrap();
+        let err = read_env_file(&file).unwrap_err();
+        assert!(err.message().contains("line 2: a quote in the middle of the value"), "{err}");
+        assert!(!err.message().contains("secret"), "{err}");
     }
 
     #[test]

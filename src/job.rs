@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use backon::{BlockingRetryable, ExponentialBuilder};
 
 use crate::cancel::Cancellation;
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, LogFormat, SourceKind};
 use crate::health::{Outcome, Phase, State};
 use crate::error::{Error, ErrorKind, Result};
 use crate::polyteia::{self, Api, IngestOutcome};
@@ -52,7 +52,7 @@ fn export_to_file_inner(config: &Config, output: &Path, ctx: &Context) -> Result
     log_start(config);
     let source = open_source(config, work_dir.path(), &ctx.cancel.flag())?;
     ctx.cancel.set_query(Some(source.interrupt_handle()));
-    let stats = source.export(&partial, &config.output)?;
+    let stats = source.export(&partial, &config.output).map_err(|e| reclassify_export_error(e, config, Some(&parent)))?;
     check_cancelled(&ctx.cancel).inspect_err(|_| {
         let _ = std::fs::remove_file(&partial);
     })?;
@@ -123,7 +123,7 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
         let source = open_source(config, work_dir.path(), &ctx.cancel.flag())?;
         ctx.cancel.set_query(Some(source.interrupt_handle()));
         ctx.state.set_phase(Phase::Exporting);
-        let stats = source.export(&file, &config.output)?;
+        let stats = source.export(&file, &config.output).map_err(|e| reclassify_export_error(e, config, None))?;
         ctx.cancel.set_query(None);
         stats
         // The DuckDB connection closes here, before the upload starts.
@@ -282,6 +282,77 @@ fn open_source(config: &Config, spill_dir: &Path, cancel: &AtomicBool) -> Result
     .call()
 }
 
+/// DuckDB reports a full disk and a connection the server dropped as query
+/// errors, but neither is fixed by changing the query: they get the class
+/// (and exit code) of what is to be checked instead, local I/O (7) and the
+/// source database (4). Query errors whose driver text does not say what to
+/// do (duplicate column names, a write refused by the read-only transaction)
+/// get a hint. `output_dir` is where `export --output` writes.
+fn reclassify_export_error(err: Error, config: &Config, output_dir: Option<&Path>) -> Error {
+    const DISK_FULL: [&str; 4] =
+        ["no space left on device", "disk quota exceeded", "max_temp_directory_size", "file too large"];
+    const CONNECTION_LOST: [&str; 11] = [
+        "terminating connection",
+        "server closed the connection unexpectedly",
+        "connection to server was lost",
+        "no connection to the server",
+        "could not receive data from server",
+        "lost connection to",
+        "server has gone away",
+        "connection was killed",
+        "connection reset by peer",
+        "ssl syscall error",
+        "eof detected",
+    ];
+    if err.kind() != ErrorKind::Query {
+        return err;
+    }
+    let detail = err.message().strip_prefix("the query failed: ").unwrap_or(err.message());
+    let lower = detail.to_ascii_lowercase();
+    if DISK_FULL.iter().any(|m| lower.contains(m)) {
+        let temp_dir = config.output.temp_dir.display().to_string();
+        let (place, remedy) = match output_dir.map(|d| d.display().to_string()) {
+            Some(dir) if detail.contains(&dir) && !dir.starts_with(&temp_dir) => {
+                (format!("the disk holding the --output directory {dir} is full"), "write the file to a disk with room")
+            }
+            _ if lower.contains("max_temp_directory_size") => (
+                format!("the disk holding TEMP_DIR ({temp_dir}) is full"),
+                "point TEMP_DIR to a disk with room for DuckDB's spill files, or raise DUCKDB_MEMORY_LIMIT",
+            ),
+            _ => (format!("the disk holding TEMP_DIR ({temp_dir}) is full"), "point TEMP_DIR to a disk with room"),
+        };
+        return Error::new(ErrorKind::LocalIo, format!("{place}: {detail}; free space there, or {remedy}"));
+    }
+    if lower.contains("duplicate column name") {
+        return Error::new(
+            ErrorKind::Query,
+            format!("{}; give every result column its own name (… AS name)", err.message()),
+        );
+    }
+    const READ_ONLY: [&str; 2] = ["read-only transaction", "read-only connection"];
+    if READ_ONLY.iter().any(|m| lower.contains(m)) && !lower.contains("attached read-only") {
+        return Error::new(
+            ErrorKind::Query,
+            format!(
+                "{}; the source is attached read-only and is never written: SOURCE_DATABASE_SQL_QUERY must be a \
+                 single SELECT",
+                err.message()
+            ),
+        );
+    }
+    if CONNECTION_LOST.iter().any(|m| lower.contains(m)) {
+        return Error::new(
+            ErrorKind::SourceUnreachable,
+            format!(
+                "the connection to the source database was lost during the query: {detail}; check that the server \
+                 is running and that nothing (a restart or failover, an administrator, a proxy or network timeout) \
+                 ends the connection"
+            ),
+        );
+    }
+    err
+}
+
 /// The first retry delay; tests shorten it with `CONNECTOR_RETRY_BASE_MS`.
 pub fn retry_base_delay() -> Duration {
     std::env::var("CONNECTOR_RETRY_BASE_MS")
@@ -366,6 +437,13 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 
 fn log_start(config: &Config) {
     let s = &config.source;
+    if s.kind == SourceKind::Mysql && s.ssl_mode.as_deref() == Some("verify_identity") {
+        log::warn!(
+            "SOURCE_DATABASE_SSL_MODE=verify_identity: DuckDB's mysql extension checks that the server certificate \
+             was issued by SOURCE_DATABASE_SSL_ROOT_CERT, but not that it names SOURCE_DATABASE_HOST; use a CA \
+             that signs only the database server's certificates"
+        );
+    }
     match (&s.host, s.port) {
         (Some(host), Some(port)) => log::info!(
             source = s.kind.name(), host = host.as_str(), port = port, database = s.database.as_str();

@@ -17,5 +17,6 @@ pub mod polyteia;
 pub mod schedule;
 pub mod secret;
 pub mod source;
+pub mod sql;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

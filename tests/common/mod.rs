@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 pub mod mock_api;
+pub mod raw_mock;
+pub mod secrets;
+pub mod servers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -317,4 +320,80 @@ pub fn with(mut base: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(Str
         base.push((k.to_string(), v.to_string()));
     }
     base
+}
+
+// --------------------------------------------------------------------------
+// Processes, ports and waiting
+
+/// A run must fail cleanly: never with a Rust panic.
+pub fn assert_no_panic(run: &Run) {
+    assert!(!run.output().contains("panicked"), "the connector panicked:\n{}", run.output());
+    assert_ne!(run.code, 101, "exit code 101 is a panic:\n{}", run.output());
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts the binary like [`connector`] but returns at once.
+pub fn spawn_connector(args: &[&str], env: &[(String, String)]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connector"));
+    cmd.env_clear()
+        .current_dir(std::env::temp_dir())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DUCKDB_EXTENSION_DIRECTORY", extension_dir())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn connector")
+}
+
+/// Waits for a spawned connector; a signal death counts as 128 + signal.
+pub fn finish_connector(child: std::process::Child) -> Run {
+    use std::os::unix::process::ExitStatusExt;
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().or(out.status.signal().map(|s| 128 + s)).unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Sends SIGTERM to a spawned process.
+pub fn terminate(child: &std::process::Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+}
+
+/// `GET path` on 127.0.0.1:port: status and body.
+pub fn http_get_local(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+/// Polls `probe` every 100 ms until it holds; panics after `timeout`.
+pub fn wait_until(what: &str, timeout: std::time::Duration, mut probe: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < timeout {
+        if probe() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+/// The entries of a directory (it must exist).
+pub fn dir_entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
 }
