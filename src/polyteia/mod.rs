@@ -1,8 +1,10 @@
 //! The Polyteia API client. Two API generations (see
 //! `../shared/polyteia-api.md`) sit behind one small trait, so the job never
 //! sees HTTP: [`upload_token`] (the default) and [`session`] (chosen when an
-//! organization is configured). [`http`] holds what both share: the agent,
-//! the streamed multipart body, error parsing and retries.
+//! organization is configured). What both share: [`http`] (the agent, the
+//! retry policy and the [`http::Client`]), [`proxy`] (the proxy from the
+//! environment), [`multipart`] (the streamed upload body) and [`reply`]
+//! (answers, error parsing and the failures they stand for).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -14,6 +16,9 @@ use crate::error::{Error, Result};
 use crate::secret::Secret;
 
 pub mod http;
+pub mod multipart;
+pub mod proxy;
+pub mod reply;
 pub mod session;
 pub mod upload_token;
 

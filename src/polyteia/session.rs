@@ -16,7 +16,8 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::http::{unexpected_answer, Client, Failure, Flavor, RetryPolicy};
+use super::http::{Client, RetryPolicy};
+use super::reply::{unexpected_answer, Failure, Flavor};
 use super::{Api, IngestOutcome, ProgressFn, UploadReceipt};
 use crate::config::{Organization, PolyteiaSettings};
 use crate::error::{Error, ErrorKind, Result};
@@ -167,7 +168,7 @@ impl SessionApi {
         serde_json::from_value::<DatasetInfo>(value.clone()).map_err(|e| {
             Error::new(
                 ErrorKind::ApiRejected,
-                format!("dataset look-up failed: unexpected answer ({e}): {}", super::http::shorten(&value.to_string(), 300)),
+                format!("dataset look-up failed: unexpected answer ({e}): {}", super::reply::shorten(&value.to_string(), 300)),
             )
         })
     }
@@ -179,7 +180,7 @@ impl SessionApi {
         value.get("acknowledged").and_then(Value::as_bool).ok_or_else(|| {
             Error::new(
                 ErrorKind::ApiRejected,
-                format!("terms look-up failed: the answer has no \"acknowledged\": {}", super::http::shorten(&value.to_string(), 300)),
+                format!("terms look-up failed: the answer has no \"acknowledged\": {}", super::reply::shorten(&value.to_string(), 300)),
             )
         })
     }
@@ -263,7 +264,7 @@ impl Api for SessionApi {
                         .unwrap_or("the platform gave no reason");
                     return Err(Error::new(
                         ErrorKind::IngestFailed,
-                        format!("the platform reported ingest {ingest_id} as failed: {}", super::http::shorten(reason, 1000)),
+                        format!("the platform reported ingest {ingest_id} as failed: {}", super::reply::shorten(reason, 1000)),
                     ));
                 }
                 _ => {}

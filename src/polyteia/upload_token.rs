@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::http::{Client, Failure, Flavor, RetryPolicy, PARQUET_CONTENT_TYPE};
+use super::http::{Client, RetryPolicy};
+use super::multipart::PARQUET_CONTENT_TYPE;
+use super::reply::{Failure, Flavor};
 use super::{Api, IngestOutcome, ProgressFn, UploadReceipt};
 use crate::config::PolyteiaSettings;
 use crate::error::{Error, Result};
@@ -51,7 +53,7 @@ impl UploadTokenApi {
         let value = self.client.interpret(TOKEN_STEP, &reply)?;
         match value.pointer("/data/token").and_then(|t| t.as_str()).filter(|t| !t.is_empty()) {
             Some(token) => Ok(Secret::new(token)),
-            None => Err(super::http::unexpected_answer(TOKEN_STEP, "data.token", &reply)),
+            None => Err(super::reply::unexpected_answer(TOKEN_STEP, "data.token", &reply)),
         }
     }
 

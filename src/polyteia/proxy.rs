@@ -1,0 +1,172 @@
+//! The proxy for the API's host, chosen from the environment: `HTTPS_PROXY`
+//! or `HTTP_PROXY`, else `ALL_PROXY`, except for hosts that `NO_PROXY`
+//! (names, IP addresses, CIDR blocks) exempts and loopback addresses. The
+//! agent in [`super::http`] uses it.
+
+use std::net::IpAddr;
+
+use ureq::Proxy;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// The proxy for requests to `host`, from `HTTPS_PROXY` (https) or
+/// `HTTP_PROXY` (http), else `ALL_PROXY`, each also in lower case; none when
+/// `NO_PROXY` matches the host or the host is a loopback address.
+///
+/// ureq's own `Proxy::try_from_env` reads `NO_PROXY` too, but it prefers
+/// `ALL_PROXY` over the scheme's variable, does not trim list entries and
+/// treats `example.com` as that exact host only (curl and most tools also
+/// match its subdomains), so the choice is made here and the proxy given to
+/// ureq without a NO_PROXY list: an agent only ever talks to one host.
+pub fn proxy_from_env(host: &str, https: bool, var: impl Fn(&str) -> Option<String>) -> Result<Option<Proxy>> {
+    let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let candidates: [&str; 4] = if https {
+        ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    let Some((name, value)) = candidates.iter().find_map(|name| get(name).map(|v| (*name, v))) else {
+        return Ok(None);
+    };
+    let no_proxy = get("NO_PROXY").or_else(|| get("no_proxy")).unwrap_or_default();
+    if is_loopback(host) || no_proxy_matches(&no_proxy, host) {
+        log::debug!("not using a proxy for {host} (NO_PROXY or loopback)");
+        return Ok(None);
+    }
+    // The URL may carry credentials: keep them out of every message.
+    register_proxy_credentials(&value);
+    Proxy::new(&value).map(Some).map_err(|_| {
+        Error::config(format!("{name} is not a proxy URL such as http://proxy.example:3128 (value not shown)"))
+    })
+}
+
+fn register_proxy_credentials(url: &str) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        let _ = Secret::new(userinfo);
+        if let Some((_, password)) = userinfo.split_once(':') {
+            let _ = Secret::new(password);
+        }
+        let _ = Secret::new(url);
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `host` is exempt from proxying by a `NO_PROXY` value: a comma- or
+/// space-separated list of `*` (everything), domain names (matching the name
+/// and its subdomains; a leading `.` or `*.` is ignored), IP addresses and
+/// CIDR blocks (`10.0.0.0/8`). A `:port` suffix on an entry is ignored.
+pub fn no_proxy_matches(no_proxy: &str, host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+    let host_ip = host.parse::<IpAddr>().ok();
+    no_proxy.split([',', ' ', '\t']).map(str::trim).filter(|e| !e.is_empty()).any(|entry| {
+        if entry == "*" {
+            return true;
+        }
+        if let Some((net, bits)) = entry.split_once('/') {
+            return match (host_ip, net.parse::<IpAddr>(), bits.parse::<u32>()) {
+                (Some(ip), Ok(net), Ok(bits)) => in_cidr(ip, net, bits),
+                _ => false,
+            };
+        }
+        let entry = entry.to_ascii_lowercase();
+        let entry = strip_port(&entry);
+        let entry = entry.trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.');
+        if entry.is_empty() {
+            return false;
+        }
+        if let (Some(ip), Ok(e)) = (host_ip, entry.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()) {
+            return ip == e;
+        }
+        host == entry || host.strip_suffix(entry).is_some_and(|prefix| prefix.ends_with('.'))
+    })
+}
+
+fn strip_port(entry: &str) -> &str {
+    if let Some(rest) = entry.strip_prefix('[') {
+        // [::1]:8080
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match entry.rsplit_once(':') {
+        // Only one colon: host:port. More colons: a bare IPv6 address.
+        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => entry,
+    }
+}
+
+fn in_cidr(ip: IpAddr, net: IpAddr, bits: u32) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_proxy_matching() {
+        let list = "localhost, .internal.example,*.corp.example ,polyteia.com:443,10.0.0.0/8,::1,[fd00::1]:8080";
+        for host in [
+            "localhost",
+            "a.internal.example",
+            "internal.example",
+            "x.y.corp.example",
+            "polyteia.com",
+            "app.polyteia.com",
+            "APP.Polyteia.COM",
+            "10.1.2.3",
+            "::1",
+            "[fd00::1]",
+        ] {
+            assert!(no_proxy_matches(list, host), "{host}");
+        }
+        for host in ["notpolyteia.com", "polyteia.com.evil.example", "11.0.0.1", "example.org", "fd00::2"] {
+            assert!(!no_proxy_matches(list, host), "{host}");
+        }
+        assert!(no_proxy_matches("*", "anything.example"));
+        assert!(!no_proxy_matches("", "anything.example"));
+    }
+
+    #[test]
+    fn proxy_choice_from_env() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        };
+        let p = proxy_from_env("app.polyteia.com", true, vars(&[("HTTPS_PROXY", "http://proxy.corp:3128")])).unwrap();
+        assert_eq!(p.map(|p| (p.host().to_string(), p.port())), Some(("proxy.corp".to_string(), 3128)));
+        let p = proxy_from_env("app.polyteia.com", true, vars(&[("https_proxy", "http://lower:8080"), ("ALL_PROXY", "http://all:1")]))
+            .unwrap();
+        assert_eq!(p.unwrap().host(), "lower");
+        let p = proxy_from_env("app.polyteia.com", true, vars(&[("HTTP_PROXY", "http://plain:1")])).unwrap();
+        assert!(p.is_none(), "HTTP_PROXY is not used for https");
+        let p = proxy_from_env(
+            "app.polyteia.com",
+            true,
+            vars(&[("HTTPS_PROXY", "http://proxy:3128"), ("NO_PROXY", "polyteia.com")]),
+        )
+        .unwrap();
+        assert!(p.is_none());
+        let p = proxy_from_env("127.0.0.1", false, vars(&[("HTTP_PROXY", "http://proxy:3128")])).unwrap();
+        assert!(p.is_none(), "loopback is never proxied");
+        let err =
+            proxy_from_env("app.polyteia.com", true, vars(&[("HTTPS_PROXY", "http://us:pw-secret-1@ bad url")])).unwrap_err();
+        assert!(err.message().contains("HTTPS_PROXY") && !err.message().contains("pw-secret-1"), "{err}");
+    }
+}
