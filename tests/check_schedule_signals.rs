@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::mock_api::{MockApi, Pace};
@@ -176,63 +175,6 @@ fn check_with_the_upload_token_api_generates_a_token_but_uploads_nothing() {
 // ---------------------------------------------------------------------------
 // schedule
 
-fn spawn(args: &[&str], vars: &[(String, String)]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connector"));
-    cmd.env_clear()
-        .current_dir(std::env::temp_dir())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DUCKDB_EXTENSION_DIRECTORY", extension_dir())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.spawn().expect("spawn connector")
-}
-
-fn finish(child: Child) -> Run {
-    let out = child.wait_with_output().unwrap();
-    use std::os::unix::process::ExitStatusExt;
-    Run {
-        code: out.status.code().or(out.status.signal().map(|s| 128 + s)).unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn sigterm(child: &Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((status, body))
-}
-
-fn wait_for(what: &str, timeout: Duration, mut probe: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while started.elapsed() < timeout {
-        if probe() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
-}
-
 fn upload_token_mock(upload_delay: Duration) -> MockApi {
     MockApi::start(move |req, index| match req.path.as_str() {
         "/api" => (200, format!(r#"{{"data": {{"token": "upl_sched_{index}"}}}}"#)),
@@ -263,31 +205,31 @@ fn schedule_runs_cycles_and_serves_health_and_metrics() {
     let api = upload_token_mock(Duration::ZERO);
     let port = free_port();
     let temp = tempfile::tempdir().unwrap();
-    let child = spawn(&["schedule"], &schedule_env(&api, port, "*/2 * * * * *", temp.path()));
+    let child = spawn_connector(&["schedule"], &schedule_env(&api, port, "*/2 * * * * *", temp.path()));
 
-    wait_for("two uploads", Duration::from_secs(30), || api.paths().iter().filter(|p| *p == "/upload").count() >= 2);
-    wait_for("metrics of two runs", Duration::from_secs(10), || {
-        http_get(port, "/metrics").is_some_and(|(_, body)| {
+    wait_until("two uploads", Duration::from_secs(30), || api.paths().iter().filter(|p| *p == "/upload").count() >= 2);
+    wait_until("metrics of two runs", Duration::from_secs(10), || {
+        http_get_local(port, "/metrics").is_some_and(|(_, body)| {
             body.lines().any(|l| l.starts_with("connector_runs_total{result=\"success\"}") && !l.ends_with(" 1"))
         })
     });
-    let (status, body) = http_get(port, "/healthz").unwrap();
+    let (status, body) = http_get_local(port, "/healthz").unwrap();
     assert_eq!(status, 200);
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["last_run"]["result"], "success");
     assert_eq!(health["last_run"]["rows"], 100);
     assert!(health["next_run_at"].is_string(), "{health}");
-    let (status, metrics) = http_get(port, "/metrics").unwrap();
+    let (status, metrics) = http_get_local(port, "/metrics").unwrap();
     assert_eq!(status, 200);
     for expected in ["connector_up 1", "connector_last_run_rows 100", "connector_last_success_timestamp_seconds ",
                      "connector_last_run_phase_seconds{phase=\"query\"}", "connector_last_run_bytes "] {
         assert!(metrics.contains(expected), "missing {expected:?} in:\n{metrics}");
     }
-    assert_eq!(http_get(port, "/nope").unwrap().0, 404);
+    assert_eq!(http_get_local(port, "/nope").unwrap().0, 404);
 
-    sigterm(&child);
-    let run = finish(child);
+    terminate(&child);
+    let run = finish_connector(child);
     assert_eq!(run.code, 143, "{}", run.output());
     assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "temp files left behind");
     assert_no_secret(&run.output(), &[PAK]);
@@ -298,12 +240,12 @@ fn schedule_skips_a_cycle_while_the_previous_one_runs() {
     let api = upload_token_mock(Duration::from_millis(2500));
     let port = free_port();
     let temp = tempfile::tempdir().unwrap();
-    let child = spawn(&["schedule", "--run-now"], &schedule_env(&api, port, "* * * * * *", temp.path()));
-    wait_for("a skipped cycle", Duration::from_secs(20), || {
-        http_get(port, "/metrics").is_some_and(|(_, m)| m.lines().any(|l| l.starts_with("connector_runs_skipped_total") && !l.ends_with(" 0")))
+    let child = spawn_connector(&["schedule", "--run-now"], &schedule_env(&api, port, "* * * * * *", temp.path()));
+    wait_until("a skipped cycle", Duration::from_secs(20), || {
+        http_get_local(port, "/metrics").is_some_and(|(_, m)| m.lines().any(|l| l.starts_with("connector_runs_skipped_total") && !l.ends_with(" 0")))
     });
-    sigterm(&child);
-    let run = finish(child);
+    terminate(&child);
+    let run = finish_connector(child);
     assert_eq!(run.code, 143, "{}", run.output());
     assert!(run.stderr.contains("cycle skipped: the previous cycle is still running"), "{}", run.stderr);
 }
@@ -323,16 +265,16 @@ fn run_serves_healthz_while_it_lasts() {
     let api = upload_token_mock(Duration::from_millis(1500));
     let port = free_port();
     let temp = tempfile::tempdir().unwrap();
-    let child = spawn(&["run", "--serve-health"], &schedule_env(&api, port, "0 0 * * *", temp.path()));
+    let child = spawn_connector(&["run", "--serve-health"], &schedule_env(&api, port, "0 0 * * *", temp.path()));
     let mut seen_phase = String::new();
-    wait_for("healthz during the run", Duration::from_secs(20), || {
-        http_get(port, "/healthz").is_some_and(|(status, body)| {
+    wait_until("healthz during the run", Duration::from_secs(20), || {
+        http_get_local(port, "/healthz").is_some_and(|(status, body)| {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
             seen_phase = v["phase"].as_str().unwrap_or("").to_string();
             status == 200 && seen_phase == "uploading" && v["current_run_started_at"].is_string()
         })
     });
-    let run = finish(child);
+    let run = finish_connector(child);
     assert_eq!(run.code, 0, "{}", run.output());
 }
 
@@ -346,14 +288,14 @@ fn sigterm_during_the_export_stops_it_uploads_nothing_and_cleans_up() {
     let mut vars = schedule_env(&api, free_port(), "0 0 * * *", temp.path());
     // A query that runs for minutes unless interrupted.
     vars = with(vars, &[("SOURCE_DATABASE_SQL_QUERY", "SELECT sum(a.range * b.range) AS s FROM range(200000) a, range(200000) b")]);
-    let child = spawn(&["run"], &vars);
-    wait_for("the export to start", Duration::from_secs(20), || {
+    let child = spawn_connector(&["run"], &vars);
+    wait_until("the export to start", Duration::from_secs(20), || {
         std::fs::read_dir(temp.path()).map(|d| d.count() > 0).unwrap_or(false)
     });
     std::thread::sleep(Duration::from_millis(500));
     let signalled = Instant::now();
-    sigterm(&child);
-    let run = finish(child);
+    terminate(&child);
+    let run = finish_connector(child);
     assert!(signalled.elapsed() < Duration::from_secs(15), "took {:?} to stop", signalled.elapsed());
     assert_eq!(run.code, 143, "{}", run.output());
     assert!(run.stderr.contains("stopped by SIGTERM"), "{}", run.stderr);
@@ -376,13 +318,13 @@ fn sigterm_during_the_upload_aborts_it_and_cleans_up() {
             ("PARQUET_COMPRESSION", "uncompressed"),
         ],
     );
-    let child = spawn(&["run"], &vars);
-    wait_for("the upload to start", Duration::from_secs(30), || api.paths().iter().any(|p| p == "/api"));
+    let child = spawn_connector(&["run"], &vars);
+    wait_until("the upload to start", Duration::from_secs(30), || api.paths().iter().any(|p| p == "/api"));
     std::thread::sleep(Duration::from_millis(800));
-    sigterm(&child);
-    let run = finish(child);
+    terminate(&child);
+    let run = finish_connector(child);
     assert_eq!(run.code, 143, "{}", run.output());
-    wait_for("the mock to see the aborted body", Duration::from_secs(10), || api.requests().iter().any(|r| r.path == "/upload"));
+    wait_until("the mock to see the aborted body", Duration::from_secs(10), || api.requests().iter().any(|r| r.path == "/upload"));
     let upload = api.requests().into_iter().find(|r| r.path == "/upload").unwrap();
     assert!(!upload.complete, "the upload must not complete after SIGTERM");
     assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "temp files left behind");
