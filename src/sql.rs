@@ -126,10 +126,13 @@ fn sql_shape(sql: &str, lexing: Lexing) -> SqlShape {
                 }
                 shape.code_end = i;
             }
-            c if c.is_ascii_whitespace() => i += 1,
             _ => {
-                i += 1;
-                shape.code_end = i;
+                // At the top level `i` is always on a character boundary.
+                let ch = sql[i..].chars().next().expect("a character at a boundary");
+                i += ch.len_utf8();
+                if !ch.is_whitespace() {
+                    shape.code_end = i;
+                }
             }
         }
     }
@@ -169,6 +172,10 @@ mod tests {
             ("SELECT $$ -- ; $$ AS a", "SELECT $$ -- ; $$ AS a\n"),
             ("-- only a comment", ""),
             ("SELECT 'it''s' AS a;", "SELECT 'it''s' AS a"),
+            // Found by tests/properties.rs: white space the lexer does not know.
+            ("''\u{b};", "''"),
+            ("SELECT 1\u{a0};", "SELECT 1"),
+            (";\u{b};", ""),
         ] {
             assert_eq!(clean_query(raw), clean, "{raw:?}");
         }
