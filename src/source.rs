@@ -50,6 +50,7 @@ impl Source {
         if let Some(extension) = extension_for(settings.kind) {
             load_extension(&conn, extension, engine.extension_directory.as_deref())?;
         }
+        tune_scanner(&conn, settings)?;
         attach(&conn, settings)?;
         Ok(Source { conn, settings: settings.clone(), connect_time: started.elapsed() })
     }
@@ -205,6 +206,38 @@ fn load_extension(conn: &Connection, name: &str, directory: Option<&Path>) -> Re
     }
 }
 
+/// Engine and scanner settings chosen by measurement (bench/compare; the
+/// figures are in bench/README.md). Set before ATTACH, since some apply to the
+/// connections the catalog opens.
+fn tune_scanner(conn: &Connection, settings: &SourceSettings) -> Result<()> {
+    let mut statements: Vec<&str> = Vec::new();
+    match (settings.kind, settings.dialect) {
+        // The PostgreSQL scanner reads a table as parallel ctid ranges. With
+        // insertion order preserved, COPY buffers every range's rows until the
+        // ones before it are written; without, each thread writes its own row
+        // groups. 1M-row table, 2 threads: 1.06–1.12 s / 253–284 MB peak RSS
+        // instead of 1.08–1.23 s / 301–324 MB. Only the order of an unordered
+        // result changes: DuckDB still keeps a query's ORDER BY (the plan has a
+        // fixed order, tests/ordering.rs). Not for the native dialect, where an
+        // ORDER BY inside postgres_query() is invisible to DuckDB.
+        (SourceKind::Postgres, QueryDialect::DuckDb) => statements.push("SET preserve_insertion_order = false"),
+        // The mysql extension may wrap big scans in `SELECT SQL_BUFFER_RESULT …`
+        // (the server first copies the whole result into a temporary table) and,
+        // on MySQL, adds a `MAX_EXECUTION_TIME` hint of at most 5 minutes, which
+        // would kill a long export. An export reads once, in a read-only
+        // transaction, so neither helps; both are off.
+        (SourceKind::Mysql, _) => {
+            statements.extend(["SET mysql_sql_buffer_result = false", "SET mysql_query_timeout_enabled = false"])
+        }
+        _ => {}
+    }
+    for sql in statements {
+        conn.execute_batch(sql)
+            .map_err(|e| Error::new(ErrorKind::Extension, format!("cannot configure DuckDB ({sql}): {e}")))?;
+    }
+    Ok(())
+}
+
 fn duckdb_version_and_platform(conn: &Connection) -> Result<(String, String)> {
     conn.query_row("SELECT library_version, (SELECT platform FROM pragma_platform()) FROM pragma_version()", [], |r| {
         Ok((r.get(0)?, r.get(1)?))
@@ -218,7 +251,12 @@ fn attach(conn: &Connection, settings: &SourceSettings) -> Result<()> {
             format!("ATTACH {} AS {CATALOG} (TYPE postgres, READ_ONLY)", sql_literal(&postgres_conninfo(settings)))
         }
         SourceKind::Mysql => {
-            format!("ATTACH {} AS {CATALOG} (TYPE mysql, READ_ONLY)", sql_literal(&mysql_dsn(settings)))
+            let secret = mysql_secret_sql(settings);
+            conn.execute_batch(&secret).map_err(|e| connect_error(settings, &e, &secret))?;
+            format!(
+                "ATTACH {} AS {CATALOG} (TYPE mysql, SECRET {MYSQL_SECRET}, READ_ONLY)",
+                sql_literal(&mysql_dsn(settings))
+            )
         }
         SourceKind::Sqlite => format!("ATTACH {} AS {CATALOG} (TYPE sqlite, READ_ONLY)", sql_literal(&settings.database)),
         SourceKind::DuckDb if settings.database == ":memory:" => {
@@ -250,7 +288,9 @@ fn connect_error(settings: &SourceSettings, err: &duckdb::Error, attach_sql: &st
     // hint below), so it is cut out of the message.
     let mut text = err.to_string();
     for echoed in [postgres_conninfo(settings), mysql_dsn(settings), attach_sql.to_string()] {
-        text = text.replace(&echoed, "…");
+        if !echoed.is_empty() {
+            text = text.replace(&echoed, "…");
+        }
     }
     let lower = text.to_ascii_lowercase();
     let hint = if lower.contains("password authentication failed")
@@ -342,77 +382,101 @@ pub fn sql_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// The key names one driver uses for the settings we pass.
+struct DriverKeys {
+    /// Whether host, port, user, password, database and TLS go into the
+    /// string (else they travel in a DuckDB secret).
+    carries_settings: bool,
+    database: &'static str,
+    ssl_mode: &'static str,
+    ssl_root_cert: &'static str,
+    /// Options we set unless SOURCE_DATABASE_OPTIONS does.
+    defaults: &'static [(&'static str, &'static str)],
+}
+
+/// `key=value` pairs, each value quoted by `quote`, then the user's options.
+fn connection_string(s: &SourceSettings, keys: &DriverKeys, quote: fn(&str) -> String) -> String {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    if keys.carries_settings {
+        pairs.extend(s.host.as_ref().map(|h| ("host", h.clone())));
+        pairs.extend(s.port.map(|p| ("port", p.to_string())));
+        pairs.extend(s.user.as_ref().map(|u| ("user", u.clone())));
+        pairs.extend(s.password.as_ref().map(|p| ("password", p.expose().to_string())));
+        pairs.push((keys.database, s.database.clone()));
+        pairs.extend(s.ssl_mode.as_ref().map(|m| (keys.ssl_mode, m.clone())));
+        pairs.extend(s.ssl_root_cert.as_ref().map(|c| (keys.ssl_root_cert, c.to_string_lossy().into_owned())));
+    }
+    for (key, value) in keys.defaults {
+        if !s.options.iter().any(|(k, _)| k == key) {
+            pairs.push((key, value.to_string()));
+        }
+    }
+    pairs.extend(s.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    pairs.iter().map(|(key, value)| format!("{key}={}", quote(value))).collect::<Vec<_>>().join(" ")
+}
+
 /// A libpq connection string; every value quoted, so spaces, quotes,
 /// backslashes, `=` and `@` reach the server unchanged.
 pub fn postgres_conninfo(s: &SourceSettings) -> String {
-    fn quote(value: &str) -> String {
-        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
-    let mut parts = Vec::new();
-    let mut add = |key: &str, value: &str| parts.push(format!("{key}={}", quote(value)));
-    if let Some(host) = &s.host {
-        add("host", host);
-    }
-    if let Some(port) = s.port {
-        add("port", &port.to_string());
-    }
-    if let Some(user) = &s.user {
-        add("user", user);
-    }
-    if let Some(password) = &s.password {
-        add("password", password.expose());
-    }
-    add("dbname", &s.database);
-    if let Some(mode) = &s.ssl_mode {
-        add("sslmode", mode);
-    }
-    if let Some(cert) = &s.ssl_root_cert {
-        add("sslrootcert", &cert.to_string_lossy());
-    }
-    let has = |key: &str| s.options.iter().any(|(k, _)| k == key);
-    if !has("application_name") {
-        add("application_name", "polyteia-db-connector");
-    }
-    if !has("connect_timeout") {
-        add("connect_timeout", "30");
-    }
-    for (key, value) in &s.options {
-        add(key, value);
-    }
-    parts.join(" ")
+    const KEYS: DriverKeys = DriverKeys {
+        carries_settings: true,
+        database: "dbname",
+        ssl_mode: "sslmode",
+        ssl_root_cert: "sslrootcert",
+        defaults: &[("application_name", "polyteia-db-connector"), ("connect_timeout", "30")],
+    };
+    connection_string(s, &KEYS, |value| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'")))
 }
 
-/// A connection string for DuckDB's mysql extension: values in double quotes,
-/// with backslash escaping backslash and double quote.
-pub fn mysql_dsn(s: &SourceSettings) -> String {
-    fn quote(value: &str) -> String {
-        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
-    }
-    let mut parts = Vec::new();
-    let mut add = |key: &str, value: &str| parts.push(format!("{key}={}", quote(value)));
+/// The temporary DuckDB secret that carries the MySQL connection settings.
+pub const MYSQL_SECRET: &str = "connector_source";
+
+/// The MySQL settings as a temporary (in-memory, never written) DuckDB secret.
+/// The mysql extension reads the ATTACH string as a URI first, and a `?`
+/// anywhere in it — in a password, say — makes that fail outright; values
+/// from a secret are added after that step, escaped by the extension itself.
+pub fn mysql_secret_sql(s: &SourceSettings) -> String {
+    let mut params = vec!["TYPE mysql".to_string()];
+    let mut add = |key: &str, value: &str| params.push(format!("{key} {}", sql_literal(value)));
     if let Some(host) = &s.host {
-        add("host", host);
-    }
-    if let Some(port) = s.port {
-        add("port", &port.to_string());
+        add("HOST", host);
     }
     if let Some(user) = &s.user {
-        add("user", user);
+        add("USER", user);
     }
     if let Some(password) = &s.password {
-        add("password", password.expose());
+        add("PASSWORD", password.expose());
     }
-    add("database", &s.database);
+    add("DATABASE", &s.database);
     if let Some(mode) = &s.ssl_mode {
-        add("ssl_mode", mode);
+        add("SSL_MODE", mode);
     }
     if let Some(cert) = &s.ssl_root_cert {
-        add("ssl_ca", &cert.to_string_lossy());
+        add("SSL_CA", &cert.to_string_lossy());
     }
-    for (key, value) in &s.options {
-        add(key, value);
+    if let Some(port) = s.port {
+        params.push(format!("PORT {port}"));
     }
-    parts.join(" ")
+    format!("CREATE OR REPLACE TEMPORARY SECRET {MYSQL_SECRET} ({})", params.join(", "))
+}
+
+/// The rest of the MySQL connection string (the settings are in the secret):
+/// driver defaults and SOURCE_DATABASE_OPTIONS, values in double quotes with
+/// backslash escaping backslash and double quote.
+pub fn mysql_dsn(s: &SourceSettings) -> String {
+    // compression=disabled: the extension otherwise asks for zlib protocol
+    // compression, so the server deflates every packet and we inflate it
+    // (`inflate_fast` was the top entry of the profile, 27 % of the CPU). Off, a
+    // 1M-row MariaDB export took 5.6–6.7 s instead of 12.0–12.2 s (bench/README.md).
+    // A slow WAN link may still want it: SOURCE_DATABASE_OPTIONS=compression=required.
+    const KEYS: DriverKeys = DriverKeys {
+        carries_settings: false,
+        database: "database",
+        ssl_mode: "ssl_mode",
+        ssl_root_cert: "ssl_ca",
+        defaults: &[("compression", "disabled")],
+    };
+    connection_string(s, &KEYS, |value| format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")))
 }
 
 fn path_str(path: &Path) -> Result<String> {
@@ -465,10 +529,25 @@ mod tests {
     }
 
     #[test]
-    fn mysql_dsn_quotes_every_value() {
-        let dsn = mysql_dsn(&settings(SourceKind::Mysql, "a\"b\\c d=e@f'"));
-        assert!(dsn.contains(r#"password="a\"b\\c d=e@f'""#), "{dsn}");
-        assert!(dsn.contains(r#"database="my db""#), "{dsn}");
+    fn mysql_settings_travel_in_a_secret_not_in_the_string() {
+        let mut s = settings(SourceKind::Mysql, "a\"b\\c d=e@f'?x&y");
+        s.options = vec![("connect_timeout".into(), "a \"b\"".into())];
+        let secret = mysql_secret_sql(&s);
+        assert!(secret.contains(r#"PASSWORD 'a"b\c d=e@f''?x&y'"#), "{secret}");
+        assert!(secret.contains("USER 'o''brien'") && secret.contains("DATABASE 'my db'"), "{secret}");
+        assert!(secret.contains("PORT 5432") && secret.starts_with("CREATE OR REPLACE TEMPORARY SECRET"), "{secret}");
+        let dsn = mysql_dsn(&s);
+        assert_eq!(dsn, r#"compression="disabled" connect_timeout="a \"b\"""#);
+    }
+
+    #[test]
+    fn mysql_protocol_compression_is_off_unless_asked_for() {
+        let mut s = settings(SourceKind::Mysql, "x");
+        assert!(mysql_dsn(&s).contains(r#"compression="disabled""#), "{}", mysql_dsn(&s));
+        s.options = vec![("compression".into(), "required".into())];
+        let dsn = mysql_dsn(&s);
+        assert!(dsn.contains(r#"compression="required""#) && !dsn.contains("disabled"), "{dsn}");
+        assert!(!postgres_conninfo(&settings(SourceKind::Postgres, "x")).contains("compression"));
     }
 
     #[test]

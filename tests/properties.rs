@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use connector::config::{Config, Env, Purpose, QueryDialect, SourceKind, SourceSettings};
 use connector::sql::{clean_query, has_several_statements};
 use connector::secret::Secret;
-use connector::source::{mysql_dsn, postgres_conninfo};
+use connector::source::{mysql_dsn, mysql_secret_sql, postgres_conninfo};
 use proptest::prelude::*;
 
 use common::secrets::{run_with_secrets_checked, Secrets};
@@ -278,10 +278,27 @@ proptest! {
     }
 
     #[test]
-    fn mysql_dsn_round_trips_every_value(s in settings(SourceKind::Mysql)) {
+    fn mysql_dsn_round_trips_every_option(s in settings(SourceKind::Mysql)) {
+        // The connection settings travel in a DuckDB secret (mysql_secret_sql);
+        // the string carries the driver defaults and SOURCE_DATABASE_OPTIONS.
         let dsn = mysql_dsn(&s);
         let pairs = parse_mysql_dsn(&dsn).map_err(|e| TestCaseError::fail(format!("{e}: {dsn:?}")))?;
-        check_pairs(&pairs, &s, "database", ("ssl_mode", "ssl_ca"), &["compression"])?;
+        let mut expected: Vec<(String, String)> = Vec::new();
+        if !s.options.iter().any(|(k, _)| k == "compression") {
+            expected.push(("compression".into(), "disabled".into()));
+        }
+        expected.extend(s.options.iter().cloned());
+        prop_assert_eq!(pairs, expected);
+    }
+
+    #[test]
+    fn mysql_secret_quotes_every_value(s in settings(SourceKind::Mysql)) {
+        let sql = mysql_secret_sql(&s);
+        let literal = |v: &str| format!("'{}'", v.replace('\'', "''"));
+        if let Some(password) = &s.password {
+            prop_assert!(sql.contains(&format!("PASSWORD {}", literal(password.expose()))), "{}", sql);
+        }
+        prop_assert!(sql.contains(&format!("DATABASE {}", literal(&s.database))), "{}", sql);
     }
 }
 
