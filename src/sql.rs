@@ -3,6 +3,8 @@
 //! rules differ (backslash escapes, `#` comments, dollar quotes, nested
 //! comments), so a conclusion is drawn only where every reading agrees.
 
+use crate::error::{Error, ErrorKind, Result};
+
 /// Trims the query and drops trailing semicolons and comments: `COPY (…;)`
 /// is a syntax error, copying a query from a SQL console usually brings a
 /// `;` along, and a trailing `-- comment` would swallow the `)` that the
@@ -153,9 +155,59 @@ fn is_identifier_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
 }
 
+/// Statements that write or change the session. The source is attached
+/// read-only anyway; this turns a confusing parser error about `COPY (INSERT …)`
+/// into a message that says what is wrong.
+const WRITING_STATEMENTS: [&str; 22] = [
+    "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "REVOKE", "COPY",
+    "ATTACH", "DETACH", "INSTALL", "LOAD", "SET", "RESET", "PRAGMA", "VACUUM", "CHECKPOINT", "USE",
+];
+
+pub fn refuse_writes(query: &str) -> Result<()> {
+    let first = first_keyword(query).to_ascii_uppercase();
+    if WRITING_STATEMENTS.contains(&first.as_str()) {
+        return Err(Error::new(
+            ErrorKind::Query,
+            format!(
+                "SOURCE_DATABASE_SQL_QUERY must be a single SELECT, not {first}: the source database is attached \
+                 read-only and is never written"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The first word of a statement, after white space, comments and parentheses.
+fn first_keyword(query: &str) -> &str {
+    let mut rest = query;
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(line_comment) = trimmed.strip_prefix("--") {
+            rest = line_comment.split_once('\n').map(|(_, r)| r).unwrap_or("");
+        } else if let Some(block) = trimmed.strip_prefix("/*") {
+            rest = block.split_once("*/").map(|(_, r)| r).unwrap_or("");
+        } else {
+            let end = trimmed.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(trimmed.len());
+            return &trimmed[..end];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writing_statements_are_refused() {
+        for query in ["INSERT INTO t VALUES (1)", "  -- note\n /* x */ (DELETE FROM t)", "create table x (a int)"] {
+            let err = refuse_writes(query).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Query);
+            assert!(err.message().contains("read-only"), "{err}");
+        }
+        for query in ["SELECT 1", "WITH a AS (SELECT 1) SELECT * FROM a", "FROM t", "(SELECT 1)", "VALUES (1)"] {
+            assert!(refuse_writes(query).is_ok(), "{query}");
+        }
+    }
 
     #[test]
     fn queries_lose_trailing_semicolons_and_comments() {
