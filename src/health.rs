@@ -136,66 +136,54 @@ impl State {
     pub fn metrics(&self) -> String {
         let inner = self.lock();
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP connector_up Whether the connector process is alive.\n# TYPE connector_up gauge\nconnector_up 1");
-        let _ = writeln!(out, "# HELP connector_runs_total Finished cycles by result.\n# TYPE connector_runs_total counter");
+        metric(&mut out, "connector_up", "gauge", "Whether the connector process is alive.", 1);
+        header(&mut out, "connector_runs_total", "counter", "Finished cycles by result.");
         for (result, count) in &inner.runs_by_result {
             let _ = writeln!(out, "connector_runs_total{{result=\"{result}\"}} {count}");
         }
-        let _ = writeln!(
-            out,
-            "# HELP connector_runs_skipped_total Cycles skipped because the previous one was still running.\n\
-             # TYPE connector_runs_skipped_total counter\nconnector_runs_skipped_total {}",
-            inner.skipped
+        metric(
+            &mut out,
+            "connector_runs_skipped_total",
+            "counter",
+            "Cycles skipped because the previous one was still running.",
+            inner.skipped,
         );
-        let _ = writeln!(
-            out,
-            "# HELP connector_running Whether a cycle is running now.\n# TYPE connector_running gauge\nconnector_running {}",
-            u8::from(inner.current_start.is_some())
-        );
+        metric(&mut out, "connector_running", "gauge", "Whether a cycle is running now.", u8::from(inner.current_start.is_some()));
         if let Some(t) = inner.last_success {
-            let _ = writeln!(
-                out,
-                "# HELP connector_last_success_timestamp_seconds End of the last successful cycle.\n\
-                 # TYPE connector_last_success_timestamp_seconds gauge\nconnector_last_success_timestamp_seconds {}",
-                t.timestamp()
-            );
+            metric(&mut out, "connector_last_success_timestamp_seconds", "gauge", "End of the last successful cycle.", t.timestamp());
         }
         if let Some(last) = &inner.last {
-            let _ = writeln!(
-                out,
-                "# HELP connector_last_run_timestamp_seconds End of the last cycle.\n\
-                 # TYPE connector_last_run_timestamp_seconds gauge\nconnector_last_run_timestamp_seconds {}",
-                last.ended.timestamp()
-            );
-            let _ = writeln!(
-                out,
-                "# HELP connector_last_run_exit_code Exit code of the last cycle.\n\
-                 # TYPE connector_last_run_exit_code gauge\nconnector_last_run_exit_code {}",
-                last.exit_code
-            );
+            metric(&mut out, "connector_last_run_timestamp_seconds", "gauge", "End of the last cycle.", last.ended.timestamp());
+            metric(&mut out, "connector_last_run_exit_code", "gauge", "Exit code of the last cycle.", last.exit_code);
             if let Some(rows) = last.rows {
-                let _ = writeln!(out, "# HELP connector_last_run_rows Rows exported by the last cycle.\n# TYPE connector_last_run_rows gauge\nconnector_last_run_rows {rows}");
+                metric(&mut out, "connector_last_run_rows", "gauge", "Rows exported by the last cycle.", rows);
             }
             if let Some(bytes) = last.bytes {
-                let _ = writeln!(out, "# HELP connector_last_run_bytes Parquet bytes of the last cycle.\n# TYPE connector_last_run_bytes gauge\nconnector_last_run_bytes {bytes}");
+                metric(&mut out, "connector_last_run_bytes", "gauge", "Parquet bytes of the last cycle.", bytes);
             }
             if !last.phase_seconds.is_empty() {
-                let _ = writeln!(out, "# HELP connector_last_run_phase_seconds Duration of each phase of the last cycle.\n# TYPE connector_last_run_phase_seconds gauge");
+                header(&mut out, "connector_last_run_phase_seconds", "gauge", "Duration of each phase of the last cycle.");
                 for (phase, secs) in &last.phase_seconds {
                     let _ = writeln!(out, "connector_last_run_phase_seconds{{phase=\"{phase}\"}} {secs:.3}");
                 }
             }
         }
         if let Some(next) = inner.next_run {
-            let _ = writeln!(
-                out,
-                "# HELP connector_next_run_timestamp_seconds When the next cycle is due.\n\
-                 # TYPE connector_next_run_timestamp_seconds gauge\nconnector_next_run_timestamp_seconds {}",
-                next.timestamp()
-            );
+            metric(&mut out, "connector_next_run_timestamp_seconds", "gauge", "When the next cycle is due.", next.timestamp());
         }
         out
     }
+}
+
+/// The `# HELP` and `# TYPE` lines of a metric family.
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A metric family with one unlabelled sample.
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    header(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
 }
 
 /// A running health server; stops when dropped.

@@ -6,15 +6,7 @@ mod common;
 use common::*;
 
 fn export(db: &MysqlDatabase, query: &str, extra: &[(&str, &str)]) -> (Run, tempfile::TempDir) {
-    let out = tempfile::tempdir().unwrap();
-    let file = out.path().join("result.parquet");
-    let run = connector(&["export", "--output", file.to_str().unwrap()], &with(db.env(query), extra));
-    assert_no_secret(&run.output(), &[&db.password]);
-    (run, out)
-}
-
-fn result_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    dir.path().join("result.parquet")
+    export_to_temp(&with(db.env(query), extra), &[&db.password])
 }
 
 fn row(values: &[Option<&str>]) -> Vec<Option<String>> {

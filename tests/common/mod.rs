@@ -247,6 +247,19 @@ pub fn connector_in(cwd: &Path, args: &[&str], env: &[(String, String)]) -> Run 
     }
 }
 
+/// `connector export` into a fresh directory as `result.parquet` (see
+/// [`result_file`]); fails if one of `secrets` shows in the output.
+pub fn export_to_temp(vars: &[(String, String)], secrets: &[&str]) -> (Run, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let run = connector(&["export", "--output", result_file(&out).to_str().unwrap()], vars);
+    assert_no_secret(&run.output(), secrets);
+    (run, out)
+}
+
+pub fn result_file(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("result.parquet")
+}
+
 /// Fails if any secret (or an encoded form of it) appears in `text`.
 pub fn assert_no_secret(text: &str, secrets: &[&str]) {
     for secret in secrets {
