@@ -1,9 +1,12 @@
 //! polyteia-db-connector: one SQL query → Parquet → a Polyteia dataset.
 //!
 //! Modules, one concern each: [`cli`] (arguments), [`config`] (environment,
-//! `.env`, secrets, validation), [`source`] (DuckDB, extensions, ATTACH,
-//! export), [`job`] (one cycle and its summary), [`error`] (exit codes),
-//! [`secret`] (redaction), [`logging`].
+//! `.env`, secrets, validation), [`sql`] (the query text), [`source`]
+//! (DuckDB, extensions, ATTACH, export), [`polyteia`] (the API client, one
+//! file per API generation), [`job`] (one cycle and its summary), [`check`]
+//! (preflight), [`schedule`] and [`health`] (the long-lived mode),
+//! [`cancel`] (signals), [`error`] (exit codes), [`secret`] (redaction),
+//! [`logging`].
 
 pub mod cancel;
 pub mod check;
