@@ -99,9 +99,9 @@ fn sql_shape(sql: &str, lexing: Lexing) -> SqlShape {
             b'\'' | b'"' | b'`' => {
                 i += 1;
                 while i < n {
-                    if lexing.backslash_escapes && b[i] == b'\\' && c != b'`' {
-                        i += 2;
-                    } else if b[i] == c && b.get(i + 1) == Some(&c) {
+                    // A backslash escape, or the quote doubled: two bytes that stay inside.
+                    let escaped = lexing.backslash_escapes && b[i] == b'\\' && c != b'`';
+                    if escaped || (b[i] == c && b.get(i + 1) == Some(&c)) {
                         i += 2;
                     } else if b[i] == c {
                         i += 1;

@@ -45,7 +45,7 @@ fn run_env(base: Vec<(String, String)>, api: &MockApi, temp: &Path, extra: &[(&s
     vars
 }
 
-fn secrets<'a>(db_password: &'a str) -> [&'a str; 4] {
+fn secrets(db_password: &str) -> [&str; 4] {
     [PAK, UPLOAD_TOKEN, SESSION_TOKEN, db_password]
 }
 
