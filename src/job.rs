@@ -437,11 +437,10 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 
 fn log_start(config: &Config) {
     let s = &config.source;
-    if s.kind == SourceKind::Mysql && s.ssl_mode.as_deref() == Some("verify_identity") {
+    if s.kind == SourceKind::Mysql && s.ssl_mode.as_deref() == Some("verify_identity") && s.ssl_root_cert.is_none() {
         log::warn!(
-            "SOURCE_DATABASE_SSL_MODE=verify_identity: DuckDB's mysql extension checks that the server certificate \
-             was issued by SOURCE_DATABASE_SSL_ROOT_CERT, but not that it names SOURCE_DATABASE_HOST; use a CA \
-             that signs only the database server's certificates"
+            "SOURCE_DATABASE_SSL_MODE=verify_identity without SOURCE_DATABASE_SSL_ROOT_CERT: the server certificate's \
+             host name is checked only against a CA given there; set it to the CA that signed the server's certificate"
         );
     }
     match (&s.host, s.port) {

@@ -5,8 +5,8 @@
 //! (DuckDB, extensions, ATTACH, export), [`polyteia`] (the API client, one
 //! file per API generation), [`job`] (one cycle and its summary), [`check`]
 //! (preflight), [`schedule`] and [`health`] (the long-lived mode),
-//! [`cancel`] (signals), [`error`] (exit codes), [`secret`] (redaction),
-//! [`logging`].
+//! [`cancel`] (signals), [`mysql_tls`] (MySQL host-name check), [`error`]
+//! (exit codes), [`secret`] (redaction), [`logging`].
 
 pub mod cancel;
 pub mod check;
@@ -16,6 +16,7 @@ pub mod error;
 pub mod health;
 pub mod job;
 pub mod logging;
+pub mod mysql_tls;
 pub mod polyteia;
 pub mod schedule;
 pub mod secret;

@@ -251,6 +251,12 @@ fn attach(conn: &Connection, settings: &SourceSettings) -> Result<()> {
             format!("ATTACH {} AS {CATALOG} (TYPE postgres, READ_ONLY)", sql_literal(&postgres_conninfo(settings)))
         }
         SourceKind::Mysql => {
+            if let (Some("verify_identity"), Some(ca), Some(host), Some(port)) =
+                (settings.ssl_mode.as_deref(), &settings.ssl_root_cert, &settings.host, settings.port)
+            {
+                // The extension checks the chain only; the host name is checked here.
+                crate::mysql_tls::verify_server_identity(host, port, ca)?;
+            }
             let secret = mysql_secret_sql(settings);
             conn.execute_batch(&secret).map_err(|e| connect_error(settings, &e, &secret))?;
             format!(
