@@ -257,3 +257,55 @@ fn upload_sends_an_existing_parquet_file_unchanged() {
     assert!(run.stderr.contains("as Parquet"), "{}", run.stderr);
     assert_eq!(api.requests().len(), before);
 }
+
+/// Runs the binary inside a pseudo-terminal (util-linux `script`), so that
+/// stderr is a terminal; returns exit code and everything the terminal saw.
+fn connector_in_terminal(args: &str, vars: &[(String, String)]) -> Option<(i32, String)> {
+    let which = std::process::Command::new("sh").args(["-c", "command -v script"]).output().ok()?;
+    if !which.status.success() {
+        eprintln!("SKIPPED: util-linux `script` is not installed");
+        return None;
+    }
+    let quote = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
+    let mut command = String::from("env -i TERM=xterm");
+    for (k, v) in vars {
+        command.push_str(&format!(" {k}={}", quote(v)));
+    }
+    command.push_str(&format!(" DUCKDB_EXTENSION_DIRECTORY={}", quote(extension_dir().to_str().unwrap())));
+    command.push_str(&format!(" {} {args}", quote(env!("CARGO_BIN_EXE_connector"))));
+    let out = std::process::Command::new("script").args(["-qfec", &command, "/dev/null"]).output().ok()?;
+    Some((out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+#[test]
+fn a_progress_bar_shows_on_a_terminal_in_text_mode_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.parquet");
+    let export = connector(
+        &["export", "--output", file.to_str().unwrap()],
+        &env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"),
+               ("PARQUET_COMPRESSION", "uncompressed"),
+               ("SOURCE_DATABASE_SQL_QUERY", "SELECT i, md5(i::VARCHAR) AS h FROM range(600000) t(i)")]),
+    );
+    assert_eq!(export.code, 0, "{}", export.output());
+    let api = MockApi::start(|req, _| match req.path.as_str() {
+        "/api" => (200, format!(r#"{{"data": {{"token": "{UPLOAD_TOKEN}"}}}}"#)),
+        _ => (200, "OK".into()),
+    });
+    let vars = env(&[("PERSONAL_ACCESS_TOKEN", PAK), ("POLYTEIA_BASE_URL", &api.url), ("DATASET_ID", "ds_tty"),
+                     ("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1")]);
+    let args = format!("upload --file '{}'", file.display());
+    let Some((code, screen)) = connector_in_terminal(&args, &vars) else { return };
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("uploading ["), "no progress bar on a terminal:\n{screen}");
+    assert!(screen.contains("upload finished"), "{screen}");
+
+    let Some((code, screen)) = connector_in_terminal(&format!("--log-format json {args}"), &vars) else { return };
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("uploading ["), "a progress bar in JSON mode:\n{screen}");
+    // Without a terminal (every other test) there is none either.
+    let run = connector(&["upload", "--file", file.to_str().unwrap()], &vars);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert!(!run.output().contains("uploading ["), "{}", run.output());
+    assert_eq!(api.requests().iter().filter(|r| r.path == "/upload" && r.complete).count(), 3);
+}
