@@ -60,6 +60,15 @@ impl Cancellation {
         Some(Error::new(kind, format!("stopped by {name} during {during}; nothing was uploaded half-done")))
     }
 
+    /// A failure after a signal is reported as the interruption it is: the
+    /// query, the upload or the wait failed because we stopped it.
+    pub fn explain<T>(&self, during: &str, result: Result<T>) -> Result<T> {
+        match result {
+            Err(err) => Err(self.interrupted_error(during).unwrap_or(err)),
+            ok => ok,
+        }
+    }
+
     /// Routes SIGTERM and SIGINT to [`Cancellation::cancel`]. A second signal
     /// while stopping exits at once.
     pub fn install_signal_handlers(self: &Arc<Self>) -> Result<()> {

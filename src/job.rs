@@ -28,12 +28,7 @@ pub struct ExportSummary {
 /// file at `output`, written beside it and renamed into place, so a reader
 /// never sees a half-written file.
 pub fn export_to_file(config: &Config, output: &Path, ctx: &Context) -> Result<ExportSummary> {
-    let result = export_to_file_inner(config, output, ctx);
-    ctx.cancel.set_query(None);
-    match result {
-        Err(_) if ctx.cancel.is_cancelled() => Err(ctx.cancel.interrupted_error("the export").expect("cancelled")),
-        other => other,
-    }
+    ctx.cancel.explain("the export", export_to_file_inner(config, output, ctx))
 }
 
 fn export_to_file_inner(config: &Config, output: &Path, ctx: &Context) -> Result<ExportSummary> {
@@ -50,9 +45,7 @@ fn export_to_file_inner(config: &Config, output: &Path, ctx: &Context) -> Result
 
     let work_dir = source::private_work_dir(&config.output.temp_dir)?;
     log_start(config);
-    let source = open_source(config, work_dir.path(), &ctx.cancel.flag())?;
-    ctx.cancel.set_query(Some(source.interrupt_handle()));
-    let stats = source.export(&partial, &config.output).map_err(|e| reclassify_export_error(e, config, Some(&parent)))?;
+    let stats = export_into(config, ctx, work_dir.path(), &partial)?;
     check_cancelled(&ctx.cancel).inspect_err(|_| {
         let _ = std::fs::remove_file(&partial);
     })?;
@@ -101,14 +94,7 @@ impl Default for Context {
 /// path out of this function.
 pub fn run_once(config: &Config, ctx: &Context) -> Result<RunSummary> {
     let result = run_phases(config, ctx);
-    ctx.cancel.set_query(None);
-    match result {
-        // A signal turns whatever failed afterwards into "interrupted".
-        Err(_) if ctx.cancel.is_cancelled() => {
-            Err(ctx.cancel.interrupted_error(ctx.state.phase().name()).expect("cancelled"))
-        }
-        other => other,
-    }
+    ctx.cancel.explain(ctx.state.phase().name(), result)
 }
 
 fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
@@ -118,16 +104,7 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
     log_start(config);
 
     let file = work_dir.path().join(upload_file_name(config.polyteia.dataset_id.as_deref().unwrap_or("export")));
-    ctx.state.set_phase(Phase::Connecting);
-    let export = {
-        let source = open_source(config, work_dir.path(), &ctx.cancel.flag())?;
-        ctx.cancel.set_query(Some(source.interrupt_handle()));
-        ctx.state.set_phase(Phase::Exporting);
-        let stats = source.export(&file, &config.output).map_err(|e| reclassify_export_error(e, config, None))?;
-        ctx.cancel.set_query(None);
-        stats
-        // The DuckDB connection closes here, before the upload starts.
-    };
+    let export = export_into(config, ctx, work_dir.path(), &file)?;
     check_cancelled(&ctx.cancel)?;
     log::info!(rows = export.rows, bytes = export.bytes; "export verified: {} rows, {}; uploading to {}",
         export.rows, human_bytes(export.bytes), api.describe());
@@ -145,6 +122,19 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
     };
     log_run_summary(&summary);
     Ok(summary)
+}
+
+/// Connects (retrying while unreachable) and exports into `dest`, with the
+/// query interruptible by a signal. The DuckDB connection is closed when
+/// this returns, before anything is uploaded.
+fn export_into(config: &Config, ctx: &Context, spill_dir: &Path, dest: &Path) -> Result<ExportStats> {
+    ctx.state.set_phase(Phase::Connecting);
+    let source = open_source(config, spill_dir, &ctx.cancel.flag())?;
+    ctx.cancel.set_query(Some(source.interrupt_handle()));
+    ctx.state.set_phase(Phase::Exporting);
+    let stats = source.export(dest, &config.output);
+    ctx.cancel.set_query(None);
+    stats
 }
 
 /// Uploads `file` and waits for the ingest: the part of a cycle after the export.
@@ -193,11 +183,7 @@ pub fn upload_file(config: &Config, file: &Path, ctx: &Context) -> Result<()> {
     let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
     log::info!(rows = rows, columns = columns, bytes = bytes;
         "uploading {} ({} rows, {} columns, {}) to {}", file.display(), rows, columns, human_bytes(bytes), api.describe());
-    let result = publish(config, ctx, api.as_ref(), file, bytes);
-    let (upload, receipt, ingest) = match result {
-        Err(_) if ctx.cancel.is_cancelled() => return Err(ctx.cancel.interrupted_error("the upload").expect("cancelled")),
-        other => other?,
-    };
+    let (upload, receipt, ingest) = ctx.cancel.explain("the upload", publish(config, ctx, api.as_ref(), file, bytes))?;
     log::info!(rows = rows, bytes = bytes, upload_seconds = upload.as_secs_f64(), upload_attempts = receipt.attempts,
         ingest_seconds = ingest.map(|d| d.as_secs_f64()).unwrap_or(0.0), ingest_id = receipt.ingest_id.as_deref().unwrap_or(""),
         total_seconds = started.elapsed().as_secs_f64();
@@ -280,77 +266,6 @@ fn open_source(config: &Config, spill_dir: &Path, cancel: &AtomicBool) -> Result
             "source not reachable (attempt {attempt} of {attempts}), retrying in {:.1}s: {e}", delay.as_secs_f64())
     })
     .call()
-}
-
-/// DuckDB reports a full disk and a connection the server dropped as query
-/// errors, but neither is fixed by changing the query: they get the class
-/// (and exit code) of what is to be checked instead, local I/O (7) and the
-/// source database (4). Query errors whose driver text does not say what to
-/// do (duplicate column names, a write refused by the read-only transaction)
-/// get a hint. `output_dir` is where `export --output` writes.
-fn reclassify_export_error(err: Error, config: &Config, output_dir: Option<&Path>) -> Error {
-    const DISK_FULL: [&str; 4] =
-        ["no space left on device", "disk quota exceeded", "max_temp_directory_size", "file too large"];
-    const CONNECTION_LOST: [&str; 11] = [
-        "terminating connection",
-        "server closed the connection unexpectedly",
-        "connection to server was lost",
-        "no connection to the server",
-        "could not receive data from server",
-        "lost connection to",
-        "server has gone away",
-        "connection was killed",
-        "connection reset by peer",
-        "ssl syscall error",
-        "eof detected",
-    ];
-    if err.kind() != ErrorKind::Query {
-        return err;
-    }
-    let detail = err.message().strip_prefix("the query failed: ").unwrap_or(err.message());
-    let lower = detail.to_ascii_lowercase();
-    if DISK_FULL.iter().any(|m| lower.contains(m)) {
-        let temp_dir = config.output.temp_dir.display().to_string();
-        let (place, remedy) = match output_dir.map(|d| d.display().to_string()) {
-            Some(dir) if detail.contains(&dir) && !dir.starts_with(&temp_dir) => {
-                (format!("the disk holding the --output directory {dir} is full"), "write the file to a disk with room")
-            }
-            _ if lower.contains("max_temp_directory_size") => (
-                format!("the disk holding TEMP_DIR ({temp_dir}) is full"),
-                "point TEMP_DIR to a disk with room for DuckDB's spill files, or raise DUCKDB_MEMORY_LIMIT",
-            ),
-            _ => (format!("the disk holding TEMP_DIR ({temp_dir}) is full"), "point TEMP_DIR to a disk with room"),
-        };
-        return Error::new(ErrorKind::LocalIo, format!("{place}: {detail}; free space there, or {remedy}"));
-    }
-    if lower.contains("duplicate column name") {
-        return Error::new(
-            ErrorKind::Query,
-            format!("{}; give every result column its own name (… AS name)", err.message()),
-        );
-    }
-    const READ_ONLY: [&str; 2] = ["read-only transaction", "read-only connection"];
-    if READ_ONLY.iter().any(|m| lower.contains(m)) && !lower.contains("attached read-only") {
-        return Error::new(
-            ErrorKind::Query,
-            format!(
-                "{}; the source is attached read-only and is never written: SOURCE_DATABASE_SQL_QUERY must be a \
-                 single SELECT",
-                err.message()
-            ),
-        );
-    }
-    if CONNECTION_LOST.iter().any(|m| lower.contains(m)) {
-        return Error::new(
-            ErrorKind::SourceUnreachable,
-            format!(
-                "the connection to the source database was lost during the query: {detail}; check that the server \
-                 is running and that nothing (a restart or failover, an administrator, a proxy or network timeout) \
-                 ends the connection"
-            ),
-        );
-    }
-    err
 }
 
 /// The first retry delay; tests shorten it with `CONNECTOR_RETRY_BASE_MS`.
