@@ -22,7 +22,7 @@ fn main() {
 
 fn run(cli: Cli) -> Result<(), Error> {
     if let Command::Version = cli.command {
-        println!("connector {} (polyteia-db-connector, DuckDB {})", connector::VERSION, duckdb_version());
+        println!("connector {} (polyteia-db-connector, {})", connector::VERSION, connector::source::duckdb_library_description());
         return Ok(());
     }
     let mut env = Env::load(cli.env_file.as_deref())?;
@@ -77,12 +77,6 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Version => unreachable!("handled above"),
     }
-}
-
-fn duckdb_version() -> String {
-    duckdb::Connection::open_in_memory()
-        .and_then(|c| c.query_row("SELECT library_version FROM pragma_version()", [], |r| r.get::<_, String>(0)))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// The failure as one line: through the logger once it is set up, else stderr.

@@ -14,6 +14,57 @@ use crate::error::{Error, ErrorKind, Result};
 /// The alias of the attached source; queries name tables as `db.table`.
 pub const CATALOG: &str = "db";
 
+/// The DuckDB release this connector is built and tested for: the `duckdb`
+/// crate pin, the prebuilt library (scripts/fetch-duckdb) and the extension
+/// files (scripts/fetch-extensions) all belong to it. Extensions only load into
+/// the exact release they were built for, so another library is refused at start.
+pub const DUCKDB_VERSION: &str = "v1.5.5";
+
+/// How DuckDB is linked into this build: `"shared"` (the official prebuilt
+/// libduckdb.so, the default) or `"bundled"` (compiled in, `--features bundled`).
+pub const DUCKDB_LINKAGE: &str = env!("CONNECTOR_DUCKDB_LINKAGE");
+
+/// The DuckDB library in use, for `connector version`.
+pub fn duckdb_library_description() -> String {
+    let version = Connection::open_in_memory()
+        .and_then(|c| c.query_row("SELECT library_version FROM pragma_version()", [], |r| r.get::<_, String>(0)))
+        .unwrap_or_else(|_| "unknown".into());
+    match DUCKDB_LINKAGE {
+        "bundled" => format!("DuckDB {version}, bundled: compiled into this binary"),
+        _ => {
+            let path = loaded_library_path().map(|p| p.display().to_string()).unwrap_or_else(|| "libduckdb.so".into());
+            format!("DuckDB {version}, official shared library {path}")
+        }
+    }
+}
+
+/// Where the dynamic loader found libduckdb (Linux: from /proc/self/maps).
+fn loaded_library_path() -> Option<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .find(|path| Path::new(path).file_name().is_some_and(|name| name.to_string_lossy().starts_with("libduckdb")))
+        .map(PathBuf::from)
+}
+
+/// Refuses a DuckDB library other than [`DUCKDB_VERSION`] (a different
+/// libduckdb.so found by the loader, or a build against another version).
+fn verify_library_version(conn: &Connection) -> Result<()> {
+    let (version, _) = duckdb_version_and_platform(conn)?;
+    if version != DUCKDB_VERSION {
+        let location = loaded_library_path().map(|p| format!(" ({})", p.display())).unwrap_or_default();
+        return Err(Error::new(
+            ErrorKind::Extension,
+            format!(
+                "the DuckDB library in use is {version}{location}, but this connector and its extensions \
+                 need DuckDB {DUCKDB_VERSION}; install the libduckdb.so that came with the connector beside it \
+                 (or in ../lib/polyteia-db-connector), or rebuild (scripts/fetch-duckdb)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// What one export produced.
 #[derive(Debug, Clone)]
 pub struct ExportStats {
@@ -141,6 +192,7 @@ pub fn inspect_parquet(file: &Path) -> Result<(u64, usize)> {
     }
     let conn = Connection::open_in_memory()
         .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start DuckDB: {e}")))?;
+    verify_library_version(&conn)?;
     parquet_shape(&conn, file)
 }
 
@@ -162,6 +214,7 @@ fn open_duckdb(engine: &EngineSettings, spill_dir: &Path) -> Result<Connection> 
     }
     config = config.with("temp_directory", path_str(spill_dir)?).map_err(engine_error)?;
     let conn = Connection::open_in_memory_with_flags(config).map_err(engine_error)?;
+    verify_library_version(&conn)?;
     Ok(conn)
 }
 
