@@ -7,13 +7,18 @@
 #   docker run -d -p 8080:8080 --env-file connector.env polyteia-db-connector:0.1.0 schedule
 #
 # Three stages:
-#   build       compiles the release binary (the bundled DuckDB C++ build dominates;
-#               it is done in its own layer from Cargo.toml/Cargo.lock only, so code
-#               changes do not rebuild it)
+#   build       compiles the release binary against DuckDB's official prebuilt
+#               libduckdb.so v1.5.5 (scripts/fetch-duckdb: pinned tarball from the npm
+#               registry, SHA-256 checked); the dependencies are built in their own
+#               layer from the manifests only, so code changes do not rebuild them
 #   extensions  fetches the DuckDB scanner extensions (postgres, mysql, sqlite) for
 #               DuckDB v1.5.5 from their official PyPI wheels with scripts/fetch-extensions,
 #               so the image never downloads anything at run time
 #   runtime     gcr.io/distroless/cc-debian12:nonroot (see the comment there)
+#
+# Image layout: /usr/local/bin/connector finds /usr/local/lib/polyteia-db-connector/libduckdb.so
+# through its run-time search path ($ORIGIN/../lib/polyteia-db-connector), no
+# LD_LIBRARY_PATH; /connector is a link to it (the entry point of earlier images).
 #
 # For reproducible production builds pin the base images by digest, e.g.
 #   --build-arg RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot@sha256:<digest>
@@ -26,9 +31,13 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 
-# 1. Dependencies only (DuckDB's C++ sources take ~30 minutes on 2 cores): built
-#    from the manifests and an empty crate, cached until Cargo.toml/Cargo.lock change.
-COPY Cargo.toml Cargo.lock ./
+# 1. The prebuilt DuckDB library, then the dependencies only: built from the
+#    manifests and an empty crate, cached until Cargo.toml/Cargo.lock change.
+COPY scripts/fetch-duckdb ./scripts/fetch-duckdb
+RUN CONNECTOR_CACHE_DIR=/tmp/connector-cache scripts/fetch-duckdb /src/.duckdb/lib \
+    && rm -rf /tmp/connector-cache
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY .cargo ./.cargo
 RUN mkdir -p src \
     && printf 'fn main() {}\n' > src/main.rs \
     && : > src/lib.rs \
@@ -36,12 +45,15 @@ RUN mkdir -p src \
     && cargo clean --release -p polyteia-db-connector \
     && rm -rf src
 
-# 2. The connector itself.
+# 2. The connector itself, laid out as in the runtime image under /out.
 COPY src ./src
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked \
     && strip target/release/connector \
-    && install -D -m 0755 target/release/connector /out/connector \
+    && install -D -m 0755 target/release/connector /out/usr/local/bin/connector \
+    && install -D -m 0644 .duckdb/lib/libduckdb.so /out/usr/local/lib/polyteia-db-connector/libduckdb.so \
+    && install -D -m 0644 .duckdb/lib/LICENSE /out/usr/local/share/doc/polyteia-db-connector/LICENSE.duckdb \
+    && ln -s usr/local/bin/connector /out/connector \
     && /out/connector version
 
 # ---------------------------------------------------------------------------
@@ -60,7 +72,7 @@ RUN fetch-extensions /opt/connector/extensions \
 # ---------------------------------------------------------------------------
 # Runtime: gcr.io/distroless/cc-debian12 rather than debian:bookworm-slim because
 #  - it has exactly what the binary needs: glibc 2.36 (the same Debian 12 release the
-#    build stage links against), libstdc++6/libgcc-s1 (the embedded DuckDB is C++, and
+#    build stage links against), libstdc++6/libgcc-s1 (libduckdb.so is C++, and
 #    the scanner extensions are loaded with dlopen and link against them),
 #    CA certificates (/etc/ssl/certs, for TLS to Polyteia and to the databases) and tzdata;
 #  - it has no shell, package manager or setuid binaries: much less to patch or exploit;
@@ -78,7 +90,7 @@ LABEL org.opencontainers.image.title="polyteia-db-connector" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
 
-COPY --from=build --chown=0:0 --chmod=0755 /out/connector /connector
+COPY --from=build --chown=0:0 /out/ /
 COPY --from=extensions --chown=0:0 /opt/connector/extensions /opt/connector/extensions
 
 # Extensions are read-only and pre-installed: nothing is ever downloaded at run time.

@@ -47,6 +47,9 @@ def test_dockerfile_stages_and_base_images():
     assert [s.split()[-1] for s in stages] == ["build", "extensions", "runtime"]
     runs = " ".join(a for w, a in instructions if w == "RUN")
     assert "cargo build --release --locked" in runs
+    assert "scripts/fetch-duckdb" in runs
+    assert "/out/usr/local/lib/polyteia-db-connector/libduckdb.so" in runs
+    assert "ln -s usr/local/bin/connector /out/connector" in runs
     assert "fetch-extensions /opt/connector/extensions" in runs
 
 
@@ -60,7 +63,8 @@ def test_runtime_stage_contract():
     assert "DUCKDB_EXTENSION_DIRECTORY=/opt/connector/extensions" in env
     assert "TEMP_DIR=/tmp" in env
     copies = [a for w, a in stage if w == "COPY"]
-    assert any(c.endswith("/out/connector /connector") for c in copies)
+    # The binary, libduckdb.so beside it in ../lib/polyteia-db-connector and the /connector link.
+    assert any(c.endswith("/out/ /") for c in copies)
     assert any(c.endswith("/opt/connector/extensions /opt/connector/extensions") for c in copies)
     labels = " ".join(a for w, a in stage if w == "LABEL")
     for key in ("title", "description", "source", "licenses", "version"):
@@ -73,9 +77,9 @@ def test_runtime_stage_contract():
 def test_dockerignore_keeps_secrets_and_build_output_out():
     patterns = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")}
-    for pattern in ("target", ".git", ".extensions", "*.parquet", ".env", "bench/.venv"):
+    for pattern in ("target", ".git", ".extensions", ".duckdb", "*.parquet", ".env", "bench/.venv"):
         assert pattern in patterns, pattern
-    for needed in ("src", "scripts", "Cargo.toml", "Cargo.lock"):
+    for needed in ("src", "scripts", "Cargo.toml", "Cargo.lock", "build.rs", ".cargo"):
         assert needed not in patterns
 
 
