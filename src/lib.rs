@@ -12,6 +12,7 @@ pub mod cancel;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod dotenv;
 pub mod error;
 pub mod health;
 pub mod job;
