@@ -51,18 +51,22 @@ fn loaded_library_path() -> Option<PathBuf> {
 /// libduckdb.so found by the loader, or a build against another version).
 fn verify_library_version(conn: &Connection) -> Result<()> {
     let (version, _) = duckdb_version_and_platform(conn)?;
-    if version != DUCKDB_VERSION {
-        let location = loaded_library_path().map(|p| format!(" ({})", p.display())).unwrap_or_default();
-        return Err(Error::new(
-            ErrorKind::Extension,
-            format!(
-                "the DuckDB library in use is {version}{location}, but this connector and its extensions \
-                 need DuckDB {DUCKDB_VERSION}; install the libduckdb.so that came with the connector beside it \
-                 (or in ../lib/polyteia-db-connector), or rebuild (scripts/fetch-duckdb)"
-            ),
-        ));
+    require_pinned_version(&version, loaded_library_path().as_deref())
+}
+
+fn require_pinned_version(version: &str, library: Option<&Path>) -> Result<()> {
+    if version == DUCKDB_VERSION {
+        return Ok(());
     }
-    Ok(())
+    let location = library.map(|p| format!(" ({})", p.display())).unwrap_or_default();
+    Err(Error::new(
+        ErrorKind::Extension,
+        format!(
+            "the DuckDB library in use is {version}{location}, but this connector and its extensions \
+             need DuckDB {DUCKDB_VERSION}; install the libduckdb.so that came with the connector beside it \
+             (or in ../lib/polyteia-db-connector), or rebuild (scripts/fetch-duckdb)"
+        ),
+    ))
 }
 
 /// What one export produced.
@@ -587,6 +591,20 @@ pub fn export_file_in(work_dir: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_the_pinned_duckdb_release_is_accepted() {
+        assert!(super::require_pinned_version(super::DUCKDB_VERSION, None).is_ok());
+        let err = super::require_pinned_version("v1.4.3", Some(std::path::Path::new("/usr/lib/libduckdb.so"))).unwrap_err();
+        assert_eq!(err.exit_code(), 9);
+        assert!(err.message().contains("v1.4.3 (/usr/lib/libduckdb.so)"), "{err}");
+        assert!(err.message().contains("need DuckDB v1.5.5"), "{err}");
+    }
+
+    #[test]
+    fn the_library_in_use_is_the_pinned_one() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        super::verify_library_version(&conn).unwrap();
+    }
     use super::*;
     use crate::secret::Secret;
 

@@ -154,6 +154,19 @@ fn version_and_help_work_and_show_no_secret() {
     assert_eq!(run.code, 0);
     assert!(run.stdout.starts_with(&format!("connector {}", env!("CARGO_PKG_VERSION"))), "{}", run.stdout);
     assert!(run.stdout.contains("DuckDB v1.5.5"), "{}", run.stdout);
+    if cfg!(feature = "bundled") {
+        assert!(run.stdout.contains("bundled: compiled into this binary"), "{}", run.stdout);
+    } else {
+        // The library beside the binary, found without LD_LIBRARY_PATH (the test
+        // harness sets none; build.rs gives the binary its run-time search path).
+        let beside = std::path::Path::new(env!("CARGO_BIN_EXE_connector")).with_file_name("libduckdb.so");
+        let beside = beside.canonicalize().expect("libduckdb.so beside the binary");
+        assert!(
+            run.stdout.trim_end().ends_with(&format!("official shared library {})", beside.display())),
+            "{}",
+            run.stdout
+        );
+    }
     for args in [vec!["--help"], vec!["export", "--help"]] {
         let run = connector(&args, &secrets);
         assert_eq!(run.code, 0);
