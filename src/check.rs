@@ -3,20 +3,11 @@
 
 use std::time::Instant;
 
-use crate::config::{ApiGeneration, Config};
+use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::Context;
-use crate::polyteia::session::SessionApi;
-use crate::polyteia::upload_token::UploadTokenApi;
+use crate::polyteia::{self, Outcome, KEY_CHECK};
 use crate::source::{self, Source};
-
-/// How one check ended.
-#[derive(Debug)]
-pub enum Outcome {
-    Passed(String),
-    Failed(Error),
-    Skipped(String),
-}
 
 #[derive(Default)]
 struct Report {
@@ -67,9 +58,16 @@ impl Report {
 pub fn run_checks(config: &Config, ctx: &Context) -> Result<()> {
     let mut report = Report::default();
     check_source(config, &mut report);
-    match config.polyteia.api() {
-        ApiGeneration::UploadToken => check_upload_token_api(config, ctx, &mut report),
-        ApiGeneration::Session => check_session_api(config, ctx, &mut report),
+    // The API generation decides what can be checked; this only prints it.
+    match polyteia::api_for(&config.polyteia, ctx.cancel.flag()) {
+        Ok(api) => {
+            for preflight in api.preflight() {
+                report.record(preflight.check, preflight.outcome);
+            }
+        }
+        Err(err) => {
+            report.record(KEY_CHECK, Outcome::Failed(err));
+        }
     }
     log::info!(passed = report.passed, failed = report.failed, skipped = report.skipped;
         "check finished: {} passed, {} failed, {} skipped", report.passed, report.failed, report.skipped);
@@ -108,75 +106,4 @@ fn check_source(config: &Config, report: &mut Report) {
         }
         None => report.skip("source query", "needs a working source database connection"),
     }
-}
-
-fn check_upload_token_api(config: &Config, ctx: &Context, report: &mut Report) {
-    let api = match UploadTokenApi::new(&config.polyteia, ctx.cancel.flag()) {
-        Ok(api) => api,
-        Err(err) => {
-            report.record("polyteia key", Outcome::Failed(err));
-            return;
-        }
-    };
-    report.pass_or_fail("polyteia key", api.can_generate_token(), |_| {
-        format!("an upload token for dataset {} can be generated (nothing was uploaded)", dataset(config))
-    });
-}
-
-fn check_session_api(config: &Config, ctx: &Context, report: &mut Report) {
-    let api = match SessionApi::new(&config.polyteia, ctx.cancel.flag()) {
-        Ok(api) => api,
-        Err(err) => {
-            report.record("polyteia key", Outcome::Failed(err));
-            return;
-        }
-    };
-    let key_ok = report.pass_or_fail("polyteia key", api.exchange(), |_| {
-        "the personal access key was exchanged for a session".to_string()
-    });
-    if key_ok.is_none() {
-        for check in ["dataset", "upload permission", "data processing terms"] {
-            report.skip(check, "needs a working Polyteia key");
-        }
-        return;
-    }
-    let dataset_info = report.pass_or_fail("dataset", api.dataset(), |d| {
-        format!("dataset {} ({}) found in organization {}", d.id, d.name, d.organization_id)
-    });
-    report.pass_or_fail("upload permission", permission(api.may_edit()), |_| {
-        format!("the key may replace the data of dataset {}", dataset(config))
-    });
-    match dataset_info {
-        Some(info) => {
-            report.pass_or_fail("data processing terms", terms(api.terms_acknowledged(&info.solution_id)), |_| {
-                format!("acknowledged for solution {}", info.solution_id)
-            });
-        }
-        None => report.skip("data processing terms", "needs the dataset (its solution) to be readable"),
-    }
-}
-
-fn permission(result: Result<bool>) -> Result<()> {
-    match result? {
-        true => Ok(()),
-        false => Err(Error::new(
-            ErrorKind::ApiAuth,
-            "the key may not edit this dataset (HTTP 403); ask an administrator of the dataset for edit rights",
-        )),
-    }
-}
-
-fn terms(result: Result<bool>) -> Result<()> {
-    match result? {
-        true => Ok(()),
-        false => Err(Error::new(
-            ErrorKind::ApiRejected,
-            "the data processing terms of the dataset's solution are not acknowledged; uploads are refused until \
-             someone acknowledges them in Polyteia",
-        )),
-    }
-}
-
-fn dataset(config: &Config) -> &str {
-    config.polyteia.dataset_id.as_deref().unwrap_or("?")
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::sql::{clean_query, has_several_statements};
 
@@ -217,11 +218,26 @@ pub struct PolyteiaSettings {
     pub ingest_poll_interval: Duration,
     pub ingest_timeout: Duration,
     pub http_timeout: Duration,
-    pub upload_max_attempts: u32,
-    pub upload_max_backoff: Duration,
+    /// `UPLOAD_MAX_ATTEMPTS`, `UPLOAD_MAX_BACKOFF`: for every API call.
+    pub retry: RetryPolicy,
 }
 
 impl PolyteiaSettings {
+    /// The host of `POLYTEIA_BASE_URL` (validated when the settings were read).
+    pub fn base_host(&self) -> &str {
+        let origin = split_base_url(&self.base_url).map_or(self.base_url.as_str(), |(origin, _)| origin);
+        let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        match authority.strip_prefix('[') {
+            Some(v6) => v6.split_once(']').map_or(v6, |(host, _)| host),
+            None => authority.split_once(':').map_or(authority, |(host, _)| host),
+        }
+    }
+
+    pub fn base_url_is_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
     pub fn api(&self) -> ApiGeneration {
         if self.organization.is_some() {
             ApiGeneration::Session
@@ -253,8 +269,9 @@ pub struct Config {
     pub output: OutputSettings,
     pub polyteia: PolyteiaSettings,
     pub schedule: ScheduleSettings,
-    /// How often to try reaching the source database before giving up.
-    pub source_connect_max_attempts: u32,
+    /// `SOURCE_CONNECT_MAX_ATTEMPTS` (and `UPLOAD_MAX_BACKOFF` as the longest
+    /// wait): how patiently to wait for an unreachable source database.
+    pub source_connect_retry: RetryPolicy,
 }
 
 /// What the command about to run needs, so `export` does not demand a PAK.
@@ -276,6 +293,9 @@ pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_UPLOAD_MAX_ATTEMPTS: u32 = 5;
 pub const DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS: u32 = 5;
 pub const DEFAULT_UPLOAD_MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The first retry delay. The tests shorten it with the internal variable
+/// `CONNECTOR_RETRY_BASE_MS` (milliseconds), which is not for production use.
+pub const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_secs(1);
 
 const POSTGRES_SSL_MODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 const MYSQL_SSL_MODES: [&str; 5] = ["disabled", "preferred", "required", "verify_ca", "verify_identity"];
@@ -316,10 +336,13 @@ impl Config {
             health_check_port: parse_port(env, "HEALTH_CHECK_PORT", &mut p).unwrap_or(DEFAULT_HEALTH_CHECK_PORT),
         };
 
-        let source_connect_max_attempts = match env.get("SOURCE_CONNECT_MAX_ATTEMPTS") {
-            None => DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS,
-            Some(_) => parse_positive::<u32>(env, "SOURCE_CONNECT_MAX_ATTEMPTS", &mut p)
-                .unwrap_or(DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS),
+        let source_connect_retry = RetryPolicy {
+            attempts: match env.get("SOURCE_CONNECT_MAX_ATTEMPTS") {
+                None => DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS,
+                Some(_) => parse_positive::<u32>(env, "SOURCE_CONNECT_MAX_ATTEMPTS", &mut p)
+                    .unwrap_or(DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS),
+            },
+            ..polyteia.retry.clone()
         };
 
         if !p.0.is_empty() {
@@ -335,7 +358,7 @@ impl Config {
             output,
             polyteia,
             schedule,
-            source_connect_max_attempts,
+            source_connect_retry,
         })
     }
 }
@@ -715,9 +738,20 @@ fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSett
         ingest_poll_interval: parse_duration_var(env, "INGEST_POLL_INTERVAL", DEFAULT_INGEST_POLL_INTERVAL, p),
         ingest_timeout: parse_duration_var(env, "INGEST_TIMEOUT", DEFAULT_INGEST_TIMEOUT, p),
         http_timeout: parse_duration_var(env, "HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT, p),
-        upload_max_attempts,
-        upload_max_backoff: parse_duration_var(env, "UPLOAD_MAX_BACKOFF", DEFAULT_UPLOAD_MAX_BACKOFF, p),
+        retry: RetryPolicy {
+            attempts: upload_max_attempts,
+            base_delay: retry_base_delay(env),
+            max_delay: parse_duration_var(env, "UPLOAD_MAX_BACKOFF", DEFAULT_UPLOAD_MAX_BACKOFF, p),
+        },
     }
+}
+
+/// See [`DEFAULT_RETRY_BASE_DELAY`].
+fn retry_base_delay(env: &Env) -> Duration {
+    env.get("CONNECTOR_RETRY_BASE_MS")
+        .and_then(|v| v.trim().parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_RETRY_BASE_DELAY)
 }
 
 /// `https://host:port` and the rest (the path, possibly empty) of a base URL.

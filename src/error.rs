@@ -89,6 +89,9 @@ impl ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// Worth another attempt: decided where the failure is understood (e.g.
+    /// the source's "connection refused"), acted on by whoever retries.
+    transient: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -96,7 +99,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// The message is scrubbed of secrets and folded onto one line.
     pub fn new(kind: ErrorKind, message: impl AsRef<str>) -> Self {
-        Error { kind, message: one_line(&scrub(message.as_ref())) }
+        Error { kind, message: one_line(&scrub(message.as_ref())), transient: false }
+    }
+
+    /// Marks the failure as one that may go away by itself (a server that is
+    /// restarting or not reachable yet).
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.transient
     }
 
     pub fn config(message: impl AsRef<str>) -> Self {
@@ -126,7 +140,7 @@ impl Error {
 
     /// Prefixes the message with what was being done.
     pub fn context(self, what: impl fmt::Display) -> Self {
-        Error::new(self.kind, format!("{what}: {}", self.message))
+        Error { transient: self.transient, ..Error::new(self.kind, format!("{what}: {}", self.message)) }
     }
 }
 

@@ -3,17 +3,16 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use backon::{BlockingRetryable, ExponentialBuilder};
 
 use crate::cancel::Cancellation;
 use crate::config::{Config, LogFormat, SourceKind};
 use crate::health::{Outcome, Phase, State};
 use crate::error::{Error, ErrorKind, Result};
 use crate::polyteia::{self, Api, IngestOutcome};
+use crate::retry::{self, GaveUp, Verdict};
 use crate::source::{self, ExportStats, Source};
 
 /// What a finished export reports.
@@ -129,7 +128,7 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
 /// this returns, before anything is uploaded.
 fn export_into(config: &Config, ctx: &Context, spill_dir: &Path, dest: &Path) -> Result<ExportStats> {
     ctx.state.set_phase(Phase::Connecting);
-    let source = open_source(config, spill_dir, &ctx.cancel.flag())?;
+    let source = open_source(config, spill_dir, &ctx.cancel)?;
     ctx.cancel.set_query(Some(source.interrupt_handle()));
     ctx.state.set_phase(Phase::Exporting);
     let stats = source.export(dest, &config.output);
@@ -245,54 +244,22 @@ fn upload_file_name(dataset_id: &str) -> String {
 /// Opens the source, retrying while the server is unreachable (a database
 /// that is restarting, a pod that is not ready yet). A refused login or a
 /// missing database is not retried: waiting would not fix it.
-fn open_source(config: &Config, spill_dir: &Path, cancel: &AtomicBool) -> Result<Source> {
-    let attempts = config.source_connect_max_attempts.max(1);
-    let policy = ExponentialBuilder::default()
-        .with_min_delay(retry_base_delay())
-        .with_max_delay(config.polyteia.upload_max_backoff)
-        .with_max_times((attempts - 1) as usize)
-        .with_jitter();
-    let attempt = std::cell::Cell::new(0u32);
-    (|| {
-        attempt.set(attempt.get() + 1);
-        Source::open(&config.source, &config.engine, spill_dir)
-    })
-    .retry(policy)
-    .sleep(std::thread::sleep)
-    .when(|e: &Error| is_unreachable(e) && !cancel.load(Ordering::SeqCst))
-    .notify(|e: &Error, delay: Duration| {
-        let attempt = attempt.get();
+fn open_source(config: &Config, spill_dir: &Path, cancel: &Cancellation) -> Result<Source> {
+    let policy = &config.source_connect_retry;
+    let attempts = policy.attempts.max(1);
+    let judge = |e: &Error| if e.is_transient() { Verdict::Retry { after: None } } else { Verdict::Stop };
+    let announce = |e: &Error, attempt: u32, delay: Duration| {
         log::warn!(attempt = attempt, delay_seconds = delay.as_secs_f64();
             "source not reachable (attempt {attempt} of {attempts}), retrying in {:.1}s: {e}", delay.as_secs_f64())
-    })
-    .call()
-}
-
-/// The first retry delay; tests shorten it with `CONNECTOR_RETRY_BASE_MS`.
-pub fn retry_base_delay() -> Duration {
-    std::env::var("CONNECTOR_RETRY_BASE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(Duration::from_secs(1))
-}
-
-fn is_unreachable(err: &Error) -> bool {
-    if err.kind() != ErrorKind::SourceUnreachable {
-        return false;
+    };
+    let open = |_| Source::open(&config.source, &config.engine, spill_dir);
+    match retry::retry(policy, &cancel.flag(), open, judge, announce) {
+        Ok(source) => Ok(source),
+        Err(GaveUp::Failed { error, .. }) => Err(error),
+        Err(GaveUp::Cancelled) => Err(cancel
+            .interrupted_error("connecting to the source")
+            .unwrap_or_else(|| Error::new(ErrorKind::InterruptedSigterm, "stopped while connecting to the source"))),
     }
-    let text = err.message().to_ascii_lowercase();
-    const TRANSIENT: [&str; 8] = [
-        "connection refused",
-        "timeout",
-        "timed out",
-        "could not connect",
-        "can't connect",
-        "lost connection",
-        "the database system is starting up",
-        "temporary failure in name resolution",
-    ];
-    TRANSIENT.iter().any(|t| text.contains(t))
 }
 
 /// A progress bar on an interactive terminal in text mode; nothing otherwise.

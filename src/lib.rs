@@ -19,6 +19,7 @@ pub mod job;
 pub mod logging;
 pub mod mysql_tls;
 pub mod polyteia;
+pub mod retry;
 pub mod schedule;
 pub mod secret;
 pub mod source;

@@ -369,7 +369,23 @@ fn connect_error(settings: &SourceSettings, err: &duckdb::Error, attach_sql: &st
     } else {
         "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and that the server accepts connections from here"
     };
-    Error::new(ErrorKind::SourceUnreachable, format!("{what}: {}; {hint}", strip_duckdb_prefix(&text)))
+    let error = Error::new(ErrorKind::SourceUnreachable, format!("{what}: {}; {hint}", strip_duckdb_prefix(&text)));
+    // A server that is down, restarting or not reachable yet may come back; a
+    // refused login or a missing database will not.
+    const MAY_RECOVER: [&str; 8] = [
+        "connection refused",
+        "timeout",
+        "timed out",
+        "could not connect",
+        "can't connect",
+        "lost connection",
+        "the database system is starting up",
+        "temporary failure in name resolution",
+    ];
+    match MAY_RECOVER.iter().any(|m| lower.contains(m)) {
+        true => error.transient(),
+        false => error,
+    }
 }
 
 /// Where an export writes, so that a full disk can be named.

@@ -329,3 +329,43 @@ fn sigterm_during_the_upload_aborts_it_and_cleans_up() {
     assert!(!upload.complete, "the upload must not complete after SIGTERM");
     assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "temp files left behind");
 }
+
+#[test]
+fn sigterm_during_a_connect_backoff_is_acted_on_at_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let log = temp.path().join("connector.log");
+    // Nothing listens on port 1: connection refused, which is retried after a
+    // first wait of a minute — unless the SIGTERM ends the wait.
+    let vars = env(&[
+        ("SOURCE_DATABASE_TYPE", "postgres"),
+        ("SOURCE_DATABASE_HOST", "127.0.0.1"),
+        ("SOURCE_DATABASE_PORT", "1"),
+        ("SOURCE_DATABASE_USER", "nobody"),
+        ("SOURCE_DATABASE_NAME", "nothing"),
+        ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1"),
+        ("SOURCE_CONNECT_MAX_ATTEMPTS", "5"),
+        ("CONNECTOR_RETRY_BASE_MS", "60000"),
+    ]);
+    let output = temp.path().join("out.parquet");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_connector"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DUCKDB_EXTENSION_DIRECTORY", extension_dir())
+        .envs(vars)
+        .args(["export", "--output", output.to_str().unwrap()])
+        .current_dir(temp.path())
+        .stdout(std::fs::File::create(temp.path().join("stdout")).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_until("the first retry wait", Duration::from_secs(60), || read_log().contains("retrying in"));
+    let signalled = Instant::now();
+    terminate(&child);
+    let run = finish_connector(child);
+    let stderr = read_log();
+    assert!(signalled.elapsed() < Duration::from_secs(5), "took {:?} to stop: {stderr}", signalled.elapsed());
+    assert_eq!(run.code, 143, "{stderr}");
+    assert_eq!(lines_with(&stderr, "source not reachable").len(), 1, "no further attempt after the signal: {stderr}");
+    assert!(!output.exists());
+}

@@ -16,6 +16,7 @@ use connector::error::{Error, ErrorKind};
 use connector::polyteia::session::{DatasetInfo, SessionApi};
 use connector::polyteia::upload_token::UploadTokenApi;
 use connector::polyteia::{api_for, Api, IngestOutcome, UploadReceipt};
+use connector::retry::RetryPolicy;
 use connector::secret::Secret;
 use serde_json::{json, Value};
 
@@ -210,8 +211,7 @@ fn settings(url: &str, organization: Option<Organization>) -> PolyteiaSettings {
         ingest_poll_interval: Duration::from_millis(20),
         ingest_timeout: Duration::from_secs(10),
         http_timeout: Duration::from_secs(10),
-        upload_max_attempts: 4,
-        upload_max_backoff: Duration::from_secs(2),
+        retry: RetryPolicy { attempts: 4, base_delay: Duration::from_millis(5), max_delay: Duration::from_secs(2) },
     }
 }
 
@@ -220,11 +220,11 @@ fn no_cancel() -> Arc<AtomicBool> {
 }
 
 fn token_api(settings: &PolyteiaSettings) -> UploadTokenApi {
-    UploadTokenApi::new(settings, no_cancel()).unwrap().with_retry_base_delay(Duration::from_millis(5))
+    UploadTokenApi::new(settings, no_cancel()).unwrap()
 }
 
 fn session_api(settings: &PolyteiaSettings) -> SessionApi {
-    SessionApi::new(settings, no_cancel()).unwrap().with_retry_base_delay(Duration::from_millis(5))
+    SessionApi::new(settings, no_cancel()).unwrap()
 }
 
 fn org_id() -> Option<Organization> {
@@ -417,7 +417,7 @@ fn transient_failures_give_up_after_the_configured_attempts() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let mut s = settings(&mock.url, None);
-    s.upload_max_attempts = 3;
+    s.retry.attempts = 3;
     let err = token_api(&s).upload(&file, &ignore_progress()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ApiUnavailable);
     assert!(err.message().contains("after 3 attempts"), "{err}");
@@ -473,7 +473,7 @@ fn retry_after_is_capped_at_the_maximum_backoff() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let mut s = settings(&mock.url, None);
-    s.upload_max_backoff = Duration::from_millis(300);
+    s.retry.max_delay = Duration::from_millis(300);
     let started = Instant::now();
     token_api(&s).upload(&file, &ignore_progress()).unwrap();
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
@@ -539,8 +539,9 @@ fn connection_reset_is_retried() {
 fn connection_refused_is_retried_until_the_server_is_up() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut s = settings(&format!("http://127.0.0.1:{port}"), None);
-    s.upload_max_attempts = 8;
-    let api = UploadTokenApi::new(&s, no_cancel()).unwrap().with_retry_base_delay(Duration::from_millis(100));
+    s.retry.attempts = 8;
+    s.retry.base_delay = Duration::from_millis(100);
+    let api = UploadTokenApi::new(&s, no_cancel()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let upload = std::thread::spawn(move || api.upload(&file, &|_| {}));
@@ -558,7 +559,7 @@ fn connection_refused_is_retried_until_the_server_is_up() {
 fn connection_refused_throughout_is_unavailable() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut s = settings(&format!("http://127.0.0.1:{port}"), None);
-    s.upload_max_attempts = 3;
+    s.retry.attempts = 3;
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let err = token_api(&s).upload(&file, &ignore_progress()).unwrap_err();
@@ -590,7 +591,7 @@ fn cancel_stops_the_retry_wait_quickly() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let mut s = settings(&mock.url, None);
-    s.upload_max_backoff = Duration::from_secs(60);
+    s.retry.max_delay = Duration::from_secs(60);
     let cancel = no_cancel();
     let api = UploadTokenApi::new(&s, Arc::clone(&cancel)).unwrap();
     let setter = {

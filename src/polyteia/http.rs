@@ -10,28 +10,24 @@
 //!    into a [`Failure`]: [`Failure::Transient`] for the answers worth
 //!    retrying, [`Failure::Fatal`] for the rest (see [`super::reply`]).
 //! 3. [`Client::retrying`] repeats an attempt while it fails transiently,
-//!    with exponential backoff and jitter, honouring `Retry-After`, and stops
-//!    at once when the cancel flag is set.
+//!    through [`crate::retry`] (the schedule the source connection uses too).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::Value;
-use ureq::http::Uri;
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::{Agent, SendBody};
 
 use super::multipart::MultipartFile;
 use super::proxy::proxy_from_env;
-use super::reply::{
-    check_success, classify, parse_retry_after, transport_failure, Failure, Flavor, Reply, TRANSIENT_STATUSES,
-};
+use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
 use super::ProgressFn;
 use crate::config::PolyteiaSettings;
 use crate::error::{Error, ErrorKind, Result};
+use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
 
 /// Sent with every request.
@@ -43,9 +39,6 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Responses larger than this are not read (the API answers small JSON).
 const MAX_RESPONSE_BYTES: u64 = 4 << 20;
-
-/// Waits are cut into slices this long so that the cancel flag is noticed quickly.
-const SLEEP_SLICE: Duration = Duration::from_millis(50);
 
 // ---------------------------------------------------------------------------
 // Agent
@@ -59,9 +52,8 @@ const SLEEP_SLICE: Duration = Duration::from_millis(50);
 /// timeout); instead every single socket write must finish within
 /// `HTTP_TIMEOUT`, so a stalled upload still fails.
 pub fn build_agent(settings: &PolyteiaSettings) -> Result<Agent> {
-    let host = base_host(&settings.base_url)?;
-    let https = settings.base_url.starts_with("https://");
-    let proxy = proxy_from_env(&host, https, |name| std::env::var(name).ok())?;
+    let host = settings.base_host();
+    let proxy = proxy_from_env(host, settings.base_url_is_https(), |name| std::env::var(name).ok())?;
     if let Some(proxy) = &proxy {
         log::info!("using the proxy {}:{} for {}", proxy.host(), proxy.port(), host);
     }
@@ -85,74 +77,27 @@ pub fn build_agent(settings: &PolyteiaSettings) -> Result<Agent> {
     Ok(Agent::new_with_config(config))
 }
 
-/// The host of `POLYTEIA_BASE_URL`.
-fn base_host(base_url: &str) -> Result<String> {
-    let uri: Uri = base_url
-        .parse()
-        .map_err(|_| Error::config(format!("POLYTEIA_BASE_URL: '{base_url}' is not a valid URL")))?;
-    match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(host.to_string()),
-        _ => Err(Error::config(format!("POLYTEIA_BASE_URL: '{base_url}' is not an http(s) URL"))),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Retries
-
-/// How often and how patiently to retry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all (`UPLOAD_MAX_ATTEMPTS`), at least 1.
-    pub attempts: u32,
-    /// The first delay; each further one doubles, plus jitter.
-    pub base_delay: Duration,
-    /// No delay is longer (`UPLOAD_MAX_BACKOFF`), `Retry-After` included.
-    pub max_delay: Duration,
-}
-
-impl RetryPolicy {
-    /// From the settings; the first delay is 1 s unless the tests' variable
-    /// `CONNECTOR_RETRY_BASE_MS` says otherwise (read in one place,
-    /// [`crate::job::retry_base_delay`], for the source retries too).
-    pub fn from_settings(settings: &PolyteiaSettings) -> RetryPolicy {
-        RetryPolicy {
-            attempts: settings.upload_max_attempts.max(1),
-            base_delay: crate::job::retry_base_delay(),
-            max_delay: settings.upload_max_backoff,
-        }
-    }
-
-    fn backoff(&self) -> impl Iterator<Item = Duration> {
-        let max = self.max_delay.max(self.base_delay);
-        ExponentialBuilder::default()
-            .with_jitter()
-            .with_min_delay(self.base_delay)
-            .with_max_delay(max)
-            .with_max_times(self.attempts.saturating_sub(1) as usize)
-            .build()
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Client
 
 /// One API's HTTP side: agent, base URL, retry policy and cancel flag.
-pub struct Client {
+pub(crate) struct Client {
     agent: Agent,
     base_url: String,
     retry: RetryPolicy,
     cancel: Arc<AtomicBool>,
-    flavor: Flavor,
+    /// What to check when the API answers 404 (the settings that name the target).
+    not_found_hint: &'static str,
 }
 
 impl Client {
-    pub fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>, flavor: Flavor) -> Result<Client> {
+    pub(crate) fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>, not_found_hint: &'static str) -> Result<Client> {
         Ok(Client {
             agent: build_agent(settings)?,
             base_url: settings.base_url.trim_end_matches('/').to_string(),
-            retry: RetryPolicy::from_settings(settings),
+            retry: settings.retry.clone(),
             cancel,
-            flavor,
+            not_found_hint,
         })
     }
 
@@ -160,16 +105,8 @@ impl Client {
         &self.base_url
     }
 
-    pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.retry
-    }
-
-    pub fn set_retry_policy(&mut self, policy: RetryPolicy) {
-        self.retry = policy;
-    }
-
-    pub fn flavor(&self) -> Flavor {
-        self.flavor
+    pub fn max_attempts(&self) -> u32 {
+        self.retry.attempts.max(1)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -184,19 +121,9 @@ impl Client {
         Failure::fatal(Error::new(ErrorKind::InterruptedSigterm, "interrupted"))
     }
 
-    /// Sleeps `duration` in small slices; fails as soon as the cancel flag is set.
+    /// Sleeps `duration`; fails as soon as the cancel flag is set.
     pub fn sleep(&self, duration: Duration) -> Result<(), Failure> {
-        let until = Instant::now() + duration;
-        loop {
-            if self.is_cancelled() {
-                return Err(Self::interrupted());
-            }
-            let now = Instant::now();
-            if now >= until {
-                return Ok(());
-            }
-            std::thread::sleep(SLEEP_SLICE.min(until - now));
-        }
+        retry::sleep(duration, &self.cancel).map_err(|_| Self::interrupted())
     }
 
     /// POSTs a JSON body; `bearer` becomes `Authorization: Bearer …`.
@@ -267,72 +194,55 @@ impl Client {
 
     /// Checks a reply with this client's hints; see [`check_success`].
     pub fn interpret(&self, what: &str, reply: &Reply) -> Result<Value, Failure> {
-        check_success(what, reply, self.flavor)
+        check_success(what, reply, self.not_found_hint)
     }
 
     /// Classifies a failed reply with this client's hints; see [`classify`].
     pub fn classify(&self, what: &str, reply: &Reply) -> Failure {
-        classify(what, reply, self.flavor)
+        classify(what, reply, self.not_found_hint)
     }
 
     /// Runs `attempt` (given its number, from 1) until it succeeds, fails for
     /// good, or has failed transiently `attempts` times; waits between tries
     /// with exponential backoff and jitter, at least `Retry-After`, never
     /// longer than the maximum. The returned failure is always `Fatal`.
-    pub fn retrying<T>(&self, what: &str, mut attempt: impl FnMut(u32) -> Result<T, Failure>) -> Result<T, Failure> {
-        let mut backoff = self.retry.backoff();
-        let mut number = 0u32;
-        loop {
-            if self.is_cancelled() {
-                return Err(Self::interrupted());
-            }
-            number += 1;
-            let failure = match attempt(number) {
-                Ok(value) => return Ok(value),
-                Err(failure) => failure,
-            };
-            if self.is_cancelled() {
-                return Err(Self::interrupted());
-            }
-            let Failure::Transient { reason, retry_after } = failure else {
-                return Err(failure);
-            };
-            let next = if number < self.retry.attempts { backoff.next() } else { None };
-            // "uploading failed: …; last failure: upload: HTTP 503" reads
-            // fine, "x failed: …; last failure: x: HTTP 503" repeats itself.
-            let reason = reason.strip_prefix(what).and_then(|r| r.strip_prefix(": ")).unwrap_or(&reason).to_string();
-            let Some(mut delay) = next else {
-                let tries = if number == 1 { "1 attempt".to_string() } else { format!("{number} attempts") };
-                return Err(Failure::fatal(Error::new(
-                    ErrorKind::ApiUnavailable,
-                    format!("{what} failed: the Polyteia API stayed unavailable after {tries}; last failure: {reason}"),
-                )));
-            };
-            if let Some(wanted) = retry_after {
-                delay = delay.max(wanted);
-            }
-            delay = delay.min(self.retry.max_delay.max(self.retry.base_delay));
-            let reason = scrub(&reason);
+    pub fn retrying<T>(&self, what: &str, attempt: impl FnMut(u32) -> Result<T, Failure>) -> Result<T, Failure> {
+        let judge = |failure: &Failure| match failure {
+            Failure::Transient { retry_after, .. } => Verdict::Retry { after: *retry_after },
+            Failure::Fatal { .. } => Verdict::Stop,
+        };
+        let announce = |failure: &Failure, number: u32, delay: Duration| {
+            let reason = scrub(&short_reason(what, failure));
             log::warn!(
-                attempt = number, max_attempts = self.retry.attempts, delay_seconds = delay.as_secs_f64();
+                attempt = number, max_attempts = self.max_attempts(), delay_seconds = delay.as_secs_f64();
                 "{what}: attempt {number} of {} failed: {reason}; retrying in {:.1}s",
-                self.retry.attempts, delay.as_secs_f64()
+                self.max_attempts(), delay.as_secs_f64()
             );
-            self.sleep(delay)?;
+        };
+        match retry::retry(&self.retry, &self.cancel, attempt, judge, announce) {
+            Ok(value) => Ok(value),
+            Err(GaveUp::Cancelled) => Err(Self::interrupted()),
+            Err(GaveUp::Failed { error, attempts, exhausted: true }) => {
+                let tries = if attempts == 1 { "1 attempt".to_string() } else { format!("{attempts} attempts") };
+                Err(Failure::fatal(Error::new(
+                    ErrorKind::ApiUnavailable,
+                    format!(
+                        "{what} failed: the Polyteia API stayed unavailable after {tries}; last failure: {}",
+                        short_reason(what, &error)
+                    ),
+                )))
+            }
+            Err(GaveUp::Failed { error, .. }) => Err(error),
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let policy = RetryPolicy { attempts: 6, base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(500) };
-        let delays: Vec<Duration> = policy.backoff().collect();
-        assert_eq!(delays.len(), 5);
-        assert!(delays[0] >= Duration::from_millis(100) && delays[0] < Duration::from_millis(200), "{delays:?}");
-        assert!(delays[1] >= Duration::from_millis(200), "{delays:?}");
-    }
+/// "uploading failed: …; last failure: upload: HTTP 503" reads fine,
+/// "x failed: …; last failure: x: HTTP 503" repeats itself.
+fn short_reason(what: &str, failure: &Failure) -> String {
+    let reason = match failure {
+        Failure::Transient { reason, .. } => reason.clone(),
+        Failure::Fatal { error, .. } => error.to_string(),
+    };
+    reason.strip_prefix(what).and_then(|r| r.strip_prefix(": ")).map(str::to_string).unwrap_or(reason)
 }

@@ -4,7 +4,8 @@
 //! organization is configured). What both share: [`http`] (the agent, the
 //! retry policy and the [`http::Client`]), [`proxy`] (the proxy from the
 //! environment), [`multipart`] (the streamed upload body) and [`reply`]
-//! (answers, error parsing and the failures they stand for).
+//! (answers, error parsing and the failures they stand for). The retry
+//! schedule is [`crate::retry`]'s, shared with the source connection.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -43,6 +44,44 @@ pub enum IngestOutcome {
     Completed { waited: Duration },
 }
 
+/// How one preflight check ended (`connector check` prints one line each).
+#[derive(Debug)]
+pub enum Outcome {
+    Passed(String),
+    Failed(Error),
+    /// Not run because a check it needs failed; says which.
+    Skipped(String),
+}
+
+/// One named preflight check and how it ended.
+#[derive(Debug)]
+pub struct Preflight {
+    pub check: &'static str,
+    pub outcome: Outcome,
+}
+
+impl Preflight {
+    fn new(check: &'static str, outcome: Outcome) -> Preflight {
+        Preflight { check, outcome }
+    }
+
+    /// Passed with `detail(value)`, or failed with the error.
+    fn from_result<T>(check: &'static str, result: Result<T>, detail: impl FnOnce(&T) -> String) -> (Preflight, Option<T>) {
+        match result {
+            Ok(value) => (Preflight::new(check, Outcome::Passed(detail(&value))), Some(value)),
+            Err(err) => (Preflight::new(check, Outcome::Failed(err)), None),
+        }
+    }
+
+    fn skipped(check: &'static str, reason: &str) -> Preflight {
+        Preflight::new(check, Outcome::Skipped(reason.to_string()))
+    }
+}
+
+/// The name of the first preflight check of every generation (the key); also
+/// what `check` reports when the API cannot even be set up.
+pub const KEY_CHECK: &str = "polyteia key";
+
 /// One API generation.
 pub trait Api {
     /// e.g. "upload-token API at https://app.polyteia.com".
@@ -54,6 +93,10 @@ pub trait Api {
 
     /// Waits until the platform has ingested the upload.
     fn wait_for_ingest(&self, receipt: &UploadReceipt) -> Result<IngestOutcome>;
+
+    /// Everything this generation can check without uploading, in order,
+    /// starting with [`KEY_CHECK`]; a check whose prerequisite failed is skipped.
+    fn preflight(&self) -> Vec<Preflight>;
 }
 
 /// The key and the dataset both API generations need.

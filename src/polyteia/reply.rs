@@ -197,22 +197,6 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// What the settings are called in hints, per API generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    UploadToken,
-    Session,
-}
-
-impl Flavor {
-    fn not_found_hint(self) -> &'static str {
-        match self {
-            Flavor::UploadToken => "check DATASET_ID",
-            Flavor::Session => "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG",
-        }
-    }
-}
-
 fn status_text(status: u16) -> String {
     match ureq::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()) {
         Some(reason) => format!("HTTP {status} {reason}"),
@@ -223,7 +207,8 @@ fn status_text(status: u16) -> String {
 /// Turns a failed answer into a [`Failure`]: transient statuses are retried,
 /// the others become an error with the class and hint of the contract's table.
 /// `what` names the step, e.g. "upload token request".
-pub fn classify(what: &str, reply: &Reply, flavor: Flavor) -> Failure {
+/// `not_found_hint` names the settings to check on a 404.
+pub fn classify(what: &str, reply: &Reply, not_found_hint: &str) -> Failure {
     let api = ApiError::parse(&reply.body);
     // HTTP 200 with an `error` member: the status inside counts.
     let status = match api.status {
@@ -245,7 +230,7 @@ pub fn classify(what: &str, reply: &Reply, flavor: Flavor) -> Failure {
             ErrorKind::ApiAuth,
             "the key's user lacks a licence or the permission to edit this dataset, or the organization does not allow personal access keys".into(),
         ),
-        404 => (ErrorKind::ApiRejected, format!("not found: {}", flavor.not_found_hint())),
+        404 => (ErrorKind::ApiRejected, format!("not found: {not_found_hint}")),
         412 => (ErrorKind::ApiRejected, "acknowledge the data processing terms in Polyteia".into()),
         300..=399 => (
             ErrorKind::ApiRejected,
@@ -263,9 +248,9 @@ pub fn classify(what: &str, reply: &Reply, flavor: Flavor) -> Failure {
 
 /// The JSON of a successful answer, or the [`Failure`] it stands for. An
 /// `error` member means failure whatever the status.
-pub fn check_success(what: &str, reply: &Reply, flavor: Flavor) -> Result<Value, Failure> {
+pub fn check_success(what: &str, reply: &Reply, not_found_hint: &str) -> Result<Value, Failure> {
     if !reply.is_success() {
-        return Err(classify(what, reply, flavor));
+        return Err(classify(what, reply, not_found_hint));
     }
     let value: Value = serde_json::from_str(&reply.body).map_err(|e| {
         Failure::Fatal {
@@ -281,7 +266,7 @@ pub fn check_success(what: &str, reply: &Reply, flavor: Flavor) -> Result<Value,
         }
     })?;
     if value.get("error").is_some_and(|e| !e.is_null()) {
-        return Err(classify(what, reply, flavor));
+        return Err(classify(what, reply, not_found_hint));
     }
     Ok(value)
 }
@@ -413,13 +398,13 @@ mod tests {
             (501, ErrorKind::ApiUnavailable, "HTTP 501"),
         ];
         for (status, kind, hint) in cases {
-            let (s, e) = fatal(classify("upload", &reply(status, r#"{"error":{"code":1,"message":"m"}}"#), Flavor::UploadToken));
+            let (s, e) = fatal(classify("upload", &reply(status, r#"{"error":{"code":1,"message":"m"}}"#), "check DATASET_ID"));
             assert_eq!(s, Some(status));
             assert_eq!(e.kind(), kind, "{status}: {e}");
             assert!(e.message().contains(hint), "{status}: {e}");
             assert!(e.message().starts_with(&format!("upload failed: HTTP {status}")), "{e}");
         }
-        let (_, e) = fatal(classify("upload", &reply(404, ""), Flavor::Session));
+        let (_, e) = fatal(classify("upload", &reply(404, ""), "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG"));
         assert!(e.message().contains("check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG"), "{e}");
     }
 
@@ -428,7 +413,7 @@ mod tests {
         for status in TRANSIENT_STATUSES {
             let mut r = reply(status, "busy");
             r.retry_after = Some(Duration::from_secs(3));
-            match classify("upload", &r, Flavor::UploadToken) {
+            match classify("upload", &r, "check DATASET_ID") {
                 Failure::Transient { reason, retry_after } => {
                     assert!(reason.contains(&format!("HTTP {status}")) && reason.contains("busy"), "{reason}");
                     assert_eq!(retry_after, Some(Duration::from_secs(3)));
@@ -442,7 +427,7 @@ mod tests {
     fn redirect_is_rejected_with_base_url_hint() {
         let mut r = reply(302, "");
         r.location = Some("https://elsewhere.example/api".into());
-        let (_, e) = fatal(classify("upload token request", &r, Flavor::UploadToken));
+        let (_, e) = fatal(classify("upload token request", &r, "check DATASET_ID"));
         assert_eq!(e.kind(), ErrorKind::ApiRejected);
         assert!(e.message().contains("POLYTEIA_BASE_URL") && e.message().contains("elsewhere.example"), "{e}");
     }
@@ -450,22 +435,22 @@ mod tests {
     #[test]
     fn error_member_in_200_fails() {
         let r = reply(200, r#"{"error": {"code": 403, "message": "forbidden by organization"}}"#);
-        let (status, e) = fatal(check_success("upload token request", &r, Flavor::UploadToken).unwrap_err());
+        let (status, e) = fatal(check_success("upload token request", &r, "check DATASET_ID").unwrap_err());
         assert_eq!(status, Some(403));
         assert_eq!(e.kind(), ErrorKind::ApiAuth);
         assert!(e.message().contains("HTTP 200 OK, error 403") && e.message().contains("forbidden by organization"), "{e}");
 
         let r = reply(200, r#"{"error": {"code": "WEIRD", "message": "odd"}}"#);
-        let (_, e) = fatal(check_success("x", &r, Flavor::UploadToken).unwrap_err());
+        let (_, e) = fatal(check_success("x", &r, "check DATASET_ID").unwrap_err());
         assert_eq!(e.kind(), ErrorKind::ApiRejected, "{e}");
     }
 
     #[test]
     fn malformed_json_in_200_is_rejected() {
-        let (_, e) = fatal(check_success("x", &reply(200, "<html>login</html>"), Flavor::UploadToken).unwrap_err());
+        let (_, e) = fatal(check_success("x", &reply(200, "<html>login</html>"), "check DATASET_ID").unwrap_err());
         assert_eq!(e.kind(), ErrorKind::ApiRejected);
         assert!(e.message().contains("not JSON") && e.message().contains("<html>login</html>"), "{e}");
-        assert!(check_success("x", &reply(200, r#"{"data": {"token": "t"}, "error": null}"#), Flavor::UploadToken).is_ok());
+        assert!(check_success("x", &reply(200, r#"{"data": {"token": "t"}, "error": null}"#), "check DATASET_ID").is_ok());
     }
 
     #[test]

@@ -16,9 +16,9 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::http::{Client, RetryPolicy};
-use super::reply::{unexpected_answer, Failure, Flavor};
-use super::{Api, IngestOutcome, ProgressFn, UploadReceipt};
+use super::http::Client;
+use super::reply::{unexpected_answer, Failure};
+use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt, KEY_CHECK};
 use crate::config::{Organization, PolyteiaSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
@@ -68,7 +68,7 @@ impl SessionApi {
             Error::config("POLYTEIA_ORGANIZATION_ID or POLYTEIA_ORGANIZATION_SLUG: is required for the session API")
         })?;
         let api = SessionApi {
-            client: Client::new(settings, cancel, Flavor::Session)?,
+            client: Client::new(settings, cancel, "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG")?,
             pak,
             organization,
             dataset_id,
@@ -78,13 +78,6 @@ impl SessionApi {
         };
         log::info!(api = "session", base_url = api.client.base_url(); "using the {}", api.describe());
         Ok(api)
-    }
-
-    /// Replaces the first retry delay (tests; the binary reads `CONNECTOR_RETRY_BASE_MS`).
-    pub fn with_retry_base_delay(mut self, delay: Duration) -> Self {
-        let policy = RetryPolicy { base_delay: delay, ..self.client.retry_policy().clone() };
-        self.client.set_retry_policy(policy);
-        self
     }
 
     /// One exchange of the key for a session token, no retry.
@@ -215,7 +208,7 @@ impl Api for SessionApi {
             .map_err(|e| Error::io(format!("cannot read {} to upload it", file.display()), &e))?
             .len();
         let path = format!("/api/upload/dataset/{}", utf8_percent_encode(&self.dataset_id, PATH_SEGMENT));
-        let max = self.client.retry_policy().attempts;
+        let max = self.client.max_attempts();
         let attempts = Cell::new(0u32);
         let started = Instant::now();
         let ingest_id = self.with_session(|token| {
@@ -282,5 +275,58 @@ impl Api for SessionApi {
             }
             self.client.sleep(self.poll_interval.min(self.ingest_timeout - elapsed))?;
         }
+    }
+
+    fn preflight(&self) -> Vec<Preflight> {
+        const DATASET: &str = "dataset";
+        const PERMISSION: &str = "upload permission";
+        const TERMS: &str = "data processing terms";
+        let (key, exchanged) =
+            Preflight::from_result(KEY_CHECK, self.exchange(), |_| "the personal access key was exchanged for a session".into());
+        let mut checks = vec![key];
+        if exchanged.is_none() {
+            checks.extend([DATASET, PERMISSION, TERMS].map(|check| Preflight::skipped(check, "needs a working Polyteia key")));
+            return checks;
+        }
+        let (dataset, info) = Preflight::from_result(DATASET, self.dataset(), |d| {
+            format!("dataset {} ({}) found in organization {}", d.id, d.name, d.organization_id)
+        });
+        checks.push(dataset);
+        let Some(info) = info else {
+            // The permission probe cannot tell a missing dataset from one the key may edit.
+            checks.push(Preflight::skipped(PERMISSION, "needs the dataset to be found"));
+            checks.push(Preflight::skipped(TERMS, "needs the dataset (its solution) to be readable"));
+            return checks;
+        };
+        let (permission, _) = Preflight::from_result(PERMISSION, permission(self.may_edit()), |_| {
+            format!("the key may replace the data of dataset {}", self.dataset_id)
+        });
+        checks.push(permission);
+        let (terms, _) = Preflight::from_result(TERMS, terms(self.terms_acknowledged(&info.solution_id)), |_| {
+            format!("acknowledged for solution {}", info.solution_id)
+        });
+        checks.push(terms);
+        checks
+    }
+}
+
+fn permission(result: Result<bool>) -> Result<()> {
+    match result? {
+        true => Ok(()),
+        false => Err(Error::new(
+            ErrorKind::ApiAuth,
+            "the key may not edit this dataset (HTTP 403); ask an administrator of the dataset for edit rights",
+        )),
+    }
+}
+
+fn terms(result: Result<bool>) -> Result<()> {
+    match result? {
+        true => Ok(()),
+        false => Err(Error::new(
+            ErrorKind::ApiRejected,
+            "the data processing terms of the dataset's solution are not acknowledged; uploads are refused until \
+             someone acknowledges them in Polyteia",
+        )),
     }
 }

@@ -6,14 +6,14 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 
-use super::http::{Client, RetryPolicy};
+use super::http::Client;
 use super::multipart::PARQUET_CONTENT_TYPE;
-use super::reply::{Failure, Flavor};
-use super::{Api, IngestOutcome, ProgressFn, UploadReceipt};
+use super::reply::Failure;
+use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt, KEY_CHECK};
 use crate::config::PolyteiaSettings;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -31,16 +31,9 @@ impl UploadTokenApi {
     /// Needs `PERSONAL_ACCESS_TOKEN` and `DATASET_ID`; logs the API in use.
     pub fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>) -> Result<Self> {
         let (pak, dataset_id) = super::credentials(settings)?;
-        let api = UploadTokenApi { client: Client::new(settings, cancel, Flavor::UploadToken)?, pak, dataset_id };
+        let api = UploadTokenApi { client: Client::new(settings, cancel, "check DATASET_ID")?, pak, dataset_id };
         log::info!(api = "upload-token", base_url = api.client.base_url(); "using the {}", api.describe());
         Ok(api)
-    }
-
-    /// Replaces the first retry delay (tests; the binary reads `CONNECTOR_RETRY_BASE_MS`).
-    pub fn with_retry_base_delay(mut self, delay: Duration) -> Self {
-        let policy = RetryPolicy { base_delay: delay, ..self.client.retry_policy().clone() };
-        self.client.set_retry_policy(policy);
-        self
     }
 
     /// One upload-token request, no retry. The token is a [`Secret`] at once.
@@ -73,7 +66,7 @@ impl Api for UploadTokenApi {
         let size = std::fs::metadata(file)
             .map_err(|e| Error::io(format!("cannot read {} to upload it", file.display()), &e))?
             .len();
-        let max = self.client.retry_policy().attempts;
+        let max = self.client.max_attempts();
         let started = Instant::now();
         let attempts = self.client.retrying("uploading to Polyteia", |attempt| {
             log::debug!(attempt = attempt, bytes = size;
@@ -94,6 +87,13 @@ impl Api for UploadTokenApi {
 
     fn wait_for_ingest(&self, _receipt: &UploadReceipt) -> Result<IngestOutcome> {
         Ok(IngestOutcome::NotApplicable)
+    }
+
+    fn preflight(&self) -> Vec<Preflight> {
+        let (key, _) = Preflight::from_result(KEY_CHECK, self.can_generate_token(), |_| {
+            format!("an upload token for dataset {} can be generated (nothing was uploaded)", self.dataset_id)
+        });
+        vec![key]
     }
 }
 
