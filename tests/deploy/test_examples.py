@@ -161,14 +161,25 @@ def test_docker_compose_example():
     assert "service_requests" in env["SOURCE_DATABASE_SQL_QUERY"] and "service_requests" in sql
 
 
+WAYS_OF_RUNNING = ("Binary + crontab", "Docker, one-shot", "Docker, long-lived", "Helm, CronJob",
+                   "Helm, long-lived")
+
+
 def test_docs_cover_every_way_of_running():
-    readme = (ROOT / "README.md").read_text()
-    doc = readme[readme.index("## Deployment"):]
-    for heading in ("Binary + crontab", "Docker, one-shot", "Docker, long-lived", "Helm, CronJob",
-                    "Helm, long-lived"):
+    doc = (ROOT / "docs" / "deployment.md").read_text()
+    for heading in WAYS_OF_RUNNING:
         assert re.search(rf"^##+ .*{re.escape(heading)}", doc, flags=re.M), heading
     for command in ("flock -n", "docker run", "helm upgrade --install", "helm test", "mode=schedule"):
         assert command in doc, command
+
+
+def test_readme_shows_every_way_of_running_and_links_to_it():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deployment"):]
+    for heading in WAYS_OF_RUNNING:
+        assert f"[{heading}](docs/deployment.md#" in section, heading
+    for command in ("flock -n", "docker run", "helm upgrade --install"):
+        assert command in section, command
 
 
 def test_scripts_are_bash():
