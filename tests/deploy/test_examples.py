@@ -153,26 +153,37 @@ def test_docker_compose_example():
     assert not {"PERSONAL_ACCESS_TOKEN", "SOURCE_DATABASE_PASSWORD"} & env.keys()
     for name in connector["secrets"]:
         assert name in compose["secrets"]
-    assert env["SOURCE_DATABASE_PASSWORD_FILE"] == "/run/secrets/db_password"
-    assert env["PERSONAL_ACCESS_TOKEN_FILE"] == "/run/secrets/personal_access_token"
+    assert env["SOURCE_DATABASE_PASSWORD_FILE"] == "/run/secrets/database-password"
+    assert env["PERSONAL_ACCESS_TOKEN_FILE"] == "/run/secrets/personal-access-token"
     assert any(p.endswith(":" + env["HEALTH_CHECK_PORT"]) for p in connector["ports"])
     init = [v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v]
     assert init and (EXAMPLES / init[0].split(":")[0]).is_file()
     # The demo password is the same in the secret file and the init script.
-    password = (EXAMPLES / compose["secrets"]["db_password"]["file"]).read_text().strip()
+    password = (EXAMPLES / compose["secrets"]["database-password"]["file"]).read_text().strip()
     sql = (EXAMPLES / "compose-init.sql").read_text()
     assert f"CREATE ROLE {env['SOURCE_DATABASE_USER']} LOGIN PASSWORD '{password}'" in sql
     assert "service_requests" in env["SOURCE_DATABASE_SQL_QUERY"] and "service_requests" in sql
 
 
+WAYS_OF_RUNNING = ("Binary + crontab", "Docker, one-shot", "Docker, long-lived", "Helm, CronJob",
+                   "Helm, long-lived")
+
+
 def test_docs_cover_every_way_of_running():
-    readme = (ROOT / "README.md").read_text()
-    doc = readme[readme.index("## Deployment"):]
-    for heading in ("Binary + crontab", "Docker, one-shot", "Docker, long-lived", "Helm, CronJob",
-                    "Helm, long-lived"):
+    doc = (ROOT / "docs" / "deployment.md").read_text()
+    for heading in WAYS_OF_RUNNING:
         assert re.search(rf"^##+ .*{re.escape(heading)}", doc, flags=re.M), heading
     for command in ("flock -n", "docker run", "helm upgrade --install", "helm test", "mode=schedule"):
         assert command in doc, command
+
+
+def test_readme_shows_every_way_of_running_and_links_to_it():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deployment"):]
+    for heading in WAYS_OF_RUNNING:
+        assert f"[{heading}](docs/deployment.md#" in section, heading
+    for command in ("flock -n", "docker run", "helm upgrade --install"):
+        assert command in section, command
 
 
 def test_scripts_are_bash():
