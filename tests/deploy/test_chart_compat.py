@@ -72,6 +72,8 @@ def test_without_jobs_the_chart_renders_what_it_rendered_before(chart, name):
     expected = (FIXTURES / f"{name}.txt").read_text()
     values = VALUE_SETS[name]()
     assert rendered_text(chart, values) == expected
+    # An empty jobs list is the same as none.
+    assert rendered_text(chart, {**values, "jobs": []}) == expected
 
 
 def test_every_old_example_has_a_fixture():
