@@ -25,7 +25,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         println!("connector {} (polyteia-db-connector, {})", connector::VERSION, connector::source::duckdb_library_description());
         return Ok(());
     }
-    let mut env = Env::load(cli.env_file.as_deref())?;
+    let mut env = Env::load(&cli.env_file)?;
     // Command-line flags win over the environment.
     if let Some(level) = &cli.log_level {
         env.set("LOG_LEVEL", level);
@@ -44,6 +44,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Run { serve_health } => {
+            log_env_files(&env);
             let config = Config::from_env(&env, Purpose::Upload)?;
             ctx.cancel.install_signal_handlers()?;
             let _server = match serve_health {
@@ -64,6 +65,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Check => {
+            log_env_files(&env);
             let config = Config::from_env(&env, Purpose::Upload)?;
             check::run_checks(&config, &ctx)
         }
@@ -76,6 +78,17 @@ fn run(cli: Cli) -> Result<(), Error> {
             schedule::run(Arc::new(config), schedule, run_now, ctx)
         }
         Command::Version => unreachable!("handled above"),
+    }
+}
+
+/// Which files the settings came from, so that a layered setup (shared file
+/// plus one per job) can be traced; names only, as the files hold secrets.
+fn log_env_files(env: &Env) {
+    let files: Vec<String> = env.files_read().iter().map(|p| p.display().to_string()).collect();
+    match files.is_empty() {
+        true => log::info!("settings from the environment only (no env file read)"),
+        false => log::info!(env_files = files.join(",");
+            "settings from env files {} (later wins) and the environment (wins over all)", files.join(", ")),
     }
 }
 

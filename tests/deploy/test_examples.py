@@ -191,3 +191,29 @@ def test_scripts_are_bash():
         script = ROOT / "scripts" / name
         assert script.read_text().startswith("#!/usr/bin/env bash\n"), name
         assert script.stat().st_mode & 0o111, f"{name} is not executable"
+
+
+def test_crontab_many_tables_block():
+    """The commented block for many tables: shared file first, then the table's own, one
+    lock and one log per table, each on its own minute."""
+    text = (EXAMPLES / "crontab").read_text()
+    block = text[text.index("# Many tables"):]
+    assert "Staggering" in block
+    lines = [line.lstrip("# ").strip() for line in block.splitlines()
+             if re.match(r"^#\s*[0-9*]", line) and " connector run " in line]
+    assert len(lines) == 3, lines
+    locks, minutes, tables = set(), set(), set()
+    for line in lines:
+        fields = line.split(None, 6)
+        minutes.add((fields[0], fields[1]))
+        command = fields[6]
+        assert command.startswith("flock -n "), command
+        locks.add(command.split()[4])
+        env_files = re.findall(r"--env-file (\S+)", command)
+        assert env_files[0] == "/etc/polyteia-db-connector/common.env", env_files
+        table = Path(env_files[1]).stem
+        assert env_files[1] == f"/etc/polyteia-db-connector/jobs/{table}.env"
+        assert f">>/var/log/polyteia-db-connector/{table}.log 2>&1" in command
+        assert table in command.split()[4]
+        tables.add(table)
+    assert len(locks) == len(minutes) == len(tables) == 3
