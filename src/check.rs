@@ -81,7 +81,13 @@ pub fn run_checks(config: &Config, ctx: &Context) -> Result<()> {
 }
 
 fn check_source(config: &Config, report: &mut Report) {
-    let s = &config.source;
+    let s = match config.source() {
+        Ok(s) => s,
+        Err(err) => {
+            report.record("source database", Outcome::Failed(err));
+            return;
+        }
+    };
     let work_dir = match source::private_work_dir(&config.output.temp_dir) {
         Ok(dir) => dir,
         Err(err) => {
@@ -143,9 +149,14 @@ fn check_session_api(config: &Config, ctx: &Context, report: &mut Report) {
     let dataset_info = report.pass_or_fail("dataset", api.dataset(), |d| {
         format!("dataset {} ({}) found in organization {}", d.id, d.name, d.organization_id)
     });
-    report.pass_or_fail("upload permission", permission(api.may_edit()), |_| {
-        format!("the key may replace the data of dataset {}", dataset(config))
-    });
+    // The permission probe cannot tell a missing dataset from an allowed upload.
+    if dataset_info.is_some() {
+        report.pass_or_fail("upload permission", permission(api.may_edit()), |_| {
+            format!("the key may replace the data of dataset {}", dataset(config))
+        });
+    } else {
+        report.skip("upload permission", "needs the dataset to be readable");
+    }
     match dataset_info {
         Some(info) => {
             report.pass_or_fail("data processing terms", terms(api.terms_acknowledged(&info.solution_id)), |_| {

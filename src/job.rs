@@ -44,7 +44,8 @@ fn export_to_file_inner(config: &Config, output: &Path, ctx: &Context) -> Result
     let partial = parent.join(format!(".{}.partial-{}", file_name.to_string_lossy(), std::process::id()));
 
     let work_dir = source::private_work_dir(&config.output.temp_dir)?;
-    log_start(config);
+    let _leftovers = ctx.cancel.remove_on_sudden_exit(&[work_dir.path(), &partial]);
+    log_start(config)?;
     let stats = export_into(config, ctx, work_dir.path(), &partial)?;
     check_cancelled(&ctx.cancel).inspect_err(|_| {
         let _ = std::fs::remove_file(&partial);
@@ -101,7 +102,8 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
     let started = Instant::now();
     let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
     let work_dir = source::private_work_dir(&config.output.temp_dir)?;
-    log_start(config);
+    let _leftovers = ctx.cancel.remove_on_sudden_exit(&[work_dir.path()]);
+    log_start(config)?;
 
     let file = work_dir.path().join(upload_file_name(config.polyteia.dataset_id.as_deref().unwrap_or("export")));
     let export = export_into(config, ctx, work_dir.path(), &file)?;
@@ -130,7 +132,7 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
 fn export_into(config: &Config, ctx: &Context, spill_dir: &Path, dest: &Path) -> Result<ExportStats> {
     ctx.state.set_phase(Phase::Connecting);
     let source = open_source(config, spill_dir, &ctx.cancel.flag())?;
-    ctx.cancel.set_query(Some(source.interrupt_handle()));
+    ctx.cancel.set_query(Some(source.query_stopper()));
     ctx.state.set_phase(Phase::Exporting);
     let stats = source.export(dest, &config.output);
     ctx.cancel.set_query(None);
@@ -246,6 +248,7 @@ fn upload_file_name(dataset_id: &str) -> String {
 /// that is restarting, a pod that is not ready yet). A refused login or a
 /// missing database is not retried: waiting would not fix it.
 fn open_source(config: &Config, spill_dir: &Path, cancel: &AtomicBool) -> Result<Source> {
+    let settings = config.source()?;
     let attempts = config.source_connect_max_attempts.max(1);
     let policy = ExponentialBuilder::default()
         .with_min_delay(retry_base_delay())
@@ -255,7 +258,7 @@ fn open_source(config: &Config, spill_dir: &Path, cancel: &AtomicBool) -> Result
     let attempt = std::cell::Cell::new(0u32);
     (|| {
         attempt.set(attempt.get() + 1);
-        Source::open(&config.source, &config.engine, spill_dir)
+        Source::open(settings, &config.engine, spill_dir)
     })
     .retry(policy)
     .sleep(std::thread::sleep)
@@ -363,8 +366,8 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| Error::io(format!("invalid path {}", path.display()), &e))
 }
 
-fn log_start(config: &Config) {
-    let s = &config.source;
+fn log_start(config: &Config) -> Result<()> {
+    let s = config.source()?;
     if s.kind == SourceKind::Mysql && s.ssl_mode.as_deref() == Some("verify_identity") && s.ssl_root_cert.is_none() {
         log::warn!(
             "SOURCE_DATABASE_SSL_MODE=verify_identity without SOURCE_DATABASE_SSL_ROOT_CERT: the server certificate's \
@@ -379,6 +382,7 @@ fn log_start(config: &Config) {
         _ => log::info!(source = s.kind.name(), database = s.database.as_str();
             "exporting from {} database {}", s.kind.name(), s.database),
     }
+    Ok(())
 }
 
 fn log_export_summary(summary: &ExportSummary) {
