@@ -1,18 +1,27 @@
 //! Stopping work in progress on SIGTERM / SIGINT: the flag every loop and
-//! reader checks, DuckDB's query interrupt, and which signal it was (for
-//! the 143 / 130 exit codes).
+//! reader checks, the running query's stop (DuckDB's interrupt and, for the
+//! native dialect, a cancel on the server), which signal it was (for the
+//! 143 / 130 exit codes), and the files a second signal still removes.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::source::InterruptHandle;
+use crate::source::QueryStopper;
+
+/// How long a second signal waits for the temporary files to be removed
+/// before the process exits anyway.
+const SUDDEN_EXIT_CLEANUP_LIMIT: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 pub struct Cancellation {
     flag: Arc<AtomicBool>,
     signal: AtomicI32,
-    query: Mutex<Option<InterruptHandle>>,
+    query: Mutex<Option<QueryStopper>>,
+    /// Temporary files and directories of the work in progress.
+    leftovers: Mutex<Vec<PathBuf>>,
 }
 
 impl Cancellation {
@@ -29,23 +38,36 @@ impl Cancellation {
         self.flag.load(Ordering::SeqCst)
     }
 
-    /// Stops what is running: sets the flag and interrupts a running query.
+    /// Stops what is running: sets the flag and stops a running query.
     pub fn cancel(&self, signal: i32) {
         self.signal.store(signal, Ordering::SeqCst);
         self.flag.store(true, Ordering::SeqCst);
         if let Some(query) = self.query.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            query.interrupt();
+            query.stop();
         }
     }
 
-    /// Registers (or clears) the DuckDB connection whose query a signal interrupts.
-    pub fn set_query(&self, handle: Option<InterruptHandle>) {
-        *self.query.lock().unwrap_or_else(|e| e.into_inner()) = handle;
+    /// Registers (or clears) the query a signal stops.
+    pub fn set_query(&self, stopper: Option<QueryStopper>) {
+        let mut query = self.query.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = query.take() {
+            old.finished();
+        }
+        *query = stopper;
         if self.is_cancelled() {
-            if let Some(query) = self.query.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                query.interrupt();
+            if let Some(query) = query.as_ref() {
+                query.stop();
             }
         }
+    }
+
+    /// Registers temporary files and directories that a second signal,
+    /// which exits at once, still removes; they are forgotten again when the
+    /// returned guard is dropped (the normal paths remove them themselves).
+    pub fn remove_on_sudden_exit(self: &Arc<Self>, paths: &[&Path]) -> Leftovers {
+        let paths: Vec<PathBuf> = paths.iter().map(|p| p.to_path_buf()).collect();
+        self.leftovers.lock().unwrap_or_else(|e| e.into_inner()).extend(paths.iter().cloned());
+        Leftovers { cancel: self.clone(), paths }
     }
 
     /// The error to report when a signal stopped the work.
@@ -70,7 +92,8 @@ impl Cancellation {
     }
 
     /// Routes SIGTERM and SIGINT to [`Cancellation::cancel`]. A second signal
-    /// while stopping exits at once.
+    /// while stopping exits at once, after a bounded attempt to remove the
+    /// temporary files.
     pub fn install_signal_handlers(self: &Arc<Self>) -> Result<()> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
@@ -81,7 +104,8 @@ impl Cancellation {
             .spawn(move || {
                 for signal in signals.forever() {
                     if me.is_cancelled() {
-                        log::warn!("second signal: exiting immediately");
+                        log::warn!("second signal: removing the temporary files and exiting immediately");
+                        me.remove_leftovers(SUDDEN_EXIT_CLEANUP_LIMIT);
                         std::process::exit(128 + signal);
                     }
                     let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
@@ -91,5 +115,54 @@ impl Cancellation {
             })
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the signal thread: {e}")))?;
         Ok(())
+    }
+
+    /// Removes the registered files and directories, waiting at most `limit`
+    /// (a hung file system must not keep the process from exiting).
+    fn remove_leftovers(&self, limit: Duration) {
+        let paths = self.leftovers.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (done, finished) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new().name("cleanup".into()).spawn(move || {
+            for path in &paths {
+                remove_path(path);
+            }
+            let _ = done.send(());
+        });
+        if spawned.is_ok() {
+            let _ = finished.recv_timeout(limit);
+        }
+    }
+}
+
+/// Registered temporary paths; dropping it unregisters them.
+pub struct Leftovers {
+    cancel: Arc<Cancellation>,
+    paths: Vec<PathBuf>,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        let mut registered = self.cancel.leftovers.lock().unwrap_or_else(|e| e.into_inner());
+        for path in &self.paths {
+            if let Some(at) = registered.iter().position(|p| p == path) {
+                registered.remove(at);
+            }
+        }
+    }
+}
+
+/// Removes a file or a directory tree; a few tries, as the work still
+/// running may create a file in the directory meanwhile.
+fn remove_path(path: &Path) {
+    for _ in 0..5 {
+        let removed = match std::fs::symlink_metadata(path) {
+            Err(_) => return,
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+            Ok(_) => std::fs::remove_file(path),
+        };
+        if removed.is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

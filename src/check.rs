@@ -79,7 +79,13 @@ pub fn run_checks(config: &Config, ctx: &Context) -> Result<()> {
 }
 
 fn check_source(config: &Config, report: &mut Report) {
-    let s = &config.source;
+    let s = match config.source() {
+        Ok(s) => s,
+        Err(err) => {
+            report.record("source database", Outcome::Failed(err));
+            return;
+        }
+    };
     let work_dir = match source::private_work_dir(&config.output.temp_dir) {
         Ok(dir) => dir,
         Err(err) => {

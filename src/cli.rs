@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use crate::config::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,12 +25,12 @@ pub struct Cli {
     pub env_file: Vec<PathBuf>,
 
     /// Overrides LOG_LEVEL: debug, info, warn or error.
-    #[arg(long, global = true, value_name = "LEVEL")]
-    pub log_level: Option<String>,
+    #[arg(long, global = true, value_name = "LEVEL", ignore_case = true)]
+    pub log_level: Option<LogLevel>,
 
     /// Overrides LOG_FORMAT: text or json.
-    #[arg(long, global = true, value_name = "FORMAT")]
-    pub log_format: Option<String>,
+    #[arg(long, global = true, value_name = "FORMAT", ignore_case = true)]
+    pub log_format: Option<LogFormat>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -64,4 +66,29 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+}
+
+/// `--log-level`: a wrong value is a usage error (exit 2) listing these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    #[value(hide = true)]
+    Trace,
+    Debug,
+    Info,
+    #[value(alias = "warning")]
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    /// The value as `LOG_LEVEL` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
 }

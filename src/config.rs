@@ -268,10 +268,20 @@ impl PolyteiaSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+impl LogFormat {
+    /// The value as `LOG_FORMAT` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -285,7 +295,8 @@ pub struct ScheduleSettings {
 pub struct Config {
     pub log_level: log::LevelFilter,
     pub log_format: LogFormat,
-    pub source: SourceSettings,
+    /// `None` only for `upload --file`, which reads no database.
+    pub source: Option<SourceSettings>,
     pub engine: EngineSettings,
     pub output: OutputSettings,
     pub polyteia: PolyteiaSettings,
@@ -295,13 +306,28 @@ pub struct Config {
     pub source_connect_retry: RetryPolicy,
 }
 
-/// What the command about to run needs, so `export` does not demand a PAK.
+/// What the command about to run needs, so `export` does not demand a PAK
+/// and `upload --file` no database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     /// Extract and write a file only.
     Export,
-    /// Extract and upload (run, check, schedule).
+    /// Extract and upload (run, check).
     Upload,
+    /// Upload an existing file: the Polyteia settings only.
+    UploadFile,
+    /// Extract and upload on `CRON_SCHEDULE` in `CRON_TZ`.
+    Schedule,
+}
+
+impl Purpose {
+    fn reads_source(self) -> bool {
+        self != Purpose::UploadFile
+    }
+
+    fn uploads(self) -> bool {
+        self != Purpose::Export
+    }
 }
 
 pub const DEFAULT_CRON_SCHEDULE: &str = "0 0 * * *";
@@ -347,7 +373,7 @@ impl Config {
 
         let log_level = parse_log_level(env, &mut p);
         let log_format = parse_log_format(env, &mut p);
-        let source = parse_source(env, &mut p);
+        let source = if purpose.reads_source() { parse_source(env, &mut p) } else { None };
         let engine = parse_engine(env, &mut p);
         let output = parse_output(env, &mut p);
         let polyteia = parse_polyteia(env, purpose, &mut p);
@@ -356,6 +382,13 @@ impl Config {
             cron_tz: env.get("CRON_TZ").unwrap_or("UTC").trim().to_string(),
             health_check_port: parse_port(env, "HEALTH_CHECK_PORT", &mut p).unwrap_or(DEFAULT_HEALTH_CHECK_PORT),
         };
+        if purpose == Purpose::Schedule {
+            if let Err(problems) = crate::schedule::Schedule::build(&schedule.cron_schedule, &schedule.cron_tz) {
+                for (var, message) in problems {
+                    p.add(var, message);
+                }
+            }
+        }
 
         let source_connect_retry = RetryPolicy {
             attempts: match env.get("SOURCE_CONNECT_MAX_ATTEMPTS") {
@@ -374,13 +407,22 @@ impl Config {
         Ok(Config {
             log_level,
             log_format,
-            source: source.expect("source settings exist when there are no problems"),
+            source,
             engine,
             output,
             polyteia,
             schedule,
             source_connect_retry,
         })
+    }
+}
+
+impl Config {
+    /// The source settings of a command that reads the database.
+    pub fn source(&self) -> Result<&SourceSettings> {
+        self.source
+            .as_ref()
+            .ok_or_else(|| Error::new(crate::error::ErrorKind::Internal, "this command has no source database settings"))
     }
 }
 
@@ -434,6 +476,10 @@ fn parse_log_format(env: &Env, p: &mut Problems) -> LogFormat {
 }
 
 /// A secret from `NAME` or from the file named by `NAME_FILE` (not both).
+/// A file's trailing white space (line breaks from an editor, `echo` or
+/// Windows) is not part of the secret; a control character inside it is
+/// refused here, as it would only fail later as a confusing network or
+/// login error.
 fn read_secret(env: &Env, name: &str, p: &mut Problems) -> Option<Secret> {
     let file_var = format!("{name}_FILE");
     match (env.get(name), env.get(&file_var)) {
@@ -445,9 +491,18 @@ fn read_secret(env: &Env, name: &str, p: &mut Problems) -> Option<Secret> {
         (None, Some(path)) => match std::fs::read(path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => {
-                    let value = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+                    let value = text.trim_end();
                     if value.is_empty() {
                         p.add(&file_var, format!("file {path} is empty"));
+                        None
+                    } else if value.chars().any(char::is_control) {
+                        p.add(
+                            &file_var,
+                            format!(
+                                "file {path} holds a control character (a line break, tab or the like) inside the \
+                                 secret; the file must hold the secret alone, on one line"
+                            ),
+                        );
                         None
                     } else {
                         Some(Secret::new(value))
@@ -569,7 +624,7 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
         _ => {}
     }
 
-    let query = env.get("SOURCE_DATABASE_SQL_QUERY").map(clean_query);
+    let query = env.get("SOURCE_DATABASE_SQL_QUERY").map(|q| clean_query(strip_surrounding_quotes(q)));
     match query.as_deref() {
         None | Some("") => p.add("SOURCE_DATABASE_SQL_QUERY", "is required (the SELECT whose result is exported)"),
         Some(q) if has_several_statements(q) => p.add(
@@ -635,6 +690,25 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
         options,
         dialect,
     })
+}
+
+/// `'SELECT …'` or `"SELECT …"` as `SELECT …`. A .env reader removes such
+/// quotes, but `docker run --env-file`, Kubernetes and compose pass them on;
+/// a query wrapped whole in quotes is a string literal or an identifier,
+/// never a valid statement, so one matching pair around it is removed.
+fn strip_surrounding_quotes(query: &str) -> &str {
+    let trimmed = query.trim();
+    for quote in ['\'', '"'] {
+        if let Some(inner) = trimmed.strip_prefix(quote).and_then(|rest| rest.strip_suffix(quote)) {
+            log::debug!(
+                "SOURCE_DATABASE_SQL_QUERY: removed the {} quotes around the whole query (they came with the value, \
+                 as docker run --env-file and YAML values pass them on)",
+                if quote == '"' { "double" } else { "single" }
+            );
+            return inner;
+        }
+    }
+    trimmed
 }
 
 /// `SOURCE_DATABASE_OPTIONS`: whitespace-separated `key=value` pairs.
@@ -714,9 +788,20 @@ fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
 }
 
 fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSettings {
-    let needed = purpose == Purpose::Upload;
-    let personal_access_token = read_secret(env, "PERSONAL_ACCESS_TOKEN", p);
-    if needed && personal_access_token.is_none() && env.get("PERSONAL_ACCESS_TOKEN_FILE").is_none() {
+    let needed = purpose.uploads();
+    let personal_access_token = read_secret(env, "PERSONAL_ACCESS_TOKEN", p).and_then(|key| {
+        // A key travels in an HTTP header, where a control character cannot go.
+        let trimmed = key.expose().trim_end();
+        if trimmed.chars().any(char::is_control) {
+            p.add("PERSONAL_ACCESS_TOKEN", "holds a control character (a line break, tab or the like); give the key alone");
+            None
+        } else if trimmed.len() < key.expose().len() {
+            Some(Secret::new(trimmed))
+        } else {
+            Some(key)
+        }
+    });
+    if needed && env.get("PERSONAL_ACCESS_TOKEN").is_none() && env.get("PERSONAL_ACCESS_TOKEN_FILE").is_none() {
         p.add("PERSONAL_ACCESS_TOKEN", "is required to upload (or set PERSONAL_ACCESS_TOKEN_FILE)");
     }
     let dataset_id = env.get("DATASET_ID").map(|d| d.trim().to_string());
@@ -824,9 +909,10 @@ mod tests {
     #[test]
     fn minimal_postgres_export_config() {
         let cfg = Config::from_env(&Env::from_pairs(pg_env()), Purpose::Export).unwrap();
-        assert_eq!(cfg.source.kind, SourceKind::Postgres);
-        assert_eq!(cfg.source.port, Some(5432));
-        assert_eq!(cfg.source.query, "SELECT * FROM db.events");
+        let source = cfg.source().unwrap();
+        assert_eq!(source.kind, SourceKind::Postgres);
+        assert_eq!(source.port, Some(5432));
+        assert_eq!(source.query, "SELECT * FROM db.events");
         assert_eq!(cfg.output.compression, Compression::Snappy);
         assert_eq!(cfg.polyteia.api(), ApiGeneration::UploadToken);
         assert_eq!(cfg.polyteia.base_url, DEFAULT_UPLOAD_TOKEN_BASE_URL);
@@ -892,11 +978,108 @@ mod tests {
         let mut pairs: Vec<(String, String)> = pg_env().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         pairs.push(("SOURCE_DATABASE_PASSWORD_FILE".into(), file.display().to_string()));
         let cfg = Config::from_env(&Env::from_pairs(pairs.clone()), Purpose::Export).unwrap();
-        assert_eq!(cfg.source.password.unwrap().expose(), "s3cr3t pass");
+        assert_eq!(cfg.source().unwrap().password.as_ref().unwrap().expose(), "s3cr3t pass");
 
         pairs.push(("SOURCE_DATABASE_PASSWORD".into(), "other".into()));
         let err = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap_err();
         assert!(err.message().contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn secret_files_lose_trailing_white_space_and_refuse_control_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        let with_file = |var: &str| {
+            let mut pairs: Vec<(String, String)> = pg_env().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+            pairs.push((var.into(), file.display().to_string()));
+            pairs.extend([("DATASET_ID".to_string(), "ds".to_string())]);
+            Config::from_env(&Env::from_pairs(pairs), Purpose::Upload)
+        };
+        for content in ["pak_x1y2\n\n", "pak_x1y2\r\n", "pak_x1y2 \t\r\n\n"] {
+            std::fs::write(&file, content).unwrap();
+            let cfg = with_file("PERSONAL_ACCESS_TOKEN_FILE").unwrap();
+            assert_eq!(cfg.polyteia.personal_access_token.unwrap().expose(), "pak_x1y2", "{content:?}");
+        }
+        std::fs::write(&file, "pw x\r\n").unwrap();
+        let mut pairs: Vec<(String, String)> = pg_env().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        pairs.push(("SOURCE_DATABASE_PASSWORD_FILE".into(), file.display().to_string()));
+        let cfg = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap();
+        assert_eq!(cfg.source().unwrap().password.as_ref().unwrap().expose(), "pw x");
+
+        for content in ["pak_x1\ny2\n", "pak\u{1b}x1y2", "pak_x1\ty2"] {
+            std::fs::write(&file, content).unwrap();
+            for var in ["PERSONAL_ACCESS_TOKEN_FILE", "SOURCE_DATABASE_PASSWORD_FILE"] {
+                let err = with_file(var).unwrap_err();
+                assert_eq!(err.exit_code(), 3);
+                let expected = format!("{var}: file {} holds a control character", file.display());
+                assert!(err.message().contains(&expected), "{content:?}: {err}");
+                assert!(err.message().starts_with("configuration has 1 problem:") || var != "PERSONAL_ACCESS_TOKEN_FILE", "{err}");
+            }
+        }
+        // A key given directly: trailing white space goes, a control character inside is refused.
+        let mut pairs = pg_env();
+        pairs.extend([("DATASET_ID", "ds"), ("PERSONAL_ACCESS_TOKEN", "pak_x1y2\n")]);
+        let cfg = Config::from_env(&Env::from_pairs(pairs.clone()), Purpose::Upload).unwrap();
+        assert_eq!(cfg.polyteia.personal_access_token.unwrap().expose(), "pak_x1y2");
+        pairs.push(("PERSONAL_ACCESS_TOKEN", "pak_x1\ny2"));
+        let err = Config::from_env(&Env::from_pairs(pairs), Purpose::Upload).unwrap_err();
+        assert_eq!(err.message(), "configuration has 1 problem: PERSONAL_ACCESS_TOKEN: holds a control character (a line break, tab or the like); give the key alone");
+    }
+
+    #[test]
+    fn a_query_in_surrounding_quotes_loses_them() {
+        for (given, expected) in [
+            ("'SELECT * FROM db.events'", "SELECT * FROM db.events"),
+            ("\"SELECT 1;\"", "SELECT 1"),
+            ("  'SELECT ''a'' AS x'\n", "SELECT ''a'' AS x"),
+            ("SELECT 'a' || 'b'", "SELECT 'a' || 'b'"),
+            ("'a' || 'b'", "a' || 'b"),
+            ("\"'SELECT 1'\"", "'SELECT 1'"),
+            ("'SELECT 1\"", "'SELECT 1\""),
+        ] {
+            let mut pairs = pg_env();
+            pairs.push(("SOURCE_DATABASE_SQL_QUERY", given));
+            let cfg = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap();
+            assert_eq!(cfg.source().unwrap().query, expected, "{given:?}");
+        }
+        let mut pairs = pg_env();
+        pairs.push(("SOURCE_DATABASE_SQL_QUERY", "''"));
+        let err = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap_err();
+        assert!(err.message().contains("SOURCE_DATABASE_SQL_QUERY: is required"), "{err}");
+    }
+
+    #[test]
+    fn uploading_a_file_needs_only_the_polyteia_settings() {
+        let env = Env::from_pairs([("PERSONAL_ACCESS_TOKEN", "pak_1"), ("DATASET_ID", "ds"), ("SOURCE_DATABASE_PORT", "x")]);
+        let cfg = Config::from_env(&env, Purpose::UploadFile).unwrap();
+        assert!(cfg.source.is_none());
+        assert_eq!(cfg.source().unwrap_err().exit_code(), 1);
+        let err = Config::from_env(&Env::from_pairs([("SOURCE_DATABASE_TYPE", "duckdb")]), Purpose::UploadFile).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "configuration has 2 problems: PERSONAL_ACCESS_TOKEN: is required to upload (or set PERSONAL_ACCESS_TOKEN_FILE); \
+             DATASET_ID: is required to upload (the id of the Polyteia dataset to replace)"
+        );
+    }
+
+    #[test]
+    fn the_schedule_is_validated_with_everything_else() {
+        let mut pairs = pg_env();
+        pairs.extend([
+            ("PERSONAL_ACCESS_TOKEN", "pak_1"),
+            ("DATASET_ID", "ds"),
+            ("HEALTH_CHECK_PORT", "eighty"),
+            ("CRON_SCHEDULE", "every night"),
+            ("CRON_TZ", "Mars/Olympus"),
+        ]);
+        let err = Config::from_env(&Env::from_pairs(pairs.clone()), Purpose::Schedule).unwrap_err();
+        let msg = err.message();
+        assert!(msg.starts_with("configuration has 3 problems: HEALTH_CHECK_PORT: 'eighty'"), "{msg}");
+        assert!(msg.contains("; CRON_SCHEDULE: 'every night' is not a cron expression"), "{msg}");
+        assert!(msg.contains("; CRON_TZ: 'Mars/Olympus' is not a time zone name"), "{msg}");
+        // Other commands have no schedule.
+        pairs.retain(|(k, _)| *k != "HEALTH_CHECK_PORT");
+        assert!(Config::from_env(&Env::from_pairs(pairs), Purpose::Upload).is_ok());
     }
 
     #[test]
@@ -912,7 +1095,7 @@ mod tests {
         let mut pairs = pg_env();
         pairs.push(("SOURCE_DATABASE_OPTIONS", "connect_timeout=5 application_name=x"));
         let cfg = Config::from_env(&Env::from_pairs(pairs.clone()), Purpose::Export).unwrap();
-        assert_eq!(cfg.source.options, vec![("connect_timeout".into(), "5".into()), ("application_name".into(), "x".into())]);
+        assert_eq!(cfg.source().unwrap().options, vec![("connect_timeout".into(), "5".into()), ("application_name".into(), "x".into())]);
         pairs.push(("SOURCE_DATABASE_OPTIONS", "password=x nonsense"));
         let err = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap_err();
         assert!(err.message().contains("'password' has its own"), "{err}");

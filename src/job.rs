@@ -43,7 +43,8 @@ fn export_to_file_inner(config: &Config, output: &Path, ctx: &Context) -> Result
     let partial = parent.join(format!(".{}.partial-{}", file_name.to_string_lossy(), std::process::id()));
 
     let work_dir = source::private_work_dir(&config.output.temp_dir)?;
-    log_start(config);
+    let _leftovers = ctx.cancel.remove_on_sudden_exit(&[work_dir.path(), &partial]);
+    log_start(config)?;
     let stats = export_into(config, ctx, work_dir.path(), &partial)?;
     check_cancelled(&ctx.cancel).inspect_err(|_| {
         let _ = std::fs::remove_file(&partial);
@@ -100,7 +101,8 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
     let started = Instant::now();
     let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
     let work_dir = source::private_work_dir(&config.output.temp_dir)?;
-    log_start(config);
+    let _leftovers = ctx.cancel.remove_on_sudden_exit(&[work_dir.path()]);
+    log_start(config)?;
 
     let file = work_dir.path().join(upload_file_name(config.polyteia.dataset_id.as_deref().unwrap_or("export")));
     let export = export_into(config, ctx, work_dir.path(), &file)?;
@@ -129,7 +131,7 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
 fn export_into(config: &Config, ctx: &Context, spill_dir: &Path, dest: &Path) -> Result<ExportStats> {
     ctx.state.set_phase(Phase::Connecting);
     let source = open_source(config, spill_dir, &ctx.cancel)?;
-    ctx.cancel.set_query(Some(source.interrupt_handle()));
+    ctx.cancel.set_query(Some(source.query_stopper()));
     ctx.state.set_phase(Phase::Exporting);
     let stats = source.export(dest, &config.output);
     ctx.cancel.set_query(None);
@@ -245,6 +247,7 @@ fn upload_file_name(dataset_id: &str) -> String {
 /// that is restarting, a pod that is not ready yet). A refused login or a
 /// missing database is not retried: waiting would not fix it.
 fn open_source(config: &Config, spill_dir: &Path, cancel: &Cancellation) -> Result<Source> {
+    let settings = config.source()?;
     let policy = &config.source_connect_retry;
     let attempts = policy.attempts.max(1);
     let judge = |e: &Error| if e.is_transient() { Verdict::Retry { after: None } } else { Verdict::Stop };
@@ -252,7 +255,7 @@ fn open_source(config: &Config, spill_dir: &Path, cancel: &Cancellation) -> Resu
         log::warn!(attempt = attempt, delay_seconds = delay.as_secs_f64();
             "source not reachable (attempt {attempt} of {attempts}), retrying in {:.1}s: {e}", delay.as_secs_f64())
     };
-    let open = |_| Source::open(&config.source, &config.engine, spill_dir);
+    let open = |_| Source::open(settings, &config.engine, spill_dir);
     match retry::retry(policy, &cancel.flag(), open, judge, announce) {
         Ok(source) => Ok(source),
         Err(GaveUp::Failed { error, .. }) => Err(error),
@@ -330,8 +333,8 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| Error::io(format!("invalid path {}", path.display()), &e))
 }
 
-fn log_start(config: &Config) {
-    let s = &config.source;
+fn log_start(config: &Config) -> Result<()> {
+    let s = config.source()?;
     if s.kind == SourceKind::Mysql && s.ssl_mode.as_deref() == Some("verify_identity") && s.ssl_root_cert.is_none() {
         log::warn!(
             "SOURCE_DATABASE_SSL_MODE=verify_identity without SOURCE_DATABASE_SSL_ROOT_CERT: the server certificate's \
@@ -346,6 +349,7 @@ fn log_start(config: &Config) {
         _ => log::info!(source = s.kind.name(), database = s.database.as_str();
             "exporting from {} database {}", s.kind.name(), s.database),
     }
+    Ok(())
 }
 
 fn log_export_summary(summary: &ExportSummary) {

@@ -8,21 +8,40 @@ use log::kv::{Key, Value, VisitSource};
 use crate::config::LogFormat;
 use crate::secret::scrub;
 
+/// A structured field of a log line.
+pub type Field = (String, serde_json::Value);
+
 /// Installs the logger. Our own messages follow `level`; dependencies are
 /// held at `warn` so that debug output stays about this program.
 pub fn init(level: log::LevelFilter, format: LogFormat) {
     let mut builder = env_logger::Builder::new();
     builder.filter_level(level.min(log::LevelFilter::Warn)).filter_module("connector", level);
     builder.target(env_logger::Target::Stderr);
-    match format {
-        LogFormat::Text => builder.format(|buf, record| {
-            let fields = collect_fields(record);
-            let mut line = format!(
-                "{} {:<5} {}",
-                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                record.level(),
-                record.args()
-            );
+    builder.format(move |buf, record| {
+        let line = render(format, record.level(), record.target(), &record.args().to_string(), collect_fields(record));
+        writeln!(buf, "{line}")
+    });
+    // A second init (tests, schedule) keeps the first logger.
+    let _ = builder.try_init();
+}
+
+/// Whether [`init`] has installed the logger.
+pub fn is_initialized() -> bool {
+    log::max_level() != log::LevelFilter::Off
+}
+
+/// Prints one line to stderr exactly as the logger would, for what happens
+/// before it can be installed (the command line, the env file).
+pub fn print_line(format: LogFormat, level: log::Level, message: &str, fields: Vec<Field>) {
+    eprintln!("{}", render(format, level, "connector", message, fields));
+}
+
+/// One log line (without the line break), scrubbed of secrets.
+pub fn render(format: LogFormat, level: log::Level, target: &str, message: &str, fields: Vec<Field>) -> String {
+    let timestamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let line = match format {
+        LogFormat::Text => {
+            let mut line = format!("{timestamp} {level:<5} {message}");
             for (key, value) in fields {
                 let value = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
                 if value.contains(' ') {
@@ -31,27 +50,25 @@ pub fn init(level: log::LevelFilter, format: LogFormat) {
                     line.push_str(&format!(" {key}={value}"));
                 }
             }
-            writeln!(buf, "{}", scrub(&line))
-        }),
-        LogFormat::Json => builder.format(|buf, record| {
+            line
+        }
+        LogFormat::Json => {
             let mut object = serde_json::Map::new();
-            object.insert("timestamp".into(), chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().into());
-            object.insert("level".into(), record.level().as_str().to_ascii_lowercase().into());
-            object.insert("target".into(), record.target().into());
-            object.insert("message".into(), record.args().to_string().into());
-            for (key, value) in collect_fields(record) {
+            object.insert("timestamp".into(), timestamp.into());
+            object.insert("level".into(), level.as_str().to_ascii_lowercase().into());
+            object.insert("target".into(), target.into());
+            object.insert("message".into(), message.into());
+            for (key, value) in fields {
                 object.entry(key).or_insert(value);
             }
-            let line = serde_json::Value::Object(object).to_string();
-            writeln!(buf, "{}", scrub(&line))
-        }),
+            serde_json::Value::Object(object).to_string()
+        }
     };
-    // A second init (tests, schedule) keeps the first logger.
-    let _ = builder.try_init();
+    scrub(&line)
 }
 
-fn collect_fields(record: &log::Record) -> Vec<(String, serde_json::Value)> {
-    struct Collect(Vec<(String, serde_json::Value)>);
+fn collect_fields(record: &log::Record) -> Vec<Field> {
+    struct Collect(Vec<Field>);
     impl<'kvs> VisitSource<'kvs> for Collect {
         fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
             let json = if let Some(n) = value.to_u64() {

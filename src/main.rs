@@ -1,20 +1,28 @@
+use std::ffi::OsString;
 use std::sync::Arc;
 
+use clap::error::ErrorKind as ClapErrorKind;
 use clap::Parser;
 
 use connector::cli::{Cli, Command};
-use connector::config::{self, Config, Env, Purpose};
+use connector::config::{self, Config, Env, LogFormat, Purpose};
 use connector::error::{Error, ErrorKind};
 use connector::job::{self, Context};
 use connector::schedule::{self, Schedule};
 use connector::{check, health, logging};
 
 fn main() {
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(err) => usage_error(err, &args),
+    };
+    // Known before the env file is read, so that its errors are in the format asked for.
+    let early_format = cli.log_format.unwrap_or_else(|| format_from_environment().unwrap_or(LogFormat::Text));
     std::process::exit(match run(cli) {
         Ok(()) => 0,
         Err(err) => {
-            report(&err);
+            report(&err, early_format);
             err.exit_code()
         }
     });
@@ -27,11 +35,11 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
     let mut env = Env::load(&cli.env_file)?;
     // Command-line flags win over the environment.
-    if let Some(level) = &cli.log_level {
-        env.set("LOG_LEVEL", level);
+    if let Some(level) = cli.log_level {
+        env.set("LOG_LEVEL", level.name());
     }
-    if let Some(format) = &cli.log_format {
-        env.set("LOG_FORMAT", format);
+    if let Some(format) = cli.log_format {
+        env.set("LOG_FORMAT", format.name());
     }
     logging::init(config::log_level_hint(&env), config::log_format_hint(&env));
 
@@ -59,7 +67,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Upload { file } => {
-            let config = Config::from_env(&env, Purpose::Upload)?;
+            let config = Config::from_env(&env, Purpose::UploadFile)?;
             ctx.cancel.install_signal_handlers()?;
             job::upload_file(&config, &file, &ctx)?;
             Ok(())
@@ -70,8 +78,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             check::run_checks(&config, &ctx)
         }
         Command::Schedule { run_now } => {
-            let config = Config::from_env(&env, Purpose::Upload)?;
-            // An invalid expression stops here, before anything runs.
+            // Validates CRON_SCHEDULE and CRON_TZ with everything else, before anything runs.
+            let config = Config::from_env(&env, Purpose::Schedule)?;
             let schedule = Schedule::parse(&config.schedule.cron_schedule, &config.schedule.cron_tz)?;
             ctx.cancel.install_signal_handlers()?;
             let _server = health::Server::start(config.schedule.health_check_port, ctx.state.clone())?;
@@ -92,14 +100,56 @@ fn log_env_files(env: &Env) {
     }
 }
 
-/// The failure as one line: through the logger once it is set up, else stderr.
-fn report(err: &Error) {
-    if log::max_level() >= log::LevelFilter::Error {
-        log::error!(exit_code = err.exit_code(), error_class = err.kind().name(); "{err}");
-    } else {
-        eprintln!("error: {err}");
+/// `LOG_FORMAT` from the process environment, if it names a format.
+fn format_from_environment() -> Option<LogFormat> {
+    std::env::var("LOG_FORMAT").ok().as_deref().and_then(config::format_from_str)
+}
+
+/// A command-line error: clap's message and exit code (2), as one JSON log
+/// line when JSON is asked for (by a valid `--log-format` or `LOG_FORMAT`).
+/// Help and version output stay as they are.
+fn usage_error(err: clap::Error, args: &[OsString]) -> ! {
+    let is_output = matches!(
+        err.kind(),
+        ClapErrorKind::DisplayHelp | ClapErrorKind::DisplayVersion | ClapErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !is_output && format_from_args(args).or_else(format_from_environment) == Some(LogFormat::Json) {
+        let message = err.render().to_string();
+        let message = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+        let message = message.strip_prefix("error: ").unwrap_or(&message);
+        logging::print_line(LogFormat::Json, log::Level::Error, message, vec![
+            ("exit_code".into(), err.exit_code().into()),
+            ("error_class".into(), "usage".into()),
+        ]);
+        std::process::exit(err.exit_code());
     }
-    if err.kind() == ErrorKind::Internal {
-        eprintln!("this looks like a bug in polyteia-db-connector; please report it with the line above");
+    err.exit()
+}
+
+/// A `--log-format` value among arguments that did not parse as a whole.
+fn format_from_args(args: &[OsString]) -> Option<LogFormat> {
+    let args: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    args.iter().enumerate().rev().find_map(|(i, arg)| match arg.strip_prefix("--log-format") {
+        Some("") => args.get(i + 1).and_then(|v| config::format_from_str(v)),
+        Some(rest) => rest.strip_prefix('=').and_then(config::format_from_str),
+        None => None,
+    })
+}
+
+/// The failure as one line in the log format: through the logger once it is
+/// set up, else rendered the same way in the format known so far.
+fn report(err: &Error, early_format: LogFormat) {
+    let bug = "this looks like a bug in polyteia-db-connector; please report it with the line above";
+    if logging::is_initialized() {
+        log::error!(exit_code = err.exit_code(), error_class = err.kind().name(); "{err}");
+        if err.kind() == ErrorKind::Internal {
+            log::error!("{bug}");
+        }
+    } else {
+        let fields = vec![("exit_code".into(), err.exit_code().into()), ("error_class".into(), err.kind().name().into())];
+        logging::print_line(early_format, log::Level::Error, err.message(), fields);
+        if err.kind() == ErrorKind::Internal {
+            logging::print_line(early_format, log::Level::Error, bug, vec![]);
+        }
     }
 }

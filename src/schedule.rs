@@ -23,20 +23,28 @@ pub struct Schedule {
 impl Schedule {
     /// Parses the expression and time zone; an error names the variable.
     pub fn parse(expression: &str, tz: &str) -> Result<Schedule> {
+        Schedule::build(expression, tz).map_err(|problems| {
+            Error::config(problems.iter().map(|(var, message)| format!("{var}: {message}")).collect::<Vec<_>>().join("; "))
+        })
+    }
+
+    /// Like [`Schedule::parse`], with each problem as (variable, message),
+    /// for configuration validation to report them with everything else.
+    pub fn build(expression: &str, tz: &str) -> std::result::Result<Schedule, Vec<(&'static str, String)>> {
         let mut problems = Vec::new();
         let cron = CronParser::builder()
             .seconds(Seconds::Optional)
             .build()
             .parse(expression)
-            .map_err(|e| problems.push(format!("CRON_SCHEDULE: '{expression}' is not a cron expression ({e})")))
+            .map_err(|e| problems.push(("CRON_SCHEDULE", format!("'{expression}' is not a cron expression ({e})"))))
             .ok();
         let tz = tz
             .parse::<chrono_tz::Tz>()
-            .map_err(|_| problems.push(format!("CRON_TZ: '{tz}' is not a time zone name such as UTC or Europe/Berlin")))
+            .map_err(|_| problems.push(("CRON_TZ", format!("'{tz}' is not a time zone name such as UTC or Europe/Berlin"))))
             .ok();
         match (cron, tz) {
             (Some(cron), Some(tz)) => Ok(Schedule { cron, tz, expression: expression.to_string() }),
-            _ => Err(Error::config(problems.join("; "))),
+            _ => Err(problems),
         }
     }
 

@@ -3,7 +3,8 @@
 //! result into a Parquet file that is verified before it counts as done.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use duckdb::Connection;
@@ -87,13 +88,138 @@ pub struct Column {
     pub type_name: String,
 }
 
-/// Lets another thread cancel the running query (signals, `schedule` shutdown).
-pub type InterruptHandle = Arc<duckdb::InterruptHandle>;
+/// Lets another thread stop the running query (signals): DuckDB's
+/// interrupt, and for a native-dialect query on a server also a cancel of
+/// the statement on the server, which DuckDB's interrupt does not reach
+/// (the pass-through call waits for the server's answer).
+#[derive(Clone)]
+pub struct QueryStopper {
+    interrupt: Arc<duckdb::InterruptHandle>,
+    server: Option<Arc<ServerCancel>>,
+}
+
+impl QueryStopper {
+    /// Interrupts the query; a server-side cancel runs in its own thread, so
+    /// the caller (the signal thread) never waits for the network.
+    pub fn stop(&self) {
+        self.interrupt.interrupt();
+        if let Some(server) = &self.server {
+            if !server.started.swap(true, Ordering::SeqCst) {
+                let server = server.clone();
+                let _ = std::thread::Builder::new().name("cancel".into()).spawn(move || server.run());
+            }
+        }
+    }
+
+    /// The query is over: a cancel still trying gives up.
+    pub fn finished(&self) {
+        if let Some(server) = &self.server {
+            server.finished.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// How long a server-side cancel keeps looking for the statement (it may
+/// not have reached the server yet when the signal came).
+const SERVER_CANCEL_PERIOD: Duration = Duration::from_secs(10);
+
+/// Cancels this run's statement on the source server from a second
+/// connection of the same DuckDB: PostgreSQL `pg_cancel_backend`, MySQL
+/// `KILL QUERY`. The statement is found by the run's tag (see [`run_tag`]).
+struct ServerCancel {
+    conn: Mutex<Connection>,
+    kind: SourceKind,
+    tag: String,
+    mysql_dsn: String,
+    started: AtomicBool,
+    finished: AtomicBool,
+}
+
+impl ServerCancel {
+    fn run(&self) {
+        let deadline = Instant::now() + SERVER_CANCEL_PERIOD;
+        while !self.finished.load(Ordering::SeqCst) && Instant::now() < deadline {
+            match self.cancel_once() {
+                Ok(0) => std::thread::sleep(Duration::from_millis(200)),
+                Ok(cancelled) => {
+                    log::info!(statements = cancelled; "cancelled the running statement on the source server");
+                    return;
+                }
+                Err(e) => {
+                    log::warn!("cannot cancel the statement on the source server (it stops when the server is done): {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// How many statements of this run were found running and cancelled.
+    fn cancel_once(&self) -> std::result::Result<usize, duckdb::Error> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let marker = sql_comment(&self.tag);
+        match self.kind {
+            SourceKind::Postgres => {
+                // The filter runs before the cancel (OFFSET 0 keeps the planner from merging them).
+                let inner = format!(
+                    "SELECT pg_cancel_backend(pid) AS cancelled FROM (SELECT pid FROM pg_stat_activity \
+                     WHERE pid <> pg_backend_pid() AND state = 'active' \
+                     AND (application_name = {} OR position({} in query) > 0) OFFSET 0) AS ours",
+                    sql_literal(&self.tag),
+                    sql_literal(&marker)
+                );
+                let sql = format!(
+                    "SELECT count(*) FILTER (WHERE cancelled) FROM postgres_query({}, {})",
+                    sql_literal(CATALOG),
+                    sql_literal(&inner)
+                );
+                conn.query_row(&sql, [], |r| r.get::<_, i64>(0)).map(|n| n as usize)
+            }
+            SourceKind::Mysql => {
+                // KILL is refused through the read-only catalog; a second,
+                // writable attachment runs it and nothing else.
+                conn.execute_batch(&format!(
+                    "ATTACH IF NOT EXISTS {} AS {CANCEL_CATALOG} (TYPE mysql, SECRET {MYSQL_SECRET})",
+                    sql_literal(&self.mysql_dsn)
+                ))?;
+                let inner = format!(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND LOCATE({}, INFO) > 0",
+                    sql_literal(&marker)
+                );
+                let sql = format!("SELECT * FROM mysql_query({}, {})", sql_literal(CANCEL_CATALOG), sql_literal(&inner));
+                let ids: Vec<i64> = conn.prepare(&sql)?.query_map([], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?;
+                for id in &ids {
+                    conn.execute_batch(&format!(
+                        "CALL mysql_execute({}, {})",
+                        sql_literal(CANCEL_CATALOG),
+                        sql_literal(&format!("KILL QUERY {id}"))
+                    ))?;
+                }
+                Ok(ids.len())
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+/// The MySQL attachment that only runs `KILL QUERY`.
+const CANCEL_CATALOG: &str = "connector_cancel";
+
+/// Names this run on the source server: the PostgreSQL `application_name`
+/// (unless SOURCE_DATABASE_OPTIONS sets one) and a comment in front of a
+/// native-dialect query, by which a signal finds the statement to cancel.
+fn run_tag() -> String {
+    format!("polyteia-db-connector {}-{:08x}", std::process::id(), fastrand::u32(..))
+}
+
+fn sql_comment(tag: &str) -> String {
+    format!("/* {tag} */")
+}
 
 pub struct Source {
     conn: Connection,
     settings: SourceSettings,
     connect_time: Duration,
+    tag: String,
 }
 
 impl Source {
@@ -101,22 +227,45 @@ impl Source {
     /// source. `spill_dir` receives DuckDB's temporary files.
     pub fn open(settings: &SourceSettings, engine: &EngineSettings, spill_dir: &Path) -> Result<Source> {
         let started = Instant::now();
+        let tag = run_tag();
+        let mut settings = settings.clone();
+        if settings.kind == SourceKind::Postgres && !settings.options.iter().any(|(k, _)| k == "application_name") {
+            settings.options.push(("application_name".into(), tag.clone()));
+        }
         let conn = open_duckdb(engine, spill_dir)?;
         if let Some(extension) = extension_for(settings.kind) {
             load_extension(&conn, extension, engine.extension_directory.as_deref())?;
         }
-        tune_scanner(&conn, settings)?;
-        attach(&conn, settings)?;
-        Ok(Source { conn, settings: settings.clone(), connect_time: started.elapsed() })
+        tune_scanner(&conn, &settings)?;
+        attach(&conn, &settings)?;
+        Ok(Source { conn, settings, connect_time: started.elapsed(), tag })
     }
 
-    pub fn interrupt_handle(&self) -> InterruptHandle {
-        self.conn.interrupt_handle()
+    /// What stops this source's query from another thread.
+    pub fn query_stopper(&self) -> QueryStopper {
+        let server = match (self.settings.dialect, self.settings.kind) {
+            (QueryDialect::Native, SourceKind::Postgres | SourceKind::Mysql) => match self.conn.try_clone() {
+                Ok(conn) => Some(Arc::new(ServerCancel {
+                    conn: Mutex::new(conn),
+                    kind: self.settings.kind,
+                    tag: self.tag.clone(),
+                    mysql_dsn: mysql_dsn(&self.settings),
+                    started: AtomicBool::new(false),
+                    finished: AtomicBool::new(false),
+                })),
+                Err(e) => {
+                    log::debug!("no second DuckDB connection for a server-side cancel: {e}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        QueryStopper { interrupt: self.conn.interrupt_handle(), server }
     }
 
     /// The SQL that produces the result, after applying the query dialect.
     pub fn result_sql(&self) -> String {
-        result_sql(&self.settings)
+        result_sql(&self.settings, Some(&self.tag))
     }
 
     /// The result's columns, without running the query.
@@ -356,20 +505,7 @@ fn connect_error(settings: &SourceSettings, err: &duckdb::Error, attach_sql: &st
         }
     }
     let lower = text.to_ascii_lowercase();
-    let hint = if lower.contains("password authentication failed")
-        || lower.contains("access denied")
-        || lower.contains("authentication failed")
-        || lower.contains("no pg_hba.conf entry")
-    {
-        "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"
-    } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") {
-        "check SOURCE_DATABASE_SSL_MODE and SOURCE_DATABASE_SSL_ROOT_CERT"
-    } else if lower.contains("does not exist") || lower.contains("unknown database") {
-        "check SOURCE_DATABASE_NAME"
-    } else {
-        "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and that the server accepts connections from here"
-    };
-    let error = Error::new(ErrorKind::SourceUnreachable, format!("{what}: {}; {hint}", strip_duckdb_prefix(&text)));
+    let error = Error::new(ErrorKind::SourceUnreachable, format!("{what}: {}; {}", strip_duckdb_prefix(&text), login_hint(&lower)));
     // A server that is down, restarting or not reachable yet may come back; a
     // refused login or a missing database will not.
     const MAY_RECOVER: [&str; 8] = [
@@ -385,6 +521,52 @@ fn connect_error(settings: &SourceSettings, err: &duckdb::Error, attach_sql: &st
     match MAY_RECOVER.iter().any(|m| lower.contains(m)) {
         true => error.transient(),
         false => error,
+    }
+}
+
+/// What to check after a failed connection, from the server's or driver's
+/// message: the setting it points at, or all of them when it cannot tell.
+fn login_hint(lower: &str) -> &'static str {
+    const HOST: [&str; 11] = [
+        "connection refused",
+        "could not translate host name",
+        "name or service not known",
+        "temporary failure in name resolution",
+        "unknown mysql server host",
+        "can't connect to",
+        "no route to host",
+        "network is unreachable",
+        "timeout expired",
+        "timed out",
+        "could not connect to server",
+    ];
+    if lower.contains("role \"") && lower.contains("does not exist") {
+        // PostgreSQL names the user it does not know.
+        "check SOURCE_DATABASE_USER"
+    } else if (lower.contains("database \"") && lower.contains("does not exist"))
+        || lower.contains("unknown database")
+        || (lower.contains("access denied for user") && lower.contains("to database"))
+    {
+        // MySQL answers the same for a database that is missing and one the user may not read.
+        "check SOURCE_DATABASE_NAME (and that SOURCE_DATABASE_USER may read it)"
+    } else if lower.contains("password authentication failed")
+        || lower.contains("access denied")
+        || lower.contains("authentication failed")
+    {
+        // The server does not say whether the user or the password is wrong.
+        "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"
+    } else if lower.contains("no password supplied") {
+        "check SOURCE_DATABASE_PASSWORD (or SOURCE_DATABASE_PASSWORD_FILE)"
+    } else if lower.contains("no pg_hba.conf entry") {
+        "check SOURCE_DATABASE_USER, SOURCE_DATABASE_NAME and SOURCE_DATABASE_SSL_MODE: the server's pg_hba.conf \
+         admits no such connection from this host"
+    } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") {
+        "check SOURCE_DATABASE_SSL_MODE and SOURCE_DATABASE_SSL_ROOT_CERT"
+    } else if HOST.iter().any(|m| lower.contains(m)) {
+        "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and that the server accepts connections from here"
+    } else {
+        "check SOURCE_DATABASE_HOST, SOURCE_DATABASE_PORT, SOURCE_DATABASE_USER, SOURCE_DATABASE_PASSWORD and \
+         SOURCE_DATABASE_NAME"
     }
 }
 
@@ -470,14 +652,19 @@ fn strip_duckdb_prefix(text: &str) -> &str {
     text.strip_prefix("Invalid Input Error: ").unwrap_or(text)
 }
 
-/// The query as DuckDB runs it: as written, or passed through to the server.
-fn result_sql(settings: &SourceSettings) -> String {
+/// The query as DuckDB runs it: as written, or passed through to the
+/// server, then with the run's tag as a comment in front.
+fn result_sql(settings: &SourceSettings, tag: Option<&str>) -> String {
+    let native = match tag {
+        Some(tag) => format!("{} {}", sql_comment(tag), settings.query),
+        None => settings.query.clone(),
+    };
     match (settings.dialect, settings.kind) {
         (QueryDialect::Native, SourceKind::Postgres) => {
-            format!("SELECT * FROM postgres_query({}, {})", sql_literal(CATALOG), sql_literal(&settings.query))
+            format!("SELECT * FROM postgres_query({}, {})", sql_literal(CATALOG), sql_literal(&native))
         }
         (QueryDialect::Native, SourceKind::Mysql) => {
-            format!("SELECT * FROM mysql_query({}, {})", sql_literal(CATALOG), sql_literal(&settings.query))
+            format!("SELECT * FROM mysql_query({}, {})", sql_literal(CATALOG), sql_literal(&native))
         }
         _ => settings.query.clone(),
     }
@@ -671,10 +858,38 @@ mod tests {
     }
 
     #[test]
+    fn the_login_hint_names_what_the_message_points_at() {
+        for (message, hint) in [
+            (r#"connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "nobody" does not exist"#, "check SOURCE_DATABASE_USER"),
+            (r#"FATAL:  database "nodb" does not exist"#, "check SOURCE_DATABASE_NAME (and"),
+            ("Access denied for user 'u'@'127.0.0.1' to database 'nodb'", "check SOURCE_DATABASE_NAME (and"),
+            ("Unknown database 'nodb'", "check SOURCE_DATABASE_NAME (and"),
+            (r#"FATAL:  password authentication failed for user "u""#, "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"),
+            ("Access denied for user 'u'@'127.0.0.1' (using password: YES)", "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"),
+            ("fe_sendauth: no password supplied", "check SOURCE_DATABASE_PASSWORD (or"),
+            (r#"FATAL:  no pg_hba.conf entry for host "10.0.0.5", user "u", database "d", SSL off"#, "pg_hba.conf"),
+            (r#"root certificate file "/root/.postgresql/root.crt" does not exist"#, "check SOURCE_DATABASE_SSL_MODE"),
+            ("Connection refused Is the server running on that host", "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and"),
+            ("Can't connect to server on '10.1.1.1' (110)", "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and"),
+            ("something nobody foresaw", "check SOURCE_DATABASE_HOST, SOURCE_DATABASE_PORT, SOURCE_DATABASE_USER, SOURCE_DATABASE_PASSWORD and SOURCE_DATABASE_NAME"),
+        ] {
+            let got = login_hint(&message.to_ascii_lowercase());
+            assert!(got.contains(hint), "{message}: {got}");
+        }
+        assert_eq!(login_hint(r#"fatal:  role "nobody" does not exist"#), "check SOURCE_DATABASE_USER");
+    }
+
+    #[test]
     fn native_dialect_wraps_query_in_pass_through() {
         let mut s = settings(SourceKind::Postgres, "x");
         s.dialect = QueryDialect::Native;
         s.query = "SELECT 'a'::text".into();
-        assert_eq!(result_sql(&s), "SELECT * FROM postgres_query('db', 'SELECT ''a''::text')");
+        assert_eq!(result_sql(&s, None), "SELECT * FROM postgres_query('db', 'SELECT ''a''::text')");
+        assert_eq!(
+            result_sql(&s, Some("polyteia-db-connector 7-0000abcd")),
+            "SELECT * FROM postgres_query('db', '/* polyteia-db-connector 7-0000abcd */ SELECT ''a''::text')"
+        );
+        s.dialect = QueryDialect::DuckDb;
+        assert_eq!(result_sql(&s, Some("polyteia-db-connector 7-0000abcd")), "SELECT 'a'::text");
     }
 }

@@ -369,3 +369,183 @@ fn sigterm_during_a_connect_backoff_is_acted_on_at_once() {
     assert_eq!(lines_with(&stderr, "source not reachable").len(), 1, "no further attempt after the signal: {stderr}");
     assert!(!output.exists());
 }
+
+// ---------------------------------------------------------------------------
+// Issue 16: check, schedule validation, a second signal, native statements
+
+#[test]
+fn check_skips_the_upload_permission_when_the_dataset_is_missing() {
+    let db = PgDatabase::create();
+    table(&db);
+    // The permission probe answers 404 for a dataset that does not exist, too.
+    let api = session_mock(
+        EXCHANGE_OK,
+        (404, r#"{"json": {"defined": false, "code": "NOT_FOUND", "status": 404, "message": "Dataset not found"}}"#),
+        404,
+        true,
+    );
+    let run = connector(&["check"], &check_env(&db, &api, "SELECT * FROM db.budget"));
+    assert_eq!(run.code, 14, "{}", run.output());
+    assert_line(&run.stderr, "FAIL dataset");
+    assert_line(&run.stderr, "SKIP upload permission: needs the dataset");
+    assert!(lines_with(&run.stderr, "PASS upload permission").is_empty(), "{}", run.stderr);
+    assert!(run.stderr.contains("check finished: 3 passed, 1 failed, 2 skipped"), "{}", run.stderr);
+}
+
+#[test]
+fn schedule_reports_port_cron_and_zone_problems_at_once() {
+    let api = upload_token_mock(Duration::ZERO);
+    let temp = tempfile::tempdir().unwrap();
+    let vars = with(
+        schedule_env(&api, free_port(), "every night", temp.path()),
+        &[("HEALTH_CHECK_PORT", "99999"), ("CRON_TZ", "Mars/Olympus")],
+    );
+    let run = connector(&["schedule", "--run-now"], &vars);
+    assert_eq!(run.code, 3, "{}", run.output());
+    let errors = lines_with(&run.stderr, "ERROR");
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    for problem in [
+        "configuration has 3 problems",
+        "HEALTH_CHECK_PORT: '99999' is not a port number",
+        "CRON_SCHEDULE: 'every night' is not a cron expression",
+        "CRON_TZ: 'Mars/Olympus' is not a time zone name",
+    ] {
+        assert!(errors[0].contains(problem), "missing {problem:?} in {}", errors[0]);
+    }
+    assert!(api.paths().is_empty());
+    // `run` has no schedule: the cron settings do not concern it.
+    let run = connector(&["run"], &with(schedule_env(&api, free_port(), "every night", temp.path()), &[("CRON_TZ", "Mars/Olympus")]));
+    assert_eq!(run.code, 0, "{}", run.output());
+}
+
+/// Whether the spawned process is still running.
+fn alive(child: &mut std::process::Child) -> bool {
+    child.try_wait().unwrap().is_none()
+}
+
+/// Starts `args` against a PostgreSQL table behind a proxy, freezes the
+/// network once `started` holds, sends SIGTERM, checks that the run hangs,
+/// then sends the second SIGTERM and returns the finished run.
+fn second_sigterm_while_the_network_stalls(
+    db: &PgDatabase,
+    args: &[&str],
+    extra: &[(&str, &str)],
+    started: impl Fn() -> bool,
+    temp: &Path,
+) -> Run {
+    db.exec("CREATE TABLE big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 1000000) g");
+    let proxy = FreezableProxy::start(PG_PORT.parse().unwrap());
+    let mut vars = with(
+        db.env("SELECT * FROM db.big"),
+        &[("SOURCE_DATABASE_PORT", &proxy.port.to_string()), ("TEMP_DIR", temp.to_str().unwrap())],
+    );
+    vars = with(vars, extra);
+    let mut child = spawn_connector(args, &vars);
+    wait_until("the export to write", Duration::from_secs(30), started);
+    // The network stalls in the middle of the export: the first signal cannot finish.
+    proxy.freeze();
+    std::thread::sleep(Duration::from_millis(300));
+    terminate(&child);
+    std::thread::sleep(Duration::from_millis(1500));
+    if !alive(&mut child) {
+        panic!("premise: the stalled export does not end on the first SIGTERM:\n{}", finish_connector(child).output());
+    }
+    assert_eq!(dir_entries(temp).len(), 1, "the work directory exists while the export hangs");
+    let second = Instant::now();
+    terminate(&child);
+    let run = finish_connector(child);
+    assert!(second.elapsed() < Duration::from_secs(5), "took {:?} after the second signal", second.elapsed());
+    assert_eq!(run.code, 143, "{}", run.output());
+    assert!(run.stderr.contains("second signal: removing the temporary files"), "{}", run.stderr);
+    assert_no_secret(&run.output(), &[&db.password, PAK]);
+    run
+}
+
+#[test]
+fn a_second_sigterm_while_the_export_hangs_still_removes_its_files() {
+    let db = PgDatabase::create();
+    let temp = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = out.path().join("big.parquet");
+    let partial_written = || dir_entries(out.path()).iter().any(|n| n.contains(".partial-"));
+    second_sigterm_while_the_network_stalls(&db, &["export", "--output", output.to_str().unwrap()], &[], partial_written, temp.path());
+    assert_eq!(dir_entries(out.path()), Vec::<String>::new(), "the partial file is left");
+    assert_eq!(dir_entries(temp.path()), Vec::<String>::new(), "the work directory is left");
+}
+
+#[test]
+fn a_second_sigterm_while_a_run_hangs_still_removes_the_work_directory() {
+    let db = PgDatabase::create();
+    let api = upload_token_mock(Duration::ZERO);
+    let temp = tempfile::tempdir().unwrap();
+    let work_file_written =
+        || dir_entries(temp.path()).iter().any(|dir| std::fs::read_dir(temp.path().join(dir)).is_ok_and(|mut d| d.next().is_some()));
+    let extra = [("PERSONAL_ACCESS_TOKEN", PAK), ("POLYTEIA_BASE_URL", api.url.as_str()), ("DATASET_ID", "ds_stall")];
+    second_sigterm_while_the_network_stalls(&db, &["run"], &extra, work_file_written, temp.path());
+    assert_eq!(dir_entries(temp.path()), Vec::<String>::new(), "the work directory is left");
+    assert!(api.paths().iter().all(|p| p != "/upload"), "{:?}", api.paths());
+}
+
+/// Starts a native-dialect export of `query`, waits until `running` sees
+/// the statement on the server, sends `signal`, and returns the finished
+/// run, how long it took after the signal, and the output directory.
+fn interrupt_a_native_statement(
+    vars: Vec<(String, String)>,
+    running: impl Fn() -> bool,
+    signal: fn(&std::process::Child),
+) -> (Run, Duration, tempfile::TempDir, tempfile::TempDir) {
+    let temp = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let vars = with(vars, &[("SOURCE_DATABASE_QUERY_DIALECT", "native"), ("TEMP_DIR", temp.path().to_str().unwrap())]);
+    let child = spawn_connector(&["export", "--output", out.path().join("slow.parquet").to_str().unwrap()], &vars);
+    wait_until("the statement to run on the server", Duration::from_secs(20), &running);
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    signal(&child);
+    let run = finish_connector(child);
+    (run, signalled.elapsed(), temp, out)
+}
+
+#[test]
+fn sigterm_cancels_a_native_postgres_statement_on_the_server() {
+    let db = PgDatabase::create();
+    let sessions = || {
+        pg_admin(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_stat_activity WHERE usename = '{}' AND state = 'active' AND query LIKE '%pg_sleep(30)%'", db.user),
+        )
+        .trim()
+        .to_string()
+    };
+    let (run, took, temp, out) =
+        interrupt_a_native_statement(db.env("SELECT pg_sleep(30) AS slept, 1 AS x"), || sessions() != "0", terminate);
+    assert!(took < Duration::from_secs(5), "took {took:?} to stop after SIGTERM");
+    assert_eq!(run.code, 143, "{}", run.output());
+    assert!(run.stderr.contains("stopped by SIGTERM"), "{}", run.stderr);
+    assert_eq!(dir_entries(out.path()), Vec::<String>::new());
+    assert_eq!(dir_entries(temp.path()), Vec::<String>::new());
+    wait_until("the statement to end on the server", Duration::from_secs(5), || sessions() == "0");
+    assert_no_secret(&run.output(), &[&db.password]);
+}
+
+#[test]
+fn sigint_cancels_a_native_mariadb_statement_on_the_server() {
+    let db = MysqlDatabase::create();
+    let statements = || {
+        mysql_admin(&format!(
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE USER = '{}' AND INFO LIKE '%SLEEP(30)%'",
+            db.user
+        ))
+        .trim()
+        .to_string()
+    };
+    let (run, took, temp, out) =
+        interrupt_a_native_statement(db.env("SELECT SLEEP(30) AS slept, 1 AS x"), || statements() != "0", interrupt);
+    assert!(took < Duration::from_secs(5), "took {took:?} to stop after SIGINT");
+    assert_eq!(run.code, 130, "{}", run.output());
+    assert!(run.stderr.contains("stopped by SIGINT"), "{}", run.stderr);
+    assert_eq!(dir_entries(out.path()), Vec::<String>::new());
+    assert_eq!(dir_entries(temp.path()), Vec::<String>::new());
+    wait_until("the statement to end on the server", Duration::from_secs(5), || statements() == "0");
+    assert_no_secret(&run.output(), &[&db.password]);
+}

@@ -428,3 +428,283 @@ fn check_and_run_log_which_env_files_they_read() {
     let run = connector(&["check"], &vars);
     assert!(run.stderr.contains("settings from the environment only (no env file read)"), "{}", run.stderr);
 }
+
+// ---------------------------------------------------------------------------
+// A query in quotes (issue 16, item 1)
+
+/// `docker run --env-file` reads a file its own way: a line is `KEY=VALUE`
+/// with the value taken literally (quotes kept, no comment after it), `#`
+/// starts a comment line, a line with a bare `KEY` passes the host's value.
+fn read_like_docker_env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let (key, value) = line.split_once('=').unwrap_or_else(|| panic!("docker would pass {line:?} from the host"));
+            assert!(!key.contains(char::is_whitespace), "docker refuses the key {key:?}");
+            (key.to_string(), value.to_string())
+        })
+        .collect()
+}
+
+fn memory_source(query: &str) -> Vec<(String, String)> {
+    env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", query)])
+}
+
+#[test]
+fn a_query_in_surrounding_quotes_is_unquoted_whatever_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.parquet");
+    // As `docker run --env-file`, Kubernetes or compose pass a value pasted with quotes.
+    for query in ["'SELECT 42 AS answer'", "\"SELECT 42 AS answer;\"", "  'SELECT 42 AS answer'  "] {
+        let vars = with(memory_source(query), &[("LOG_LEVEL", "debug")]);
+        let run = connector(&["export", "--output", file.to_str().unwrap()], &vars);
+        assert_eq!(run.code, 0, "{query}: {}", run.output());
+        assert_eq!(parquet_rows(&file), vec![vec![Some("42".to_string())]], "{query}");
+        let note = run.stderr.lines().find(|l| l.contains("DEBUG") && l.contains("SOURCE_DATABASE_SQL_QUERY"));
+        assert!(note.is_some_and(|l| l.contains("quotes")), "no debug line about the removed quotes:\n{}", run.stderr);
+    }
+    // From a .env file whose value keeps a pair of quotes after its own unquoting.
+    std::fs::write(dir.path().join(".env"), "SOURCE_DATABASE_TYPE=duckdb\nSOURCE_DATABASE_NAME=:memory:\nSOURCE_DATABASE_SQL_QUERY=\"'SELECT 7 AS seven'\"\n").unwrap();
+    let run = connector_in(dir.path(), &["export", "--output", file.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(parquet_rows(&file), vec![vec![Some("7".to_string())]]);
+    // Quotes inside the query are the query's own.
+    let run = connector(&["export", "--output", file.to_str().unwrap()], &memory_source("SELECT 'a' || 'b' AS ab"));
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(parquet_rows(&file), vec![vec![Some("ab".to_string())]]);
+}
+
+#[test]
+fn the_env_example_reads_the_same_with_our_parser_and_docker_env_file() {
+    use connector::config::{Config, Env, Purpose};
+    let example = repo_root().join("examples/.env.example");
+    let docker = read_like_docker_env_file(&std::fs::read_to_string(&example).unwrap());
+    let ours = Env::load(Some(&example)).unwrap();
+    for (key, value) in &docker {
+        if key == "SOURCE_DATABASE_SQL_QUERY" {
+            continue;
+        }
+        let value = Some(value.as_str()).filter(|v| !v.trim().is_empty());
+        // The test's own environment (DUCKDB_EXTENSION_DIRECTORY) wins over the file.
+        if std::env::var_os(key).is_none() {
+            assert_eq!(ours.get(key), value, "{key} reads differently under docker run --env-file");
+        }
+    }
+    let docker_config = Config::from_env(&Env::from_pairs(docker.clone()), Purpose::Export).unwrap();
+    let our_config = Config::from_env(&ours, Purpose::Export).unwrap();
+    assert_eq!(docker_config.source.as_ref().unwrap().query, our_config.source.as_ref().unwrap().query);
+    assert_eq!(our_config.source.as_ref().unwrap().query, "SELECT * FROM db.public.service_requests");
+
+    // And both readers export from a real server with the example's query.
+    let db = PgDatabase::create();
+    db.exec("CREATE TABLE service_requests (id int, topic text); INSERT INTO service_requests VALUES (1, 'Laterne'), (2, 'Müll');");
+    let mut server: Vec<(String, String)> = db.env("unused");
+    server.retain(|(k, _)| k != "SOURCE_DATABASE_SQL_QUERY");
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("example.parquet");
+    let expected = vec![vec![Some("1".to_string()), Some("Laterne".to_string())], vec![Some("2".to_string()), Some("Müll".to_string())]];
+
+    let run = connector(&["export", "--env-file", example.to_str().unwrap(), "--output", file.to_str().unwrap()], &server);
+    assert_eq!(run.code, 0, "our reader: {}", run.output());
+    let mut rows = parquet_rows(&file);
+    rows.sort();
+    assert_eq!(rows, expected);
+
+    let mut as_docker_passes_it: Vec<(String, String)> =
+        docker.into_iter().filter(|(k, _)| !server.iter().any(|(s, _)| s == k)).collect();
+    as_docker_passes_it.extend(server.clone());
+    std::fs::remove_file(&file).unwrap();
+    let run = connector(&["export", "--output", file.to_str().unwrap()], &as_docker_passes_it);
+    assert_eq!(run.code, 0, "docker run --env-file: {}", run.output());
+    let mut rows = parquet_rows(&file);
+    rows.sort();
+    assert_eq!(rows, expected);
+    assert_no_secret(&run.output(), &[&db.password]);
+}
+
+// ---------------------------------------------------------------------------
+// `upload --file` (issue 16, item 2)
+
+fn parquet_with_rows(path: &Path, rows: u32) {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT i AS id, 'row ' || i AS label FROM range({rows}) t(i)) TO '{}' (FORMAT parquet)",
+        path.display()
+    ))
+    .unwrap();
+}
+
+fn upload_token_api() -> common::mock_api::MockApi {
+    common::mock_api::MockApi::start(|req, _| match req.path.as_str() {
+        "/api" => (200, r#"{"data": {"token": "upl_file_token_1"}}"#.into()),
+        "/upload" => (200, "OK".into()),
+        _ => (404, "".into()),
+    })
+}
+
+#[test]
+fn upload_of_a_file_needs_only_the_polyteia_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ready.parquet");
+    parquet_with_rows(&file, 3);
+    let api = upload_token_api();
+    let polyteia = env(&[("PERSONAL_ACCESS_TOKEN", "pak_upload_file_secret"), ("DATASET_ID", "ds_file"), ("POLYTEIA_BASE_URL", &api.url)]);
+    let run = connector(&["upload", "--file", file.to_str().unwrap()], &polyteia);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(api.paths(), ["/api", "/upload"]);
+    assert!(run.stderr.contains("upload finished: 3 rows"), "{}", run.stderr);
+    // Source settings are not read at all: a broken one does not matter.
+    let run = connector(&["upload", "--file", file.to_str().unwrap()], &with(polyteia.clone(), &[("SOURCE_DATABASE_PORT", "eighty")]));
+    assert_eq!(run.code, 0, "{}", run.output());
+    // The Polyteia settings still are.
+    let run = connector(&["upload", "--file", file.to_str().unwrap()], &env(&[("POLYTEIA_BASE_URL", &api.url)]));
+    assert_eq!(run.code, 3, "{}", run.output());
+    assert!(run.stderr.contains("configuration has 2 problems: PERSONAL_ACCESS_TOKEN: is required"), "{}", run.stderr);
+    assert!(!run.stderr.contains("SOURCE_DATABASE"), "{}", run.stderr);
+    assert_no_secret(&run.output(), &["pak_upload_file_secret"]);
+}
+
+// ---------------------------------------------------------------------------
+// Flag values (issue 16, item 4)
+
+#[test]
+fn bad_log_flag_values_are_usage_errors_listing_the_valid_values() {
+    for (args, listed) in [
+        (["--log-format", "xml"], "[possible values: text, json]"),
+        (["--log-level", "loud"], "[possible values: debug, info, warn, error]"),
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["export", "--output", "/tmp/never.parquet"]);
+        let run = connector(&all, &memory_source("SELECT 1"));
+        assert_eq!(run.code, 2, "{args:?}: {}", run.output());
+        assert!(run.stderr.contains(&format!("invalid value '{}' for '{}", args[1], args[0])), "{}", run.stderr);
+        assert!(run.stderr.contains(listed), "{}", run.stderr);
+    }
+    // Valid values still work, in any case.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("o.parquet");
+    let run = connector(&["--log-level", "WARN", "--log-format", "Json", "export", "--output", file.to_str().unwrap()], &memory_source("SELECT 1"));
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert!(run.stderr.is_empty(), "warn level hides the info lines: {}", run.stderr);
+}
+
+// ---------------------------------------------------------------------------
+// Secrets from files (issue 16, item 7)
+
+#[test]
+fn secret_files_lose_trailing_white_space_and_refuse_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ready.parquet");
+    parquet_with_rows(&file, 2);
+    let key_file = dir.path().join("personal-access-token");
+    let api = common::mock_api::MockApi::start(|req, _| match req.path.as_str() {
+        "/api" if req.header("Authorization") == Some("Bearer pak_file_secret_91") => {
+            (200, r#"{"data": {"token": "upl_file_token_2"}}"#.into())
+        }
+        "/api" => (401, "wrong key".into()),
+        "/upload" => (200, "OK".into()),
+        _ => (404, "".into()),
+    });
+    let vars = env(&[
+        ("PERSONAL_ACCESS_TOKEN_FILE", key_file.to_str().unwrap()),
+        ("DATASET_ID", "ds_file"),
+        ("POLYTEIA_BASE_URL", &api.url),
+    ]);
+    // Written by an editor, by `echo` twice, or on Windows.
+    for content in ["pak_file_secret_91\n\n", "pak_file_secret_91\r\n", "pak_file_secret_91 \t\n"] {
+        std::fs::write(&key_file, content).unwrap();
+        let run = connector(&["upload", "--file", file.to_str().unwrap()], &vars);
+        assert_eq!(run.code, 0, "{content:?}: {}", run.output());
+        assert_no_secret(&run.output(), &["pak_file_secret_91"]);
+    }
+    let requests = api.requests().len();
+    for content in ["pak_file\nsecret_91\n", "pak_file\u{7}secret_91", "pak_file\rsecret_91"] {
+        std::fs::write(&key_file, content).unwrap();
+        let run = connector(&["upload", "--file", file.to_str().unwrap()], &vars);
+        assert_eq!(run.code, 3, "{content:?}: {}", run.output());
+        assert!(
+            run.stderr.contains(&format!("PERSONAL_ACCESS_TOKEN_FILE: file {} holds a control character", key_file.display())),
+            "{}",
+            run.stderr
+        );
+        assert_no_secret(&run.output(), &["pak_file", "secret_91"]);
+    }
+    assert_eq!(api.requests().len(), requests, "nothing may be sent with a malformed key");
+}
+
+#[test]
+fn a_database_password_file_with_trailing_line_breaks_still_logs_in() {
+    let db = PgDatabase::create();
+    db.exec("CREATE TABLE t (id int); INSERT INTO t VALUES (8);");
+    let dir = tempfile::tempdir().unwrap();
+    let pw_file = dir.path().join("database-password");
+    std::fs::write(&pw_file, format!("{}\r\n\n", db.password)).unwrap();
+    let mut vars = db.env("SELECT * FROM db.t");
+    vars.retain(|(k, _)| k != "SOURCE_DATABASE_PASSWORD");
+    vars.push(("SOURCE_DATABASE_PASSWORD_FILE".into(), pw_file.display().to_string()));
+    let file = dir.path().join("out.parquet");
+    let run = connector(&["export", "--output", file.to_str().unwrap()], &vars);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(parquet_rows(&file), vec![vec![Some("8".to_string())]]);
+    assert_no_secret(&run.output(), &[&db.password]);
+}
+
+// ---------------------------------------------------------------------------
+// One log format for every line (issue 16, item 10)
+
+fn assert_every_line_is_json(run: &Run) -> Vec<serde_json::Value> {
+    assert!(!run.stderr.is_empty());
+    run.stderr
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{}", run.stderr)))
+        .inspect(|v| assert!(v["timestamp"].is_string() && v["level"].is_string() && v["message"].is_string(), "{v}"))
+        .collect()
+}
+
+#[test]
+fn once_the_log_format_is_known_every_line_is_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_env = dir.path().join("bad.env");
+    std::fs::write(&bad_env, "A=1\nthis line is not an assignment\n").unwrap();
+    let output = dir.path().join("o.parquet");
+    let output = output.to_str().unwrap();
+
+    // An env file that cannot be read, with the format from the flag or from the environment.
+    for (args, vars) in [
+        (vec!["--log-format", "json", "export", "--env-file", bad_env.to_str().unwrap(), "--output", output], vec![]),
+        (vec!["export", "--env-file", "/nonexistent/x.env", "--output", output], env(&[("LOG_FORMAT", "json")])),
+    ] {
+        let run = connector(&args, &vars);
+        assert_eq!(run.code, 3, "{}", run.output());
+        let lines = assert_every_line_is_json(&run);
+        let last = lines.last().unwrap();
+        assert_eq!(last["level"], "error");
+        assert_eq!(last["exit_code"], 3);
+        assert_eq!(last["error_class"], "config");
+        assert!(last["message"].as_str().unwrap().contains("cannot read env file"), "{last}");
+    }
+
+    // A usage error when the environment asks for JSON.
+    let run = connector(&["--log-level", "loud", "export", "--output", output], &env(&[("LOG_FORMAT", "json")]));
+    assert_eq!(run.code, 2, "{}", run.output());
+    let lines = assert_every_line_is_json(&run);
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert_eq!(lines[0]["exit_code"], 2);
+    assert!(lines[0]["message"].as_str().unwrap().contains("[possible values: debug, info, warn, error]"), "{}", lines[0]);
+
+    // Text is a format too: the env-file error is a log line like any other.
+    let run = connector(&["export", "--env-file", bad_env.to_str().unwrap(), "--output", output], &[]);
+    assert_eq!(run.code, 3, "{}", run.output());
+    let text_line = |l: &str| {
+        let mut words = l.split_whitespace();
+        words.next().is_some_and(|t| chrono_like(t)) && words.next().is_some_and(|lvl| ["ERROR", "WARN", "INFO", "DEBUG"].contains(&lvl))
+    };
+    assert!(run.stderr.lines().all(text_line), "{}", run.stderr);
+    assert!(run.stderr.contains("cannot read env file") && run.stderr.contains("exit_code=3"), "{}", run.stderr);
+}
+
+/// `2026-11-26T13:00:00.000Z`
+fn chrono_like(word: &str) -> bool {
+    word.len() == 24 && word.ends_with('Z') && word.as_bytes()[10] == b'T'
+}

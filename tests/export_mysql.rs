@@ -162,3 +162,22 @@ fn mariadb_is_an_alias_for_mysql() {
         vec![row(&[Some("1"), Some("Bürgeramt")]), row(&[Some("2"), None])]
     );
 }
+
+/// The hint after a refused login names what the server's message points at.
+#[test]
+fn an_unknown_user_or_database_gets_a_hint_naming_it() {
+    let db = MysqlDatabase::create();
+    db.admin("CREATE TABLE t (id int); INSERT INTO t VALUES (1);");
+    // MariaDB does not say whether the user or the password is wrong.
+    let (run, _dir) = export(&db, "SELECT * FROM db.t", &[("SOURCE_DATABASE_USER", "no_such_user_16")]);
+    assert_eq!(run.code, 4, "{}", run.output());
+    assert!(run.stderr.contains("Access denied for user 'no_such_user_16'"), "{}", run.stderr);
+    assert!(run.stderr.contains("; check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"), "{}", run.stderr);
+
+    // A database the user may not see, or that does not exist: the same answer.
+    let (run, _dir) = export(&db, "SELECT * FROM db.t", &[("SOURCE_DATABASE_NAME", "no_such_database_16")]);
+    assert_eq!(run.code, 4, "{}", run.output());
+    assert!(run.stderr.contains("to database 'no_such_database_16'"), "{}", run.stderr);
+    assert!(run.stderr.contains("; check SOURCE_DATABASE_NAME"), "{}", run.stderr);
+    assert!(!run.stderr.contains("check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"), "{}", run.stderr);
+}

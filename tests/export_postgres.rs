@@ -165,3 +165,21 @@ fn compression_and_row_group_size_are_applied() {
     assert!(groups >= 4, "expected about 5 row groups for 50000 rows of 10000, got {groups}");
     assert_eq!(parquet_row_count(&result_file(&dir)), 50000);
 }
+
+/// The hint after a refused login names what the server's message points at.
+#[test]
+fn an_unknown_user_or_database_gets_a_hint_naming_it() {
+    let db = PgDatabase::create();
+    db.exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1);");
+    let (run, _dir) = export(&db, "SELECT * FROM db.t", &[("SOURCE_DATABASE_USER", "no_such_role_16")]);
+    assert_eq!(run.code, 4, "{}", run.output());
+    assert!(run.stderr.contains(r#"role "no_such_role_16" does not exist"#), "{}", run.stderr);
+    assert!(run.stderr.contains("; check SOURCE_DATABASE_USER"), "{}", run.stderr);
+    assert!(!run.stderr.contains("check SOURCE_DATABASE_NAME"), "{}", run.stderr);
+
+    let (run, _dir) = export(&db, "SELECT * FROM db.t", &[("SOURCE_DATABASE_NAME", "no_such_database_16")]);
+    assert_eq!(run.code, 4, "{}", run.output());
+    assert!(run.stderr.contains(r#"database "no_such_database_16" does not exist"#), "{}", run.stderr);
+    assert!(run.stderr.contains("; check SOURCE_DATABASE_NAME"), "{}", run.stderr);
+    assert!(!run.stderr.contains("check SOURCE_DATABASE_USER"), "{}", run.stderr);
+}

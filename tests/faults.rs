@@ -178,7 +178,7 @@ fn a_postgres_connection_killed_mid_query_fails_clearly_and_uploads_nothing() {
                 "postgres",
                 &format!(
                     "SELECT pid FROM pg_stat_activity WHERE usename = '{user}' \
-                     AND (application_name = 'polyteia-db-connector' OR application_name = '') \
+                     AND (application_name LIKE 'polyteia-db-connector%' OR application_name = '') \
                      AND state = 'active' AND query LIKE '%pg_sleep%'"
                 ),
             );

@@ -1,0 +1,206 @@
+//! Every setting the connector reads, defined once: its variable name, its
+//! default, whether it is a secret (then `NAME_FILE` is accepted too and the
+//! value is redacted) and what it means. `config` parses through these
+//! definitions; the documentation (README tables, examples/.env.example, the
+//! Helm chart's refusal list) is checked against them by the tests.
+//!
+//! To add a setting: add a `pub const` here, list it in [`ALL`], parse it in
+//! `config`, and document it in README.md and examples/.env.example (the
+//! consistency tests say what is missing).
+
+/// What applies when a setting is not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Default {
+    /// Must be given; the text says when ("for `run`", "for servers").
+    Required(&'static str),
+    /// This value, parsed like a given one.
+    Value(&'static str),
+    /// Decided elsewhere (the driver, DuckDB, another setting); the text says how.
+    Described(&'static str),
+    /// Unset means "not used".
+    Unset,
+}
+
+/// One setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub default: Default,
+    /// Accepted as `NAME_FILE` too, never logged or shown.
+    pub secret: bool,
+    /// Set by the Helm chart itself (refused inside the chart's `config`).
+    pub chart_managed: bool,
+    /// One line for `--help`-like listings.
+    pub doc: &'static str,
+}
+
+impl Setting {
+    const fn new(name: &'static str, default: Default, doc: &'static str) -> Setting {
+        Setting { name, default, secret: false, chart_managed: false, doc }
+    }
+
+    const fn secret(self) -> Setting {
+        Setting { secret: true, ..self }
+    }
+
+    const fn chart_managed(self) -> Setting {
+        Setting { chart_managed: true, ..self }
+    }
+
+    /// The default value, for settings that have one.
+    pub fn default_value(&self) -> Option<&'static str> {
+        match self.default {
+            Default::Value(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// `NAME_FILE`, for secrets.
+    pub fn file_variant(&self) -> Option<String> {
+        self.secret.then(|| format!("{}_FILE", self.name))
+    }
+}
+
+use Default::{Described, Required, Unset, Value};
+
+// Polyteia
+pub const PERSONAL_ACCESS_TOKEN: Setting =
+    Setting::new("PERSONAL_ACCESS_TOKEN", Required("for `run`"), "Polyteia personal access key (pak_…)").secret();
+pub const DATASET_ID: Setting =
+    Setting::new("DATASET_ID", Required("for `run`"), "the dataset whose data is replaced");
+pub const POLYTEIA_BASE_URL: Setting = Setting::new(
+    "POLYTEIA_BASE_URL",
+    Described("https://app.polyteia.com (upload-token API), https://web.polyteia.de (session API)"),
+    "API base URL",
+);
+pub const POLYTEIA_ORGANIZATION_ID: Setting =
+    Setting::new("POLYTEIA_ORGANIZATION_ID", Unset, "organization id: selects the session API");
+pub const POLYTEIA_ORGANIZATION_SLUG: Setting =
+    Setting::new("POLYTEIA_ORGANIZATION_SLUG", Unset, "organization slug: selects the session API");
+pub const INGEST_POLL_INTERVAL: Setting =
+    Setting::new("INGEST_POLL_INTERVAL", Value("5s"), "session API: how often to ask for the ingest status");
+pub const INGEST_TIMEOUT: Setting =
+    Setting::new("INGEST_TIMEOUT", Value("30m"), "session API: give up waiting for the ingest after this");
+pub const HTTP_TIMEOUT: Setting = Setting::new("HTTP_TIMEOUT", Value("60s"), "connect and per-request timeout of API calls");
+pub const UPLOAD_MAX_ATTEMPTS: Setting =
+    Setting::new("UPLOAD_MAX_ATTEMPTS", Value("5"), "attempts for a transient API failure");
+pub const UPLOAD_MAX_BACKOFF: Setting =
+    Setting::new("UPLOAD_MAX_BACKOFF", Value("60s"), "longest wait between attempts (also caps Retry-After)");
+
+// Source database
+pub const SOURCE_DATABASE_TYPE: Setting =
+    Setting::new("SOURCE_DATABASE_TYPE", Required(""), "postgres, mysql (mariadb), duckdb or sqlite");
+pub const SOURCE_DATABASE_HOST: Setting =
+    Setting::new("SOURCE_DATABASE_HOST", Required("for servers"), "database host");
+pub const SOURCE_DATABASE_PORT: Setting = Setting::new("SOURCE_DATABASE_PORT", Described("5432 / 3306"), "database port");
+pub const SOURCE_DATABASE_USER: Setting =
+    Setting::new("SOURCE_DATABASE_USER", Required("for servers"), "database user");
+pub const SOURCE_DATABASE_PASSWORD: Setting =
+    Setting::new("SOURCE_DATABASE_PASSWORD", Unset, "database password").secret();
+pub const SOURCE_DATABASE_NAME: Setting =
+    Setting::new("SOURCE_DATABASE_NAME", Required(""), "database name, or the file of an embedded database");
+pub const SOURCE_DATABASE_SQL_QUERY: Setting =
+    Setting::new("SOURCE_DATABASE_SQL_QUERY", Required(""), "the query whose result is uploaded");
+pub const SOURCE_DATABASE_SSL_MODE: Setting =
+    Setting::new("SOURCE_DATABASE_SSL_MODE", Described("driver default"), "TLS mode of the source connection");
+pub const SOURCE_DATABASE_SSL_ROOT_CERT: Setting =
+    Setting::new("SOURCE_DATABASE_SSL_ROOT_CERT", Unset, "CA certificate file to verify the server");
+pub const SOURCE_DATABASE_OPTIONS: Setting =
+    Setting::new("SOURCE_DATABASE_OPTIONS", Unset, "extra driver options, space-separated key=value pairs");
+pub const SOURCE_DATABASE_QUERY_DIALECT: Setting =
+    Setting::new("SOURCE_DATABASE_QUERY_DIALECT", Value("duckdb"), "duckdb or native");
+pub const SOURCE_CONNECT_MAX_ATTEMPTS: Setting =
+    Setting::new("SOURCE_CONNECT_MAX_ATTEMPTS", Value("5"), "attempts to reach a source server that is not reachable");
+
+// Engine and export
+pub const DUCKDB_EXTENSION_DIRECTORY: Setting =
+    Setting::new("DUCKDB_EXTENSION_DIRECTORY", Unset, "directory with pre-installed DuckDB extensions");
+pub const DUCKDB_MEMORY_LIMIT: Setting =
+    Setting::new("DUCKDB_MEMORY_LIMIT", Described("DuckDB default (80 % of RAM)"), "DuckDB memory limit, e.g. 2GB");
+pub const DUCKDB_THREADS: Setting = Setting::new("DUCKDB_THREADS", Described("number of cores"), "DuckDB worker threads");
+pub const TEMP_DIR: Setting =
+    Setting::new("TEMP_DIR", Described("system temp dir"), "where the Parquet file and spill files go").chart_managed();
+pub const PARQUET_COMPRESSION: Setting =
+    Setting::new("PARQUET_COMPRESSION", Value("snappy"), "snappy, zstd, gzip or uncompressed");
+pub const PARQUET_ROW_GROUP_SIZE: Setting =
+    Setting::new("PARQUET_ROW_GROUP_SIZE", Described("DuckDB default (122880 rows)"), "rows per row group");
+pub const ALLOW_EMPTY_RESULT: Setting =
+    Setting::new("ALLOW_EMPTY_RESULT", Value("false"), "upload a result with no rows (empties the dataset)");
+
+// Logging and the long-lived mode
+pub const LOG_LEVEL: Setting = Setting::new("LOG_LEVEL", Value("info"), "debug, info, warn or error");
+pub const LOG_FORMAT: Setting = Setting::new("LOG_FORMAT", Value("text"), "text or json");
+pub const CRON_SCHEDULE: Setting =
+    Setting::new("CRON_SCHEDULE", Value("0 0 * * *"), "schedule of the long-lived mode").chart_managed();
+pub const CRON_TZ: Setting = Setting::new("CRON_TZ", Value("UTC"), "time zone of CRON_SCHEDULE").chart_managed();
+pub const HEALTH_CHECK_PORT: Setting =
+    Setting::new("HEALTH_CHECK_PORT", Value("8080"), "port of /healthz and /metrics").chart_managed();
+
+/// Every setting, in the order of the documentation.
+pub const ALL: &[Setting] = &[
+    PERSONAL_ACCESS_TOKEN,
+    POLYTEIA_BASE_URL,
+    DATASET_ID,
+    CRON_SCHEDULE,
+    LOG_LEVEL,
+    LOG_FORMAT,
+    HEALTH_CHECK_PORT,
+    SOURCE_DATABASE_TYPE,
+    SOURCE_DATABASE_HOST,
+    SOURCE_DATABASE_PORT,
+    SOURCE_DATABASE_USER,
+    SOURCE_DATABASE_PASSWORD,
+    SOURCE_DATABASE_NAME,
+    SOURCE_DATABASE_SQL_QUERY,
+    POLYTEIA_ORGANIZATION_ID,
+    POLYTEIA_ORGANIZATION_SLUG,
+    INGEST_POLL_INTERVAL,
+    INGEST_TIMEOUT,
+    HTTP_TIMEOUT,
+    UPLOAD_MAX_ATTEMPTS,
+    UPLOAD_MAX_BACKOFF,
+    SOURCE_DATABASE_SSL_MODE,
+    SOURCE_DATABASE_SSL_ROOT_CERT,
+    SOURCE_DATABASE_OPTIONS,
+    SOURCE_DATABASE_QUERY_DIALECT,
+    SOURCE_CONNECT_MAX_ATTEMPTS,
+    DUCKDB_EXTENSION_DIRECTORY,
+    DUCKDB_MEMORY_LIMIT,
+    DUCKDB_THREADS,
+    TEMP_DIR,
+    PARQUET_COMPRESSION,
+    PARQUET_ROW_GROUP_SIZE,
+    ALLOW_EMPTY_RESULT,
+    CRON_TZ,
+];
+
+/// Shortens the first retry delay in the tests (milliseconds); not a
+/// documented setting.
+pub const TEST_RETRY_BASE_MS: &str = "CONNECTOR_RETRY_BASE_MS";
+
+/// Whether `name` is one of ours (a setting or a secret's `_FILE`).
+pub fn is_known(name: &str) -> bool {
+    ALL.iter().any(|s| s.name == name || s.file_variant().as_deref() == Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_upper_case() {
+        let mut names: Vec<&str> = ALL.iter().map(|s| s.name).collect();
+        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')));
+        names.sort();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(names.len(), count, "a setting is listed twice");
+    }
+
+    #[test]
+    fn secrets_have_a_file_variant() {
+        assert!(is_known("PERSONAL_ACCESS_TOKEN_FILE"));
+        assert!(is_known("SOURCE_DATABASE_PASSWORD_FILE"));
+        assert!(!is_known("DATASET_ID_FILE"));
+    }
+}
