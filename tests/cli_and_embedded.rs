@@ -480,7 +480,7 @@ fn the_env_example_reads_the_same_with_our_parser_and_docker_env_file() {
     use connector::config::{Config, Env, Purpose};
     let example = repo_root().join("examples/.env.example");
     let docker = read_like_docker_env_file(&std::fs::read_to_string(&example).unwrap());
-    let ours = Env::load(Some(&example)).unwrap();
+    let ours = Env::load(std::slice::from_ref(&example)).unwrap();
     for (key, value) in &docker {
         if key == "SOURCE_DATABASE_SQL_QUERY" {
             continue;
