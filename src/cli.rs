@@ -13,10 +13,10 @@ pub use crate::config::LogFormat;
     version,
     about = "Runs one SQL query against PostgreSQL or MySQL/MariaDB through DuckDB, writes the result as \
              Parquet and uploads it to a Polyteia dataset.",
-    after_help = "Settings come from environment variables or a .env file; see README.md. \
-                  Exit codes: 0 success, 3 configuration, 4 source unreachable, 5 query failed, \
-                  6 empty result refused, 7 local I/O, 8 verification failed, 9 extension missing, \
-                  10 API auth, 11 API rejected, 12 API unavailable, 13 ingest failed, 14 check failed."
+    after_help = format!(
+        "Settings come from environment variables or .env files; see README.md.\n\n{}",
+        crate::error::exit_code_help()
+    )
 )]
 pub struct Cli {
     /// Read settings from this file instead of ./.env; may be given several times, later files

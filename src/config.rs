@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
+use crate::settings::{self as s, Setting};
 use crate::sql::{clean_query, has_several_statements};
 
 // ---------------------------------------------------------------------------
@@ -95,11 +96,7 @@ impl Env {
 
 /// Whether a variable belongs to this program (only those are validated).
 fn is_ours(key: &str) -> bool {
-    const PREFIXES: [&str; 10] =
-        ["SOURCE_DATABASE_", "SOURCE_CONNECT_", "POLYTEIA_", "DUCKDB_", "PARQUET_", "INGEST_", "UPLOAD_", "HTTP_", "LOG_", "CRON_"];
-    PREFIXES.iter().any(|p| key.starts_with(p))
-        || matches!(key, "PERSONAL_ACCESS_TOKEN" | "PERSONAL_ACCESS_TOKEN_FILE" | "DATASET_ID" | "TEMP_DIR")
-        || matches!(key, "ALLOW_EMPTY_RESULT" | "HEALTH_CHECK_PORT")
+    s::is_known(key)
 }
 
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>> {
@@ -330,18 +327,6 @@ impl Purpose {
     }
 }
 
-pub const DEFAULT_CRON_SCHEDULE: &str = "0 0 * * *";
-pub const DEFAULT_HEALTH_CHECK_PORT: u16 = 8080;
-pub const DEFAULT_UPLOAD_TOKEN_BASE_URL: &str = "https://app.polyteia.com";
-pub const DEFAULT_SESSION_BASE_URL: &str = "https://web.polyteia.de";
-pub const DEFAULT_INGEST_POLL_INTERVAL: Duration = Duration::from_secs(5);
-pub const DEFAULT_INGEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(60);
-pub const DEFAULT_UPLOAD_MAX_ATTEMPTS: u32 = 5;
-pub const DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS: u32 = 5;
-pub const DEFAULT_UPLOAD_MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// The first retry delay. The tests shorten it with the internal variable
-/// `CONNECTOR_RETRY_BASE_MS` (milliseconds), which is not for production use.
 pub const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_secs(1);
 
 const POSTGRES_SSL_MODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
@@ -378,9 +363,9 @@ impl Config {
         let output = parse_output(env, &mut p);
         let polyteia = parse_polyteia(env, purpose, &mut p);
         let schedule = ScheduleSettings {
-            cron_schedule: env.get("CRON_SCHEDULE").unwrap_or(DEFAULT_CRON_SCHEDULE).trim().to_string(),
-            cron_tz: env.get("CRON_TZ").unwrap_or("UTC").trim().to_string(),
-            health_check_port: parse_port(env, "HEALTH_CHECK_PORT", &mut p).unwrap_or(DEFAULT_HEALTH_CHECK_PORT),
+            cron_schedule: text(env, &s::CRON_SCHEDULE).unwrap_or_default().trim().to_string(),
+            cron_tz: text(env, &s::CRON_TZ).unwrap_or_default().trim().to_string(),
+            health_check_port: parse_port(env, &s::HEALTH_CHECK_PORT, &mut p).unwrap_or_default(),
         };
         if purpose == Purpose::Schedule {
             if let Err(problems) = crate::schedule::Schedule::build(&schedule.cron_schedule, &schedule.cron_tz) {
@@ -391,11 +376,7 @@ impl Config {
         }
 
         let source_connect_retry = RetryPolicy {
-            attempts: match env.get("SOURCE_CONNECT_MAX_ATTEMPTS") {
-                None => DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS,
-                Some(_) => parse_positive::<u32>(env, "SOURCE_CONNECT_MAX_ATTEMPTS", &mut p)
-                    .unwrap_or(DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS),
-            },
+            attempts: parse_positive::<u32>(env, &s::SOURCE_CONNECT_MAX_ATTEMPTS, &mut p).unwrap_or(1),
             ..polyteia.retry.clone()
         };
 
@@ -428,12 +409,12 @@ impl Config {
 
 /// Reads `LOG_LEVEL` leniently, for setting up logging before validation.
 pub fn log_level_hint(env: &Env) -> log::LevelFilter {
-    env.get("LOG_LEVEL").and_then(level_from_str).unwrap_or(log::LevelFilter::Info)
+    env.get(s::LOG_LEVEL.name).and_then(level_from_str).unwrap_or_else(default_log_level)
 }
 
 /// Reads `LOG_FORMAT` leniently, for setting up logging before validation.
 pub fn log_format_hint(env: &Env) -> LogFormat {
-    env.get("LOG_FORMAT").and_then(format_from_str).unwrap_or(LogFormat::Text)
+    env.get(s::LOG_FORMAT.name).and_then(format_from_str).unwrap_or_else(default_log_format)
 }
 
 pub fn level_from_str(value: &str) -> Option<log::LevelFilter> {
@@ -455,22 +436,30 @@ pub fn format_from_str(value: &str) -> Option<LogFormat> {
     }
 }
 
+fn default_log_level() -> log::LevelFilter {
+    s::LOG_LEVEL.default_value().and_then(level_from_str).expect("LOG_LEVEL's default is a level")
+}
+
+fn default_log_format() -> LogFormat {
+    s::LOG_FORMAT.default_value().and_then(format_from_str).expect("LOG_FORMAT's default is a format")
+}
+
 fn parse_log_level(env: &Env, p: &mut Problems) -> log::LevelFilter {
-    match env.get("LOG_LEVEL") {
-        None => log::LevelFilter::Info,
+    match env.get(s::LOG_LEVEL.name) {
+        None => default_log_level(),
         Some(v) => level_from_str(v).unwrap_or_else(|| {
-            p.add("LOG_LEVEL", format!("'{v}' is not one of debug, info, warn, error"));
-            log::LevelFilter::Info
+            p.add(s::LOG_LEVEL.name, format!("'{v}' is not one of debug, info, warn, error"));
+            default_log_level()
         }),
     }
 }
 
 fn parse_log_format(env: &Env, p: &mut Problems) -> LogFormat {
-    match env.get("LOG_FORMAT") {
-        None => LogFormat::Text,
+    match env.get(s::LOG_FORMAT.name) {
+        None => default_log_format(),
         Some(v) => format_from_str(v).unwrap_or_else(|| {
-            p.add("LOG_FORMAT", format!("'{v}' is not one of text, json"));
-            LogFormat::Text
+            p.add(s::LOG_FORMAT.name, format!("'{v}' is not one of text, json"));
+            default_log_format()
         }),
     }
 }
@@ -480,8 +469,9 @@ fn parse_log_format(env: &Env, p: &mut Problems) -> LogFormat {
 /// Windows) is not part of the secret; a control character inside it is
 /// refused here, as it would only fail later as a confusing network or
 /// login error.
-fn read_secret(env: &Env, name: &str, p: &mut Problems) -> Option<Secret> {
-    let file_var = format!("{name}_FILE");
+fn read_secret(env: &Env, setting: &Setting, p: &mut Problems) -> Option<Secret> {
+    let name = setting.name;
+    let file_var = setting.file_variant().expect("read_secret is for secret settings");
     match (env.get(name), env.get(&file_var)) {
         (Some(_), Some(_)) => {
             p.add(name, format!("set either {name} or {file_var}, not both"));
@@ -522,8 +512,14 @@ fn read_secret(env: &Env, name: &str, p: &mut Problems) -> Option<Secret> {
     }
 }
 
-fn parse_port(env: &Env, var: &str, p: &mut Problems) -> Option<u16> {
-    let value = env.get(var)?;
+/// The given value of `setting`, else its default from the settings table.
+fn text<'a>(env: &'a Env, setting: &Setting) -> Option<&'a str> {
+    env.get(setting.name).or(setting.default_value())
+}
+
+fn parse_port(env: &Env, setting: &Setting, p: &mut Problems) -> Option<u16> {
+    let var = setting.name;
+    let value = text(env, setting)?;
     match value.trim().parse::<u16>() {
         Ok(port) if port > 0 => Some(port),
         _ => {
@@ -533,8 +529,9 @@ fn parse_port(env: &Env, var: &str, p: &mut Problems) -> Option<u16> {
     }
 }
 
-fn parse_bool(env: &Env, var: &str, p: &mut Problems) -> bool {
-    match env.get(var).map(|v| v.trim().to_ascii_lowercase()) {
+fn parse_bool(env: &Env, setting: &Setting, p: &mut Problems) -> bool {
+    let var = setting.name;
+    match text(env, setting).map(|v| v.trim().to_ascii_lowercase()) {
         None => false,
         Some(v) => match v.as_str() {
             "true" | "1" | "yes" | "on" => true,
@@ -547,8 +544,9 @@ fn parse_bool(env: &Env, var: &str, p: &mut Problems) -> bool {
     }
 }
 
-fn parse_positive<T: std::str::FromStr + PartialOrd + Default>(env: &Env, var: &str, p: &mut Problems) -> Option<T> {
-    let value = env.get(var)?;
+fn parse_positive<T: std::str::FromStr + PartialOrd + Default>(env: &Env, setting: &Setting, p: &mut Problems) -> Option<T> {
+    let var = setting.name;
+    let value = text(env, setting)?;
     match value.trim().parse::<T>() {
         Ok(n) if n > T::default() => Some(n),
         _ => {
@@ -568,7 +566,10 @@ pub fn parse_duration(value: &str) -> Option<Duration> {
     humantime::parse_duration(value).ok()
 }
 
-fn parse_duration_var(env: &Env, var: &str, default: Duration, p: &mut Problems) -> Duration {
+/// A duration setting; unset, its default from the settings table.
+fn parse_duration_var(env: &Env, setting: &Setting, p: &mut Problems) -> Duration {
+    let var = setting.name;
+    let default = setting.default_value().and_then(parse_duration).expect("duration settings have a valid default");
     match env.get(var) {
         None => default,
         Some(v) => match parse_duration(v) {
@@ -582,59 +583,59 @@ fn parse_duration_var(env: &Env, var: &str, default: Duration, p: &mut Problems)
 }
 
 fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
-    let kind = match env.get("SOURCE_DATABASE_TYPE") {
+    let kind = match env.get(s::SOURCE_DATABASE_TYPE.name) {
         None => {
-            p.add("SOURCE_DATABASE_TYPE", "is required (postgres, mysql, duckdb or sqlite)");
+            p.add(s::SOURCE_DATABASE_TYPE.name, "is required (postgres, mysql, duckdb or sqlite)");
             None
         }
         Some(v) => {
             let kind = SourceKind::parse(v);
             if kind.is_none() {
-                p.add("SOURCE_DATABASE_TYPE", format!("'{v}' is not one of postgres, mysql, mariadb, duckdb, sqlite"));
+                p.add(s::SOURCE_DATABASE_TYPE.name, format!("'{v}' is not one of postgres, mysql, mariadb, duckdb, sqlite"));
             }
             kind
         }
     };
     let server = kind.map(SourceKind::is_server).unwrap_or(false);
 
-    let host = env.get("SOURCE_DATABASE_HOST").map(|h| h.trim().to_string());
+    let host = env.get(s::SOURCE_DATABASE_HOST.name).map(|h| h.trim().to_string());
     if server && host.is_none() {
-        p.add("SOURCE_DATABASE_HOST", "is required for a database server");
+        p.add(s::SOURCE_DATABASE_HOST.name, "is required for a database server");
     }
-    let port = parse_port(env, "SOURCE_DATABASE_PORT", p).or_else(|| kind.and_then(SourceKind::default_port));
-    let user = env.get("SOURCE_DATABASE_USER").map(str::to_string);
+    let port = parse_port(env, &s::SOURCE_DATABASE_PORT, p).or_else(|| kind.and_then(SourceKind::default_port));
+    let user = env.get(s::SOURCE_DATABASE_USER.name).map(str::to_string);
     if server && user.is_none() {
-        p.add("SOURCE_DATABASE_USER", "is required for a database server");
+        p.add(s::SOURCE_DATABASE_USER.name, "is required for a database server");
     }
-    let password = read_secret(env, "SOURCE_DATABASE_PASSWORD", p);
-    let database = env.get("SOURCE_DATABASE_NAME").map(|d| d.trim().to_string());
+    let password = read_secret(env, &s::SOURCE_DATABASE_PASSWORD, p);
+    let database = env.get(s::SOURCE_DATABASE_NAME.name).map(|d| d.trim().to_string());
     match (kind, &database) {
-        (None, None) => p.add("SOURCE_DATABASE_NAME", "is required"),
-        (Some(k), None) if k.is_server() => p.add("SOURCE_DATABASE_NAME", "is required (the database to read from)"),
+        (None, None) => p.add(s::SOURCE_DATABASE_NAME.name, "is required"),
+        (Some(k), None) if k.is_server() => p.add(s::SOURCE_DATABASE_NAME.name, "is required (the database to read from)"),
         (Some(SourceKind::DuckDb), None) => {
-            p.add("SOURCE_DATABASE_NAME", "is required (a DuckDB database file, or :memory:)")
+            p.add(s::SOURCE_DATABASE_NAME.name, "is required (a DuckDB database file, or :memory:)")
         }
-        (Some(SourceKind::Sqlite), None) => p.add("SOURCE_DATABASE_NAME", "is required (a SQLite database file)"),
+        (Some(SourceKind::Sqlite), None) => p.add(s::SOURCE_DATABASE_NAME.name, "is required (a SQLite database file)"),
         (Some(k), Some(path)) if !k.is_server() && path != ":memory:" && !Path::new(path).is_file() => {
-            p.add("SOURCE_DATABASE_NAME", format!("database file {path} does not exist"))
+            p.add(s::SOURCE_DATABASE_NAME.name, format!("database file {path} does not exist"))
         }
         (Some(SourceKind::Sqlite), Some(path)) if path == ":memory:" => {
-            p.add("SOURCE_DATABASE_NAME", "a SQLite source needs a database file")
+            p.add(s::SOURCE_DATABASE_NAME.name, "a SQLite source needs a database file")
         }
         _ => {}
     }
 
-    let query = env.get("SOURCE_DATABASE_SQL_QUERY").map(|q| clean_query(strip_surrounding_quotes(q)));
+    let query = env.get(s::SOURCE_DATABASE_SQL_QUERY.name).map(|q| clean_query(strip_surrounding_quotes(q)));
     match query.as_deref() {
-        None | Some("") => p.add("SOURCE_DATABASE_SQL_QUERY", "is required (the SELECT whose result is exported)"),
+        None | Some("") => p.add(s::SOURCE_DATABASE_SQL_QUERY.name, "is required (the SELECT whose result is exported)"),
         Some(q) if has_several_statements(q) => p.add(
-            "SOURCE_DATABASE_SQL_QUERY",
+            s::SOURCE_DATABASE_SQL_QUERY.name,
             "holds more than one statement (separated by ';'); give exactly one SELECT, the source is only read",
         ),
         Some(_) => {}
     }
 
-    let ssl_mode = env.get("SOURCE_DATABASE_SSL_MODE").map(|m| m.trim().to_ascii_lowercase());
+    let ssl_mode = env.get(s::SOURCE_DATABASE_SSL_MODE.name).map(|m| m.trim().to_ascii_lowercase());
     if let (Some(mode), Some(k)) = (&ssl_mode, kind) {
         let allowed: &[&str] = match k {
             SourceKind::Postgres => &POSTGRES_SSL_MODES,
@@ -642,37 +643,37 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
             _ => &[],
         };
         if allowed.is_empty() {
-            p.add("SOURCE_DATABASE_SSL_MODE", format!("does not apply to a {} source", k.name()));
+            p.add(s::SOURCE_DATABASE_SSL_MODE.name, format!("does not apply to a {} source", k.name()));
         } else if !allowed.contains(&mode.as_str()) {
-            p.add("SOURCE_DATABASE_SSL_MODE", format!("'{mode}' is not one of {}", allowed.join(", ")));
+            p.add(s::SOURCE_DATABASE_SSL_MODE.name, format!("'{mode}' is not one of {}", allowed.join(", ")));
         }
     }
-    let ssl_root_cert = env.get("SOURCE_DATABASE_SSL_ROOT_CERT").map(PathBuf::from);
+    let ssl_root_cert = env.get(s::SOURCE_DATABASE_SSL_ROOT_CERT.name).map(PathBuf::from);
     if let Some(path) = &ssl_root_cert {
         if !path.is_file() {
-            p.add("SOURCE_DATABASE_SSL_ROOT_CERT", format!("file {} does not exist", path.display()));
+            p.add(s::SOURCE_DATABASE_SSL_ROOT_CERT.name, format!("file {} does not exist", path.display()));
         }
         if !server && kind.is_some() {
-            p.add("SOURCE_DATABASE_SSL_ROOT_CERT", "applies only to postgres and mysql sources");
+            p.add(s::SOURCE_DATABASE_SSL_ROOT_CERT.name, "applies only to postgres and mysql sources");
         }
     }
 
-    let options = parse_options(env.get("SOURCE_DATABASE_OPTIONS"), p);
+    let options = parse_options(env.get(s::SOURCE_DATABASE_OPTIONS.name), p);
     if !options.is_empty() && !server && kind.is_some() {
-        p.add("SOURCE_DATABASE_OPTIONS", "applies only to postgres and mysql sources");
+        p.add(s::SOURCE_DATABASE_OPTIONS.name, "applies only to postgres and mysql sources");
     }
 
-    let dialect = match env.get("SOURCE_DATABASE_QUERY_DIALECT").map(|d| d.trim().to_ascii_lowercase()) {
+    let dialect = match text(env, &s::SOURCE_DATABASE_QUERY_DIALECT).map(|d| d.trim().to_ascii_lowercase()) {
         None => QueryDialect::DuckDb,
         Some(d) if d == "duckdb" => QueryDialect::DuckDb,
         Some(d) if d == "native" => {
             if !server && kind.is_some() {
-                p.add("SOURCE_DATABASE_QUERY_DIALECT", "native applies only to postgres and mysql sources");
+                p.add(s::SOURCE_DATABASE_QUERY_DIALECT.name, "native applies only to postgres and mysql sources");
             }
             QueryDialect::Native
         }
         Some(d) => {
-            p.add("SOURCE_DATABASE_QUERY_DIALECT", format!("'{d}' is not one of duckdb, native"));
+            p.add(s::SOURCE_DATABASE_QUERY_DIALECT.name, format!("'{d}' is not one of duckdb, native"));
             QueryDialect::DuckDb
         }
     };
@@ -716,14 +717,14 @@ fn parse_options(value: Option<&str>, p: &mut Problems) -> Vec<(String, String)>
     let mut options = Vec::new();
     for pair in value.unwrap_or("").split_whitespace() {
         let Some((key, val)) = pair.split_once('=') else {
-            p.add("SOURCE_DATABASE_OPTIONS", format!("'{pair}' is not key=value"));
+            p.add(s::SOURCE_DATABASE_OPTIONS.name, format!("'{pair}' is not key=value"));
             continue;
         };
         let key = key.to_ascii_lowercase();
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            p.add("SOURCE_DATABASE_OPTIONS", format!("'{key}' is not an option name"));
+            p.add(s::SOURCE_DATABASE_OPTIONS.name, format!("'{key}' is not an option name"));
         } else if RESERVED_OPTIONS.contains(&key.as_str()) {
-            p.add("SOURCE_DATABASE_OPTIONS", format!("'{key}' has its own SOURCE_DATABASE_* variable; set that instead"));
+            p.add(s::SOURCE_DATABASE_OPTIONS.name, format!("'{key}' has its own SOURCE_DATABASE_* variable; set that instead"));
         } else {
             options.push((key, val.to_string()));
         }
@@ -732,19 +733,19 @@ fn parse_options(value: Option<&str>, p: &mut Problems) -> Vec<(String, String)>
 }
 
 fn parse_engine(env: &Env, p: &mut Problems) -> EngineSettings {
-    let extension_directory = env.get("DUCKDB_EXTENSION_DIRECTORY").map(PathBuf::from);
+    let extension_directory = env.get(s::DUCKDB_EXTENSION_DIRECTORY.name).map(PathBuf::from);
     if let Some(dir) = &extension_directory {
         if !dir.is_dir() {
-            p.add("DUCKDB_EXTENSION_DIRECTORY", format!("directory {} does not exist", dir.display()));
+            p.add(s::DUCKDB_EXTENSION_DIRECTORY.name, format!("directory {} does not exist", dir.display()));
         }
     }
-    let memory_limit = env.get("DUCKDB_MEMORY_LIMIT").map(|m| m.trim().to_string());
+    let memory_limit = env.get(s::DUCKDB_MEMORY_LIMIT.name).map(|m| m.trim().to_string());
     if let Some(limit) = &memory_limit {
         if !is_memory_size(limit) {
-            p.add("DUCKDB_MEMORY_LIMIT", format!("'{limit}' is not a size such as 512MB, 4GB or 80%"));
+            p.add(s::DUCKDB_MEMORY_LIMIT.name, format!("'{limit}' is not a size such as 512MB, 4GB or 80%"));
         }
     }
-    let threads = parse_positive::<u32>(env, "DUCKDB_THREADS", p);
+    let threads = parse_positive::<u32>(env, &s::DUCKDB_THREADS, p);
     EngineSettings { extension_directory, memory_limit, threads }
 }
 
@@ -762,11 +763,11 @@ fn is_memory_size(value: &str) -> bool {
 }
 
 fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
-    let temp_dir = env.get("TEMP_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let temp_dir = env.get(s::TEMP_DIR.name).map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     if !temp_dir.is_dir() {
-        p.add("TEMP_DIR", format!("directory {} does not exist", temp_dir.display()));
+        p.add(s::TEMP_DIR.name, format!("directory {} does not exist", temp_dir.display()));
     }
-    let compression = match env.get("PARQUET_COMPRESSION").map(|c| c.trim().to_ascii_lowercase()) {
+    let compression = match text(env, &s::PARQUET_COMPRESSION).map(|c| c.trim().to_ascii_lowercase()) {
         None => Compression::Snappy,
         Some(c) => match c.as_str() {
             "snappy" => Compression::Snappy,
@@ -774,7 +775,7 @@ fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
             "gzip" => Compression::Gzip,
             "uncompressed" | "none" => Compression::Uncompressed,
             _ => {
-                p.add("PARQUET_COMPRESSION", format!("'{c}' is not one of snappy, zstd, gzip, uncompressed"));
+                p.add(s::PARQUET_COMPRESSION.name, format!("'{c}' is not one of snappy, zstd, gzip, uncompressed"));
                 Compression::Snappy
             }
         },
@@ -782,18 +783,18 @@ fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
     OutputSettings {
         temp_dir,
         compression,
-        row_group_size: parse_positive::<u64>(env, "PARQUET_ROW_GROUP_SIZE", p),
-        allow_empty_result: parse_bool(env, "ALLOW_EMPTY_RESULT", p),
+        row_group_size: parse_positive::<u64>(env, &s::PARQUET_ROW_GROUP_SIZE, p),
+        allow_empty_result: parse_bool(env, &s::ALLOW_EMPTY_RESULT, p),
     }
 }
 
 fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSettings {
     let needed = purpose.uploads();
-    let personal_access_token = read_secret(env, "PERSONAL_ACCESS_TOKEN", p).and_then(|key| {
+    let personal_access_token = read_secret(env, &s::PERSONAL_ACCESS_TOKEN, p).and_then(|key| {
         // A key travels in an HTTP header, where a control character cannot go.
         let trimmed = key.expose().trim_end();
         if trimmed.chars().any(char::is_control) {
-            p.add("PERSONAL_ACCESS_TOKEN", "holds a control character (a line break, tab or the like); give the key alone");
+            p.add(s::PERSONAL_ACCESS_TOKEN.name, "holds a control character (a line break, tab or the like); give the key alone");
             None
         } else if trimmed.len() < key.expose().len() {
             Some(Secret::new(trimmed))
@@ -801,16 +802,16 @@ fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSett
             Some(key)
         }
     });
-    if needed && env.get("PERSONAL_ACCESS_TOKEN").is_none() && env.get("PERSONAL_ACCESS_TOKEN_FILE").is_none() {
-        p.add("PERSONAL_ACCESS_TOKEN", "is required to upload (or set PERSONAL_ACCESS_TOKEN_FILE)");
+    if needed && env.get(s::PERSONAL_ACCESS_TOKEN.name).is_none() && s::PERSONAL_ACCESS_TOKEN.file_variant().is_none_or(|file| env.get(&file).is_none()) {
+        p.add(s::PERSONAL_ACCESS_TOKEN.name, "is required to upload (or set PERSONAL_ACCESS_TOKEN_FILE)");
     }
-    let dataset_id = env.get("DATASET_ID").map(|d| d.trim().to_string());
+    let dataset_id = env.get(s::DATASET_ID.name).map(|d| d.trim().to_string());
     if needed && dataset_id.is_none() {
-        p.add("DATASET_ID", "is required to upload (the id of the Polyteia dataset to replace)");
+        p.add(s::DATASET_ID.name, "is required to upload (the id of the Polyteia dataset to replace)");
     }
-    let organization = match (env.get("POLYTEIA_ORGANIZATION_ID"), env.get("POLYTEIA_ORGANIZATION_SLUG")) {
+    let organization = match (env.get(s::POLYTEIA_ORGANIZATION_ID.name), env.get(s::POLYTEIA_ORGANIZATION_SLUG.name)) {
         (Some(_), Some(_)) => {
-            p.add("POLYTEIA_ORGANIZATION_ID", "set either POLYTEIA_ORGANIZATION_ID or POLYTEIA_ORGANIZATION_SLUG, not both");
+            p.add(s::POLYTEIA_ORGANIZATION_ID.name, "set either POLYTEIA_ORGANIZATION_ID or POLYTEIA_ORGANIZATION_SLUG, not both");
             None
         }
         (Some(id), None) => Some(Organization::Id(id.trim().to_string())),
@@ -818,43 +819,40 @@ fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSett
         (None, None) => None,
     };
     let default_url =
-        if organization.is_some() { DEFAULT_SESSION_BASE_URL } else { DEFAULT_UPLOAD_TOKEN_BASE_URL };
-    let base_url = env.get("POLYTEIA_BASE_URL").unwrap_or(default_url).trim().trim_end_matches('/').to_string();
+        if organization.is_some() { s::SESSION_BASE_URL } else { s::UPLOAD_TOKEN_BASE_URL };
+    let base_url = env.get(s::POLYTEIA_BASE_URL.name).unwrap_or(default_url).trim().trim_end_matches('/').to_string();
     let base_url = match split_base_url(&base_url) {
         Some((origin, path)) if !origin.contains(char::is_whitespace) => {
             if path.contains(['?', '#']) {
-                p.add("POLYTEIA_BASE_URL", format!("'{base_url}' has a query or fragment (? or #); give scheme, host and path only"));
+                p.add(s::POLYTEIA_BASE_URL.name, format!("'{base_url}' has a query or fragment (? or #); give scheme, host and path only"));
             }
             format!("{origin}{}", encode_url_path(path))
         }
         _ => {
-            p.add("POLYTEIA_BASE_URL", format!("'{base_url}' is not an http(s) URL such as https://app.polyteia.com"));
+            p.add(s::POLYTEIA_BASE_URL.name, format!("'{base_url}' is not an http(s) URL such as https://app.polyteia.com"));
             base_url
         }
     };
-    let upload_max_attempts = match env.get("UPLOAD_MAX_ATTEMPTS") {
-        None => DEFAULT_UPLOAD_MAX_ATTEMPTS,
-        Some(_) => parse_positive::<u32>(env, "UPLOAD_MAX_ATTEMPTS", p).unwrap_or(DEFAULT_UPLOAD_MAX_ATTEMPTS),
-    };
+    let upload_max_attempts = parse_positive::<u32>(env, &s::UPLOAD_MAX_ATTEMPTS, p).unwrap_or(1);
     PolyteiaSettings {
         personal_access_token,
         base_url,
         dataset_id,
         organization,
-        ingest_poll_interval: parse_duration_var(env, "INGEST_POLL_INTERVAL", DEFAULT_INGEST_POLL_INTERVAL, p),
-        ingest_timeout: parse_duration_var(env, "INGEST_TIMEOUT", DEFAULT_INGEST_TIMEOUT, p),
-        http_timeout: parse_duration_var(env, "HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT, p),
+        ingest_poll_interval: parse_duration_var(env, &s::INGEST_POLL_INTERVAL, p),
+        ingest_timeout: parse_duration_var(env, &s::INGEST_TIMEOUT, p),
+        http_timeout: parse_duration_var(env, &s::HTTP_TIMEOUT, p),
         retry: RetryPolicy {
             attempts: upload_max_attempts,
             base_delay: retry_base_delay(env),
-            max_delay: parse_duration_var(env, "UPLOAD_MAX_BACKOFF", DEFAULT_UPLOAD_MAX_BACKOFF, p),
+            max_delay: parse_duration_var(env, &s::UPLOAD_MAX_BACKOFF, p),
         },
     }
 }
 
 /// See [`DEFAULT_RETRY_BASE_DELAY`].
 fn retry_base_delay(env: &Env) -> Duration {
-    env.get("CONNECTOR_RETRY_BASE_MS")
+    env.get(s::TEST_RETRY_BASE_MS)
         .and_then(|v| v.trim().parse().ok())
         .map(Duration::from_millis)
         .unwrap_or(DEFAULT_RETRY_BASE_DELAY)
@@ -915,7 +913,7 @@ mod tests {
         assert_eq!(source.query, "SELECT * FROM db.events");
         assert_eq!(cfg.output.compression, Compression::Snappy);
         assert_eq!(cfg.polyteia.api(), ApiGeneration::UploadToken);
-        assert_eq!(cfg.polyteia.base_url, DEFAULT_UPLOAD_TOKEN_BASE_URL);
+        assert_eq!(cfg.polyteia.base_url, s::UPLOAD_TOKEN_BASE_URL);
         assert_eq!(cfg.schedule.cron_schedule, "0 0 * * *");
         assert_eq!(cfg.schedule.health_check_port, 8080);
         assert_eq!(cfg.polyteia.ingest_timeout, Duration::from_secs(1800));
@@ -966,7 +964,7 @@ mod tests {
         pairs.push(("POLYTEIA_ORGANIZATION_SLUG", "musterstadt"));
         let cfg = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap();
         assert_eq!(cfg.polyteia.api(), ApiGeneration::Session);
-        assert_eq!(cfg.polyteia.base_url, DEFAULT_SESSION_BASE_URL);
+        assert_eq!(cfg.polyteia.base_url, s::SESSION_BASE_URL);
         assert_eq!(cfg.polyteia.organization, Some(Organization::Slug("musterstadt".into())));
     }
 
@@ -1133,7 +1131,7 @@ mod tests {
 
         let mut env = Env { values, not_utf8: vec![], files: vec![] };
         env.overlay_os([(OsString::from("DATASET_ID"), OsString::from("from_env"))].into_iter());
-        assert_eq!(env.get("DATASET_ID"), Some("from_env"));
+        assert_eq!(env.get(s::DATASET_ID.name), Some("from_env"));
     }
 
     #[test]

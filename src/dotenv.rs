@@ -81,7 +81,7 @@ struct Parser {
 }
 
 const NOT_AN_ASSIGNMENT: &str = " is not KEY=VALUE";
-const NEVER_CLOSED: &str = " opens a quote that is never closed";
+const NEVER_CLOSED: &str = " is not KEY=VALUE: a quote opened there is never closed";
 
 impl Parser {
     fn peek(&self) -> Option<char> {
@@ -182,7 +182,7 @@ impl Parser {
                     Some('r') => value.push('\r'),
                     Some('t') => value.push('\t'),
                     Some(c @ ('\\' | '"' | '$')) => value.push(c),
-                    Some(_) => return Err(self.error(self.line, " has an unknown escape in a double-quoted value (write \\\\ for a backslash, or use single quotes)")),
+                    Some(_) => return Err(self.error(self.line, " is not KEY=VALUE: an unknown escape in a double-quoted value (write \\\\ for a backslash, or use single quotes)")),
                     None => return Err(self.error(line, NEVER_CLOSED)),
                 },
                 Some('$') => self.expand(&mut value, lookup)?,
@@ -225,7 +225,7 @@ impl Parser {
         }
         let name = self.word();
         if braced && self.bump() != Some('}') {
-            return Err(self.error(line, " has a ${ without its closing }"));
+            return Err(self.error(line, " is not KEY=VALUE: a ${ without its closing }"));
         }
         if name.is_empty() {
             value.push('$');
@@ -255,7 +255,7 @@ impl Parser {
             }
             Some(_) => Err(self.error(
                 line,
-                " has more after its value; quote a value that contains spaces, and separate a comment with a space",
+                " is not KEY=VALUE: more follows the value; quote a value that contains spaces, and separate a comment with a space",
             )),
         }
     }

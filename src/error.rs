@@ -41,6 +41,49 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in the order of the exit-code table.
+    pub const ALL: [ErrorKind; 15] = [
+        ErrorKind::Internal,
+        ErrorKind::Config,
+        ErrorKind::SourceUnreachable,
+        ErrorKind::Query,
+        ErrorKind::EmptyResult,
+        ErrorKind::LocalIo,
+        ErrorKind::Verification,
+        ErrorKind::Extension,
+        ErrorKind::ApiAuth,
+        ErrorKind::ApiRejected,
+        ErrorKind::ApiUnavailable,
+        ErrorKind::IngestFailed,
+        ErrorKind::CheckFailed,
+        ErrorKind::InterruptedSigint,
+        ErrorKind::InterruptedSigterm,
+    ];
+
+    /// What the exit code means, as the README's exit-code table and
+    /// `connector --help` say it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ErrorKind::Internal => "internal error",
+            ErrorKind::Config => "configuration invalid",
+            ErrorKind::SourceUnreachable => {
+                "source database unreachable, login refused, or the connection was lost during the query"
+            }
+            ErrorKind::Query => "query failed",
+            ErrorKind::EmptyResult => "empty result refused",
+            ErrorKind::LocalIo => "local I/O error, including a full disk during the export",
+            ErrorKind::Verification => "Parquet verification failed",
+            ErrorKind::Extension => "DuckDB extension missing or not loadable, or not the DuckDB library it belongs to",
+            ErrorKind::ApiAuth => "Polyteia API: authentication or permission refused (401/403)",
+            ErrorKind::ApiRejected => "Polyteia API rejected the request (404, 412, other 4xx)",
+            ErrorKind::ApiUnavailable => "Polyteia API unavailable after all retries",
+            ErrorKind::IngestFailed => "ingest failed or timed out on the platform",
+            ErrorKind::CheckFailed => "`connector check` found a problem",
+            ErrorKind::InterruptedSigint => "interrupted by SIGINT",
+            ErrorKind::InterruptedSigterm => "interrupted by SIGTERM",
+        }
+    }
+
     pub fn exit_code(self) -> i32 {
         match self {
             ErrorKind::Internal => 1,
@@ -82,6 +125,17 @@ impl ErrorKind {
             ErrorKind::InterruptedSigterm => "terminated",
         }
     }
+}
+
+/// The exit codes for `connector --help`: 0, clap's 2 for usage errors, and
+/// every [`ErrorKind`]'s.
+pub fn exit_code_help() -> String {
+    let mut codes: Vec<(i32, &str)> = vec![(0, "success"), (2, "command-line usage error")];
+    codes.extend(ErrorKind::ALL.iter().map(|k| (k.exit_code(), k.meaning())));
+    codes.sort_by_key(|(code, _)| *code);
+    let mut lines = vec!["Exit codes:".to_string()];
+    lines.extend(codes.iter().map(|(code, meaning)| format!("{code:>4}  {}", meaning.replace('`', ""))));
+    lines.join("\n")
 }
 
 /// An error with its class and a one-line, secret-free message.
@@ -164,11 +218,7 @@ mod tests {
 
     #[test]
     fn exit_codes_are_distinct() {
-        use ErrorKind::*;
-        let kinds = [
-            Internal, Config, SourceUnreachable, Query, EmptyResult, LocalIo, Verification, Extension, ApiAuth,
-            ApiRejected, ApiUnavailable, IngestFailed, CheckFailed, InterruptedSigint, InterruptedSigterm,
-        ];
+        let kinds = ErrorKind::ALL;
         let mut codes: Vec<i32> = kinds.iter().map(|k| k.exit_code()).collect();
         codes.sort();
         codes.dedup();

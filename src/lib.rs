@@ -22,6 +22,7 @@ pub mod polyteia;
 pub mod retry;
 pub mod schedule;
 pub mod secret;
+pub mod settings;
 pub mod source;
 pub mod sql;
 

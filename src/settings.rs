@@ -10,7 +10,7 @@
 
 /// What applies when a setting is not given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Default {
+pub enum WhenUnset {
     /// Must be given; the text says when ("for `run`", "for servers").
     Required(&'static str),
     /// This value, parsed like a given one.
@@ -25,7 +25,7 @@ pub enum Default {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Setting {
     pub name: &'static str,
-    pub default: Default,
+    pub default: WhenUnset,
     /// Accepted as `NAME_FILE` too, never logged or shown.
     pub secret: bool,
     /// Set by the Helm chart itself (refused inside the chart's `config`).
@@ -35,7 +35,7 @@ pub struct Setting {
 }
 
 impl Setting {
-    const fn new(name: &'static str, default: Default, doc: &'static str) -> Setting {
+    const fn new(name: &'static str, default: WhenUnset, doc: &'static str) -> Setting {
         Setting { name, default, secret: false, chart_managed: false, doc }
     }
 
@@ -50,7 +50,7 @@ impl Setting {
     /// The default value, for settings that have one.
     pub fn default_value(&self) -> Option<&'static str> {
         match self.default {
-            Default::Value(value) => Some(value),
+            WhenUnset::Value(value) => Some(value),
             _ => None,
         }
     }
@@ -61,7 +61,12 @@ impl Setting {
     }
 }
 
-use Default::{Described, Required, Unset, Value};
+use WhenUnset::{Described, Required, Unset, Value};
+
+/// `POLYTEIA_BASE_URL` when no organization is set (the upload-token API).
+pub const UPLOAD_TOKEN_BASE_URL: &str = "https://app.polyteia.com";
+/// `POLYTEIA_BASE_URL` when an organization is set (the session API).
+pub const SESSION_BASE_URL: &str = "https://web.polyteia.de";
 
 // Polyteia
 pub const PERSONAL_ACCESS_TOKEN: Setting =
@@ -86,6 +91,12 @@ pub const UPLOAD_MAX_ATTEMPTS: Setting =
     Setting::new("UPLOAD_MAX_ATTEMPTS", Value("5"), "attempts for a transient API failure");
 pub const UPLOAD_MAX_BACKOFF: Setting =
     Setting::new("UPLOAD_MAX_BACKOFF", Value("60s"), "longest wait between attempts (also caps Retry-After)");
+
+// The outgoing proxy for the Polyteia API (the standard variables; lower case works too)
+pub const HTTPS_PROXY: Setting = Setting::new("HTTPS_PROXY", Unset, "proxy for https:// base URLs");
+pub const HTTP_PROXY: Setting = Setting::new("HTTP_PROXY", Unset, "proxy for http:// base URLs");
+pub const ALL_PROXY: Setting = Setting::new("ALL_PROXY", Unset, "proxy for either, when the specific one is unset");
+pub const NO_PROXY: Setting = Setting::new("NO_PROXY", Unset, "hosts reached without the proxy");
 
 // Source database
 pub const SOURCE_DATABASE_TYPE: Setting =
@@ -172,6 +183,10 @@ pub const ALL: &[Setting] = &[
     PARQUET_ROW_GROUP_SIZE,
     ALLOW_EMPTY_RESULT,
     CRON_TZ,
+    HTTPS_PROXY,
+    HTTP_PROXY,
+    ALL_PROXY,
+    NO_PROXY,
 ];
 
 /// Shortens the first retry delay in the tests (milliseconds); not a
@@ -198,9 +213,189 @@ mod tests {
     }
 
     #[test]
+    fn the_base_url_defaults_are_the_documented_ones() {
+        let WhenUnset::Described(text) = POLYTEIA_BASE_URL.default else { panic!("described") };
+        assert!(text.contains(UPLOAD_TOKEN_BASE_URL) && text.contains(SESSION_BASE_URL), "{text}");
+    }
+
+    #[test]
+    fn every_default_value_is_accepted() {
+        // Settings with a default value, and nothing else: the defaults parse.
+        let env = crate::config::Env::from_pairs([
+            ("SOURCE_DATABASE_TYPE", "duckdb"),
+            ("SOURCE_DATABASE_NAME", ":memory:"),
+            ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1"),
+            ("PERSONAL_ACCESS_TOKEN", "pak_x"),
+            ("DATASET_ID", "ds_1"),
+        ]);
+        let config = crate::config::Config::from_env(&env, crate::config::Purpose::Schedule).unwrap();
+        assert_eq!(config.schedule.cron_schedule, CRON_SCHEDULE.default_value().unwrap());
+        assert_eq!(config.schedule.health_check_port.to_string(), HEALTH_CHECK_PORT.default_value().unwrap());
+        assert_eq!(config.polyteia.retry.attempts.to_string(), UPLOAD_MAX_ATTEMPTS.default_value().unwrap());
+        assert_eq!(config.source_connect_retry.attempts.to_string(), SOURCE_CONNECT_MAX_ATTEMPTS.default_value().unwrap());
+        assert_eq!(config.polyteia.http_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(config.polyteia.ingest_timeout, std::time::Duration::from_secs(30 * 60));
+    }
+
+    #[test]
     fn secrets_have_a_file_variant() {
         assert!(is_known("PERSONAL_ACCESS_TOKEN_FILE"));
         assert!(is_known("SOURCE_DATABASE_PASSWORD_FILE"));
         assert!(!is_known("DATASET_ID_FILE"));
+    }
+
+    /// The documentation agrees with this table: a setting or exit code
+    /// added, renamed or given another default here fails these until the
+    /// README tables (English and German), examples/.env.example and the Helm
+    /// chart's refusal list say the same.
+    mod documentation {
+        use super::super::*;
+        use crate::error::ErrorKind;
+        use std::collections::{BTreeMap, BTreeSet};
+
+        fn read(path: &str) -> String {
+            let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+        }
+
+        /// `NAME` → the row's cells, for every table row whose first cell names variables.
+        fn variable_rows(markdown: &str) -> BTreeMap<String, Vec<String>> {
+            let mut rows = BTreeMap::new();
+            for line in markdown.lines().filter(|l| l.starts_with("| `")) {
+                let cells: Vec<String> = line.split(" | ").map(|c| c.trim_matches(|c| c == '|' || c == ' ').to_string()).collect();
+                for name in backticked_names(&cells[0]) {
+                    rows.insert(name, cells.clone());
+                }
+            }
+            rows
+        }
+
+        fn backticked_names(cell: &str) -> Vec<String> {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                .map(str::to_string)
+                .collect()
+        }
+
+        fn check_readme(path: &str, required_word: &str) {
+            let rows = variable_rows(&read(path));
+            let mut problems = Vec::new();
+            for setting in ALL {
+                let Some(cells) = rows.get(setting.name) else {
+                    problems.push(format!("{path}: no table row for {}", setting.name));
+                    continue;
+                };
+                let row = cells.join(" | ");
+                let default = cells.get(1).map(String::as_str).unwrap_or("");
+                match setting.default {
+                    WhenUnset::Value(value) if !default.contains(&format!("`{value}`")) => {
+                        problems.push(format!("{path}: {}'s default should read `{value}`, the row says: {default}", setting.name))
+                    }
+                    WhenUnset::Required(_) if !default.to_lowercase().contains(required_word) => {
+                        problems.push(format!("{path}: {} should be marked {required_word}: {default}", setting.name))
+                    }
+                    _ => {}
+                }
+                if let Some(file) = setting.file_variant() {
+                    if !row.contains(&file) {
+                        problems.push(format!("{path}: {}'s row should mention {file}", setting.name));
+                    }
+                }
+            }
+            for name in rows.keys() {
+                if !is_known(name) {
+                    problems.push(format!("{path}: table row for {name}, which the connector does not read"));
+                }
+            }
+            assert!(problems.is_empty(), "{}", problems.join("\n"));
+        }
+
+        #[test]
+        fn the_english_readme_lists_every_setting_with_its_default() {
+            check_readme("README.md", "required");
+        }
+
+        #[test]
+        fn the_german_readme_lists_every_setting_with_its_default() {
+            check_readme("README.de.md", "erforderlich");
+        }
+
+        #[test]
+        fn the_env_example_shows_every_setting_and_its_default() {
+            let text = read("examples/.env.example");
+            let mut shown: BTreeMap<String, String> = BTreeMap::new();
+            for line in text.lines() {
+                let line = line.trim_start_matches('#').trim();
+                if let Some((name, value)) = line.split_once('=') {
+                    if !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+                        shown.entry(name.to_string()).or_insert_with(|| value.to_string());
+                    }
+                }
+            }
+            let mut problems = Vec::new();
+            for setting in ALL {
+                let names = std::iter::once(setting.name.to_string()).chain(setting.file_variant());
+                for name in names {
+                    if !shown.contains_key(&name) {
+                        problems.push(format!("examples/.env.example does not show {name}"));
+                    }
+                }
+                if let (Some(default), Some(value)) = (setting.default_value(), shown.get(setting.name)) {
+                    if !value.is_empty() && value != default && !text.contains(&format!("# {}={default}", setting.name)) {
+                        problems.push(format!("examples/.env.example shows {}={value}, the default is {default}", setting.name));
+                    }
+                }
+            }
+            for name in shown.keys() {
+                if !is_known(name) {
+                    problems.push(format!("examples/.env.example shows {name}, which the connector does not read"));
+                }
+            }
+            assert!(problems.is_empty(), "{}", problems.join("\n"));
+        }
+
+        #[test]
+        fn the_chart_refuses_exactly_the_secrets_and_its_own_settings() {
+            let schema: serde_json::Value = serde_json::from_str(&read("charts/polyteia-db-connector/values.schema.json")).unwrap();
+            let refused: BTreeSet<String> = schema
+                .pointer("/properties/config/propertyNames/not/enum")
+                .and_then(|v| v.as_array())
+                .expect("config.propertyNames.not.enum in the chart's schema")
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect();
+            let wanted: BTreeSet<String> = ALL
+                .iter()
+                .filter(|s| s.secret || s.chart_managed)
+                .flat_map(|s| std::iter::once(s.name.to_string()).chain(s.file_variant()))
+                .collect();
+            assert_eq!(refused, wanted);
+        }
+
+        /// `code` → meaning, from a README's exit-code table.
+        fn exit_code_rows(markdown: &str) -> BTreeMap<i32, String> {
+            markdown
+                .lines()
+                .filter_map(|line| {
+                    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                    let code = cells.get(1)?.parse::<i32>().ok()?;
+                    Some((code, cells.get(2)?.to_string()))
+                })
+                .collect()
+        }
+
+        #[test]
+        fn the_readmes_list_every_exit_code() {
+            let mut expected: BTreeMap<i32, &str> = ErrorKind::ALL.iter().map(|k| (k.exit_code(), k.meaning())).collect();
+            expected.insert(0, "success");
+            expected.insert(2, "command-line usage error");
+            let english = exit_code_rows(&read("README.md"));
+            let english: BTreeMap<i32, &str> = english.iter().map(|(c, m)| (*c, m.as_str())).collect();
+            assert_eq!(english, expected, "README.md's exit-code table and src/error.rs disagree");
+            let german = exit_code_rows(&read("README.de.md"));
+            assert_eq!(german.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "README.de.md's exit codes");
+        }
     }
 }

@@ -84,12 +84,13 @@ def test_dockerignore_keeps_secrets_and_build_output_out():
 
 
 def variables_the_connector_reads() -> set[str]:
-    config = (ROOT / "src" / "config.rs").read_text()
-    names = set(re.findall(r'env\.get\("([A-Z][A-Z0-9_]+)"\)', config))
-    for secret in re.findall(r'read_secret\(env, "([A-Z][A-Z0-9_]+)"', config):
-        names |= {secret, secret + "_FILE"}
-    names |= set(re.findall(r'parse_\w+(?:::<\w+>)?\(env, "([A-Z][A-Z0-9_]+)"', config))
-    names |= set(re.findall(r'parse_duration_var\(env, "([A-Z][A-Z0-9_]+)"', config))
+    """The settings table in src/settings.rs (secrets also as NAME_FILE)."""
+    table = (ROOT / "src" / "settings.rs").read_text()
+    names = set()
+    for name, rest in re.findall(r'Setting::new\(\s*"([A-Z][A-Z0-9_]+)",(.*?)\);', table, flags=re.S):
+        names.add(name)
+        if ".secret()" in rest:
+            names.add(name + "_FILE")
     return names
 
 
@@ -113,13 +114,11 @@ def test_env_example_lists_every_variable():
 
 def test_env_example_defaults_match_the_code():
     text = (EXAMPLES / ".env.example").read_text()
-    config = (ROOT / "src" / "config.rs").read_text()
+    table = (ROOT / "src" / "settings.rs").read_text()  # the settings table
     shown = dict(re.findall(r"^#\s*([A-Z][A-Z0-9_]+)=(.*)$", text, flags=re.M))
-    assert f'"{shown["CRON_SCHEDULE"]}"' in config  # DEFAULT_CRON_SCHEDULE
-    assert f"DEFAULT_HEALTH_CHECK_PORT: u16 = {shown['HEALTH_CHECK_PORT']};" in config
-    assert f"DEFAULT_UPLOAD_MAX_ATTEMPTS: u32 = {shown['UPLOAD_MAX_ATTEMPTS']};" in config
-    assert f"DEFAULT_SOURCE_CONNECT_MAX_ATTEMPTS: u32 = {shown['SOURCE_CONNECT_MAX_ATTEMPTS']};" in config
-    assert f'"{shown["POLYTEIA_BASE_URL"]}"' in config
+    for name in ("CRON_SCHEDULE", "HEALTH_CHECK_PORT", "UPLOAD_MAX_ATTEMPTS", "SOURCE_CONNECT_MAX_ATTEMPTS"):
+        assert f'"{name}", Value("{shown[name]}")' in table, name
+    assert f'"{shown["POLYTEIA_BASE_URL"]}"' in table
 
 
 def test_crontab_never_overlaps_and_logs():
