@@ -9,7 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::source::QueryStopper;
+
+/// What stops a running query from another thread (the source implements it:
+/// DuckDB's interrupt, and a cancel on the server where one is needed).
+pub trait StopQuery: Send + Sync {
+    /// Stops the query; must not block (the signal thread calls it).
+    fn stop(&self);
+    /// The query is over: a stop still in progress may give up.
+    fn finished(&self);
+}
 
 /// How long a second signal waits for the temporary files to be removed
 /// before the process exits anyway.
@@ -19,7 +27,7 @@ const SUDDEN_EXIT_CLEANUP_LIMIT: Duration = Duration::from_secs(2);
 pub struct Cancellation {
     flag: Arc<AtomicBool>,
     signal: AtomicI32,
-    query: Mutex<Option<QueryStopper>>,
+    query: Mutex<Option<Box<dyn StopQuery>>>,
     /// Temporary files and directories of the work in progress.
     leftovers: Mutex<Vec<PathBuf>>,
 }
@@ -48,7 +56,7 @@ impl Cancellation {
     }
 
     /// Registers (or clears) the query a signal stops.
-    pub fn set_query(&self, stopper: Option<QueryStopper>) {
+    pub fn set_query(&self, stopper: Option<Box<dyn StopQuery>>) {
         let mut query = self.query.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = query.take() {
             old.finished();

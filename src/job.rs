@@ -1,5 +1,8 @@
-//! One cycle of work and its summary. `export` stops at a verified file on
-//! disk; later stages (upload, ingest) build on the same steps.
+//! One cycle of work and its summary. The job orchestrates; it takes its
+//! stages as values — the export ([`Export`]) and the API ([`Api`]), chosen
+//! once by the caller — and decides the rest: where the files go, what a
+//! signal between the phases means, what is recorded and logged. `export`
+//! stops at a verified file on disk; `run` adds the upload and the ingest.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -8,12 +11,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cancel::Cancellation;
-use crate::config::{Config, LogFormat, SourceKind};
-use crate::health::{Outcome, Phase, State};
+use crate::config::{Config, LogFormat};
 use crate::error::{Error, ErrorKind, Result};
+use crate::health::{Outcome, Phase, State};
 use crate::polyteia::{self, Api, IngestOutcome};
-use crate::retry::{self, GaveUp, Verdict};
-use crate::source::{self, ExportStats, Source};
+use crate::source::{self, Export, ExportStats};
+
+/// The stages of a cycle, chosen once (in `main`) from the settings.
+#[derive(Clone, Copy)]
+pub struct Stages<'a> {
+    pub export: &'a dyn Export,
+    pub api: &'a dyn Api,
+}
 
 /// What a finished export reports.
 #[derive(Debug, Clone)]
@@ -26,11 +35,11 @@ pub struct ExportSummary {
 /// `connector export --output PATH`: the query result as a verified Parquet
 /// file at `output`, written beside it and renamed into place, so a reader
 /// never sees a half-written file.
-pub fn export_to_file(config: &Config, output: &Path, ctx: &Context) -> Result<ExportSummary> {
-    ctx.cancel.explain("the export", export_to_file_inner(config, output, ctx))
+pub fn export_to_file(export: &dyn Export, config: &Config, output: &Path, ctx: &Context) -> Result<ExportSummary> {
+    ctx.cancel.explain("the export", export_to_file_inner(export, config, output, ctx))
 }
 
-fn export_to_file_inner(config: &Config, output: &Path, ctx: &Context) -> Result<ExportSummary> {
+fn export_to_file_inner(export: &dyn Export, config: &Config, output: &Path, ctx: &Context) -> Result<ExportSummary> {
     let started = Instant::now();
     let output = absolute(output)?;
     let parent = output.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
@@ -44,8 +53,8 @@ fn export_to_file_inner(config: &Config, output: &Path, ctx: &Context) -> Result
 
     let work_dir = source::private_work_dir(&config.output.temp_dir)?;
     let _leftovers = ctx.cancel.remove_on_sudden_exit(&[work_dir.path(), &partial]);
-    log_start(config)?;
-    let stats = export_into(config, ctx, work_dir.path(), &partial)?;
+    export.announce();
+    let stats = export_into(export, ctx, work_dir.path(), &partial)?;
     check_cancelled(&ctx.cancel).inspect_err(|_| {
         let _ = std::fs::remove_file(&partial);
     })?;
@@ -92,25 +101,24 @@ impl Default for Context {
 /// One full cycle: export → upload → wait for the ingest → clean up.
 /// The work directory (Parquet file, DuckDB spill files) is removed on every
 /// path out of this function.
-pub fn run_once(config: &Config, ctx: &Context) -> Result<RunSummary> {
-    let result = run_phases(config, ctx);
+pub fn run_once(stages: Stages, config: &Config, ctx: &Context) -> Result<RunSummary> {
+    let result = run_phases(stages, config, ctx);
     ctx.cancel.explain(ctx.state.phase().name(), result)
 }
 
-fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
+fn run_phases(stages: Stages, config: &Config, ctx: &Context) -> Result<RunSummary> {
     let started = Instant::now();
-    let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
     let work_dir = source::private_work_dir(&config.output.temp_dir)?;
     let _leftovers = ctx.cancel.remove_on_sudden_exit(&[work_dir.path()]);
-    log_start(config)?;
+    stages.export.announce();
 
     let file = work_dir.path().join(upload_file_name(config.polyteia.dataset_id.as_deref().unwrap_or("export")));
-    let export = export_into(config, ctx, work_dir.path(), &file)?;
+    let export = export_into(stages.export, ctx, work_dir.path(), &file)?;
     check_cancelled(&ctx.cancel)?;
     log::info!(rows = export.rows, bytes = export.bytes; "export verified: {} rows, {}; uploading to {}",
-        export.rows, human_bytes(export.bytes), api.describe());
+        export.rows, human_bytes(export.bytes), stages.api.describe());
 
-    let (upload, receipt, ingest) = publish(config, ctx, api.as_ref(), &file, export.bytes)?;
+    let (upload, receipt, ingest) = publish(config, ctx, stages.api, &file, export.bytes)?;
     drop(work_dir);
 
     let summary = RunSummary {
@@ -125,17 +133,12 @@ fn run_phases(config: &Config, ctx: &Context) -> Result<RunSummary> {
     Ok(summary)
 }
 
-/// Connects (retrying while unreachable) and exports into `dest`, with the
-/// query interruptible by a signal. The DuckDB connection is closed when
-/// this returns, before anything is uploaded.
-fn export_into(config: &Config, ctx: &Context, spill_dir: &Path, dest: &Path) -> Result<ExportStats> {
+/// Connects and exports into `dest`, with the query interruptible by a
+/// signal. The source connection is closed when this returns, before
+/// anything is uploaded.
+fn export_into(export: &dyn Export, ctx: &Context, spill_dir: &Path, dest: &Path) -> Result<ExportStats> {
     ctx.state.set_phase(Phase::Connecting);
-    let source = open_source(config, spill_dir, &ctx.cancel)?;
-    ctx.cancel.set_query(Some(source.query_stopper()));
-    ctx.state.set_phase(Phase::Exporting);
-    let stats = source.export(dest, &config.output);
-    ctx.cancel.set_query(None);
-    stats
+    export.export(dest, spill_dir, &ctx.cancel, &|| ctx.state.set_phase(Phase::Exporting))
 }
 
 /// Uploads `file` and waits for the ingest: the part of a cycle after the export.
@@ -171,7 +174,7 @@ fn rate(bytes: u64, elapsed: Duration) -> String {
 
 /// `connector upload --file PATH`: an existing Parquet file, checked to be
 /// readable Parquet (and not empty unless allowed), replaces the dataset's data.
-pub fn upload_file(config: &Config, file: &Path, ctx: &Context) -> Result<()> {
+pub fn upload_file(api: &dyn Api, config: &Config, file: &Path, ctx: &Context) -> Result<()> {
     let started = Instant::now();
     let (rows, columns) = source::inspect_parquet(file)?;
     if rows == 0 && !config.output.allow_empty_result {
@@ -181,10 +184,9 @@ pub fn upload_file(config: &Config, file: &Path, ctx: &Context) -> Result<()> {
         ));
     }
     let bytes = std::fs::metadata(file).map_err(|e| Error::io(format!("reading {}", file.display()), &e))?.len();
-    let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
     log::info!(rows = rows, columns = columns, bytes = bytes;
         "uploading {} ({} rows, {} columns, {}) to {}", file.display(), rows, columns, human_bytes(bytes), api.describe());
-    let (upload, receipt, ingest) = ctx.cancel.explain("the upload", publish(config, ctx, api.as_ref(), file, bytes))?;
+    let (upload, receipt, ingest) = ctx.cancel.explain("the upload", publish(config, ctx, api, file, bytes))?;
     log::info!(rows = rows, bytes = bytes, upload_seconds = upload.as_secs_f64(), upload_attempts = receipt.attempts,
         ingest_seconds = ingest.map(|d| d.as_secs_f64()).unwrap_or(0.0), ingest_id = receipt.ingest_id.as_deref().unwrap_or(""),
         total_seconds = started.elapsed().as_secs_f64();
@@ -195,10 +197,10 @@ pub fn upload_file(config: &Config, file: &Path, ctx: &Context) -> Result<()> {
 
 /// A cycle for the scheduler and `--serve-health`: records the outcome in
 /// the shared state and logs a failure with its exit class.
-pub fn run_recorded(config: &Config, ctx: &Context) -> Result<RunSummary> {
+pub fn run_recorded(stages: Stages, config: &Config, ctx: &Context) -> Result<RunSummary> {
     let started = chrono::Utc::now();
     ctx.state.cycle_started();
-    let result = run_once(config, ctx);
+    let result = run_once(stages, config, ctx);
     let (result_name, exit_code, rows, bytes, phase_seconds) = match &result {
         Ok(s) => {
             let mut phases = vec![
@@ -241,28 +243,6 @@ fn upload_file_name(dataset_id: &str) -> String {
     let safe: String =
         dataset_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     format!("{safe}.parquet")
-}
-
-/// Opens the source, retrying while the server is unreachable (a database
-/// that is restarting, a pod that is not ready yet). A refused login or a
-/// missing database is not retried: waiting would not fix it.
-fn open_source(config: &Config, spill_dir: &Path, cancel: &Cancellation) -> Result<Source> {
-    let settings = config.source()?;
-    let policy = &config.source_connect_retry;
-    let attempts = policy.attempts.max(1);
-    let judge = |e: &Error| if e.is_transient() { Verdict::Retry { after: None } } else { Verdict::Stop };
-    let announce = |e: &Error, attempt: u32, delay: Duration| {
-        log::warn!(attempt = attempt, delay_seconds = delay.as_secs_f64();
-            "source not reachable (attempt {attempt} of {attempts}), retrying in {:.1}s: {e}", delay.as_secs_f64())
-    };
-    let open = |_| Source::open(settings, &config.engine, spill_dir);
-    match retry::retry(policy, &cancel.flag(), open, judge, announce) {
-        Ok(source) => Ok(source),
-        Err(GaveUp::Failed { error, .. }) => Err(error),
-        Err(GaveUp::Cancelled) => Err(cancel
-            .interrupted_error("connecting to the source")
-            .unwrap_or_else(|| Error::new(ErrorKind::InterruptedSigterm, "stopped while connecting to the source"))),
-    }
 }
 
 /// A progress bar on an interactive terminal in text mode; nothing otherwise.
@@ -333,25 +313,6 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| Error::io(format!("invalid path {}", path.display()), &e))
 }
 
-fn log_start(config: &Config) -> Result<()> {
-    let s = config.source()?;
-    if s.kind == SourceKind::Mysql && s.ssl_mode.as_deref() == Some("verify_identity") && s.ssl_root_cert.is_none() {
-        log::warn!(
-            "SOURCE_DATABASE_SSL_MODE=verify_identity without SOURCE_DATABASE_SSL_ROOT_CERT: the server certificate's \
-             host name is checked only against a CA given there; set it to the CA that signed the server's certificate"
-        );
-    }
-    match (&s.host, s.port) {
-        (Some(host), Some(port)) => log::info!(
-            source = s.kind.name(), host = host.as_str(), port = port, database = s.database.as_str();
-            "exporting from {} database {} on {}:{}", s.kind.name(), s.database, host, port
-        ),
-        _ => log::info!(source = s.kind.name(), database = s.database.as_str();
-            "exporting from {} database {}", s.kind.name(), s.database),
-    }
-    Ok(())
-}
-
 fn log_export_summary(summary: &ExportSummary) {
     let s = &summary.stats;
     log::info!(
@@ -383,10 +344,165 @@ pub fn human_bytes(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::config::{Env, Purpose};
+    use crate::polyteia::{Preflight, ProgressFn, UploadReceipt};
+    use std::sync::Mutex;
+
     #[test]
     fn human_bytes_units() {
         assert_eq!(super::human_bytes(12), "12 B");
         assert_eq!(super::human_bytes(1536), "1.5 KiB");
         assert_eq!(super::human_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
+
+    /// Writes a fixed content as "the Parquet file", or fails, or is
+    /// interrupted by a signal while it works.
+    struct FakeExport {
+        content: &'static [u8],
+        fails_with: Option<ErrorKind>,
+        signal_during_export: bool,
+    }
+
+    impl FakeExport {
+        fn writing(content: &'static [u8]) -> FakeExport {
+            FakeExport { content, fails_with: None, signal_during_export: false }
+        }
+    }
+
+    impl Export for FakeExport {
+        fn announce(&self) {}
+
+        fn export(&self, dest: &Path, _spill: &Path, cancel: &Cancellation, connected: &dyn Fn()) -> Result<ExportStats> {
+            connected();
+            if self.signal_during_export {
+                cancel.cancel(signal_hook::consts::SIGTERM);
+            }
+            if let Some(kind) = self.fails_with {
+                return Err(Error::new(kind, "the fake export failed"));
+            }
+            std::fs::write(dest, self.content).unwrap();
+            Ok(ExportStats {
+                rows: 3,
+                columns: 2,
+                bytes: self.content.len() as u64,
+                connect: Duration::ZERO,
+                query: Duration::ZERO,
+                verify: Duration::ZERO,
+            })
+        }
+    }
+
+    /// Records what was uploaded (the file's content at upload time).
+    #[derive(Default)]
+    struct FakeApi {
+        uploaded: Mutex<Vec<Vec<u8>>>,
+        upload_fails_with: Option<ErrorKind>,
+        ingest_fails: bool,
+    }
+
+    impl Api for FakeApi {
+        fn describe(&self) -> String {
+            "a fake API".into()
+        }
+
+        fn upload(&self, file: &Path, progress: ProgressFn) -> Result<UploadReceipt> {
+            if let Some(kind) = self.upload_fails_with {
+                return Err(Error::new(kind, "the fake upload failed"));
+            }
+            let content = std::fs::read(file).unwrap();
+            progress(content.len() as u64);
+            self.uploaded.lock().unwrap().push(content);
+            Ok(UploadReceipt { ingest_id: Some("dsig_fake".into()), attempts: 1 })
+        }
+
+        fn wait_for_ingest(&self, _receipt: &UploadReceipt) -> Result<IngestOutcome> {
+            match self.ingest_fails {
+                true => Err(Error::new(ErrorKind::IngestFailed, "the fake ingest failed")),
+                false => Ok(IngestOutcome::Completed { waited: Duration::from_millis(1) }),
+            }
+        }
+
+        fn preflight(&self) -> Vec<Preflight> {
+            Vec::new()
+        }
+    }
+
+    fn config(temp: &Path) -> Config {
+        let env = Env::from_pairs([
+            ("SOURCE_DATABASE_TYPE", "duckdb"),
+            ("SOURCE_DATABASE_NAME", ":memory:"),
+            ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1"),
+            ("PERSONAL_ACCESS_TOKEN", "pak_unit"),
+            ("DATASET_ID", "ds_unit"),
+            ("TEMP_DIR", temp.to_str().unwrap()),
+        ]);
+        Config::from_env(&env, Purpose::Upload).unwrap()
+    }
+
+    fn leftovers(temp: &Path) -> Vec<String> {
+        std::fs::read_dir(temp).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn a_cycle_uploads_exactly_the_exported_file_then_removes_it() {
+        let temp = tempfile::tempdir().unwrap();
+        let (export, api) = (FakeExport::writing(b"PAR1 three rows PAR1"), FakeApi::default());
+        let ctx = Context::new();
+        let summary = run_once(Stages { export: &export, api: &api }, &config(temp.path()), &ctx).unwrap();
+        assert_eq!(*api.uploaded.lock().unwrap(), vec![b"PAR1 three rows PAR1".to_vec()]);
+        assert_eq!((summary.export.rows, summary.ingest_id.as_deref()), (3, Some("dsig_fake")));
+        assert!(leftovers(temp.path()).is_empty(), "{:?}", leftovers(temp.path()));
+    }
+
+    #[test]
+    fn a_failed_export_uploads_nothing_and_keeps_its_exit_class() {
+        let temp = tempfile::tempdir().unwrap();
+        let export = FakeExport { fails_with: Some(ErrorKind::EmptyResult), ..FakeExport::writing(b"") };
+        let api = FakeApi::default();
+        let err = run_once(Stages { export: &export, api: &api }, &config(temp.path()), &Context::new()).unwrap_err();
+        assert_eq!(err.exit_code(), 6);
+        assert!(api.uploaded.lock().unwrap().is_empty());
+        assert!(leftovers(temp.path()).is_empty());
+    }
+
+    #[test]
+    fn a_signal_during_the_export_stops_the_cycle_before_the_upload() {
+        let temp = tempfile::tempdir().unwrap();
+        let export = FakeExport { signal_during_export: true, ..FakeExport::writing(b"PAR1 complete PAR1") };
+        let api = FakeApi::default();
+        let err = run_once(Stages { export: &export, api: &api }, &config(temp.path()), &Context::new()).unwrap_err();
+        assert_eq!(err.exit_code(), 143, "{err}");
+        assert!(api.uploaded.lock().unwrap().is_empty(), "a finished export is not uploaded after a signal");
+        assert!(leftovers(temp.path()).is_empty());
+    }
+
+    #[test]
+    fn an_unavailable_api_is_exit_12_and_the_file_is_removed() {
+        let temp = tempfile::tempdir().unwrap();
+        let export = FakeExport::writing(b"PAR1 x PAR1");
+        let api = FakeApi { upload_fails_with: Some(ErrorKind::ApiUnavailable), ..FakeApi::default() };
+        let err = run_once(Stages { export: &export, api: &api }, &config(temp.path()), &Context::new()).unwrap_err();
+        assert_eq!(err.exit_code(), 12);
+        assert!(leftovers(temp.path()).is_empty());
+    }
+
+    #[test]
+    fn a_recorded_cycle_reports_its_result_and_exit_code() {
+        let temp = tempfile::tempdir().unwrap();
+        let export = FakeExport::writing(b"PAR1 x PAR1");
+        let ctx = Context::new();
+        let failing = FakeApi { ingest_fails: true, ..FakeApi::default() };
+        let config = config(temp.path());
+        assert!(run_recorded(Stages { export: &export, api: &failing }, &config, &ctx).is_err());
+        let last = ctx.state.healthz()["last_run"].clone();
+        assert_eq!((last["result"].as_str(), last["exit_code"].as_i64()), (Some("ingest_failed"), Some(13)));
+        assert!(ctx.state.healthz()["last_success_at"].is_null());
+
+        let working = FakeApi::default();
+        run_recorded(Stages { export: &export, api: &working }, &config, &ctx).unwrap();
+        let health = ctx.state.healthz();
+        assert_eq!((health["last_run"]["result"].as_str(), health["last_run"]["rows"].as_u64()), (Some("success"), Some(3)));
+        assert!(health["last_success_at"].is_string());
     }
 }

@@ -1,23 +1,18 @@
 //! polyteia-db-connector: one SQL query → Parquet → a Polyteia dataset.
 //!
-//! Modules, one concern each: [`cli`] (arguments), [`config`] (environment,
-//! `.env`, secrets, validation), [`sql`] (the query text), [`source`]
-//! (DuckDB, extensions, ATTACH, export), [`polyteia`] (the API client, one
-//! file per API generation), [`job`] (one cycle and its summary), [`check`]
-//! (preflight), [`schedule`] and [`health`] (the long-lived mode),
-//! [`cancel`] (signals), [`mysql_tls`] (MySQL host-name check), [`error`]
-//! (exit codes), [`secret`] (redaction), [`logging`].
+//! The modules, the flow between them and the traits at the seams are
+//! described in ARCHITECTURE.md at the repository root.
 
 pub mod cancel;
 pub mod check;
 pub mod cli;
 pub mod config;
-pub mod dotenv;
+pub(crate) mod dotenv;
 pub mod error;
 pub mod health;
 pub mod job;
 pub mod logging;
-pub mod mysql_tls;
+pub(crate) mod mysql_tls;
 pub mod polyteia;
 pub mod retry;
 pub mod schedule;

@@ -7,7 +7,9 @@ use clap::Parser;
 use connector::cli::{Cli, Command};
 use connector::config::{self, Config, Env, LogFormat, Purpose};
 use connector::error::{Error, ErrorKind};
-use connector::job::{self, Context};
+use connector::job::{self, Context, Stages};
+use connector::polyteia;
+use connector::source::DuckDbExport;
 use connector::schedule::{self, Schedule};
 use connector::{check, health, logging};
 
@@ -47,29 +49,35 @@ fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Export { output } => {
             let config = Config::from_env(&env, Purpose::Export)?;
+            let export = DuckDbExport::new(&config)?;
             ctx.cancel.install_signal_handlers()?;
-            job::export_to_file(&config, &output, &ctx)?;
+            job::export_to_file(&export, &config, &output, &ctx)?;
             Ok(())
         }
         Command::Run { serve_health } => {
             log_env_files(&env);
             let config = Config::from_env(&env, Purpose::Upload)?;
+            // The stages are chosen here, once: the job only orchestrates them.
+            let export = DuckDbExport::new(&config)?;
+            let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
+            let stages = Stages { export: &export, api: api.as_ref() };
             ctx.cancel.install_signal_handlers()?;
             let _server = match serve_health {
                 true => Some(health::Server::start(config.schedule.health_check_port, ctx.state.clone())?),
                 false => None,
             };
             if serve_health {
-                job::run_recorded(&config, &ctx)?;
+                job::run_recorded(stages, &config, &ctx)?;
             } else {
-                job::run_once(&config, &ctx)?;
+                job::run_once(stages, &config, &ctx)?;
             }
             Ok(())
         }
         Command::Upload { file } => {
             let config = Config::from_env(&env, Purpose::UploadFile)?;
+            let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
             ctx.cancel.install_signal_handlers()?;
-            job::upload_file(&config, &file, &ctx)?;
+            job::upload_file(api.as_ref(), &config, &file, &ctx)?;
             Ok(())
         }
         Command::Check => {
@@ -81,9 +89,11 @@ fn run(cli: Cli) -> Result<(), Error> {
             // Validates CRON_SCHEDULE and CRON_TZ with everything else, before anything runs.
             let config = Config::from_env(&env, Purpose::Schedule)?;
             let schedule = Schedule::parse(&config.schedule.cron_schedule, &config.schedule.cron_tz)?;
+            let export = DuckDbExport::new(&config)?;
+            let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
             ctx.cancel.install_signal_handlers()?;
             let _server = health::Server::start(config.schedule.health_check_port, ctx.state.clone())?;
-            schedule::run(Arc::new(config), schedule, run_now, ctx)
+            schedule::run(Arc::new(config), Arc::new(export), Arc::from(api), schedule, run_now, ctx)
         }
         Command::Version => unreachable!("handled above"),
     }

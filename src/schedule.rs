@@ -12,7 +12,9 @@ use croner::parser::{CronParser, Seconds};
 use crate::cancel::Cancellation;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::job::{self, Context};
+use crate::job::{self, Context, Stages};
+use crate::polyteia::Api;
+use crate::source::Export;
 
 pub struct Schedule {
     cron: croner::Cron,
@@ -60,7 +62,14 @@ impl Schedule {
 
 /// Runs cycles on the schedule until a signal arrives; then stops the
 /// running cycle, waits for its clean-up and returns the interruption.
-pub fn run(config: Arc<Config>, schedule: Schedule, run_now: bool, ctx: Context) -> Result<()> {
+pub fn run(
+    config: Arc<Config>,
+    export: Arc<dyn Export>,
+    api: Arc<dyn Api>,
+    schedule: Schedule,
+    run_now: bool,
+    ctx: Context,
+) -> Result<()> {
     let running = Arc::new(AtomicBool::new(false));
     let mut worker: Option<std::thread::JoinHandle<()>> = None;
     log::info!(schedule = schedule.describe(); "scheduler started: {}", schedule.describe());
@@ -74,12 +83,14 @@ pub fn run(config: Arc<Config>, schedule: Schedule, run_now: bool, ctx: Context)
         if let Some(done) = worker.take() {
             let _ = done.join();
         }
-        let (config, ctx, running) = (config.clone(), ctx.clone(), running.clone());
+        let (config, export, api, ctx, running) =
+            (config.clone(), export.clone(), api.clone(), ctx.clone(), running.clone());
         *worker = std::thread::Builder::new()
             .name("cycle".into())
             .spawn(move || {
                 // Failures are logged and recorded inside; the scheduler goes on.
-                let _ = job::run_recorded(&config, &ctx);
+                let stages = Stages { export: export.as_ref(), api: api.as_ref() };
+                let _ = job::run_recorded(stages, &config, &ctx);
                 running.store(false, Ordering::SeqCst);
             })
             .ok();

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use duckdb::Connection;
 
-use crate::config::{EngineSettings, OutputSettings, QueryDialect, SourceKind, SourceSettings};
+use crate::cancel::{Cancellation, StopQuery};
+use crate::config::{Config, EngineSettings, OutputSettings, QueryDialect, SourceKind, SourceSettings};
 use crate::error::{Error, ErrorKind, Result};
+use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 
 /// The alias of the attached source; queries name tables as `db.table`.
 pub const CATALOG: &str = "db";
@@ -81,6 +83,89 @@ pub struct ExportStats {
     pub verify: Duration,
 }
 
+/// The extract stage of a cycle as the job sees it: from the settings to a
+/// verified Parquet file. [`DuckDbExport`] is the real one; the job's tests
+/// use fakes.
+pub trait Export: Send + Sync {
+    /// Logs where the data comes from, before the work starts.
+    fn announce(&self);
+
+    /// Connects (retrying while the source is unreachable), calls `connected`,
+    /// writes the verified Parquet file `dest` with the running query
+    /// registered in `cancel` (a signal stops it), and closes the connection.
+    /// `spill_dir` takes DuckDB's temporary files.
+    fn export(&self, dest: &Path, spill_dir: &Path, cancel: &Cancellation, connected: &dyn Fn()) -> Result<ExportStats>;
+}
+
+/// The export through DuckDB from the configured source.
+pub struct DuckDbExport {
+    source: SourceSettings,
+    engine: EngineSettings,
+    output: OutputSettings,
+    connect_retry: RetryPolicy,
+}
+
+impl DuckDbExport {
+    /// Needs the source settings (every command but `upload --file` has them).
+    pub fn new(config: &Config) -> Result<DuckDbExport> {
+        Ok(DuckDbExport {
+            source: config.source()?.clone(),
+            engine: config.engine.clone(),
+            output: config.output.clone(),
+            connect_retry: config.source_connect_retry.clone(),
+        })
+    }
+
+    /// Opens the source, retrying while the server is unreachable (a database
+    /// that is restarting, a pod that is not ready yet). A refused login or a
+    /// missing database is not retried: waiting would not fix it.
+    fn open_with_retries(&self, spill_dir: &Path, cancel: &Cancellation) -> Result<Source> {
+        let attempts = self.connect_retry.attempts.max(1);
+        let judge = |e: &Error| if e.is_transient() { Verdict::Retry { after: None } } else { Verdict::Stop };
+        let announce = |e: &Error, attempt: u32, delay: Duration| {
+            log::warn!(attempt = attempt, delay_seconds = delay.as_secs_f64();
+                "source not reachable (attempt {attempt} of {attempts}), retrying in {:.1}s: {e}", delay.as_secs_f64())
+        };
+        let open = |_| Source::open(&self.source, &self.engine, spill_dir);
+        match retry::retry(&self.connect_retry, &cancel.flag(), open, judge, announce) {
+            Ok(source) => Ok(source),
+            Err(GaveUp::Failed { error, .. }) => Err(error),
+            Err(GaveUp::Cancelled) => Err(cancel
+                .interrupted_error("connecting to the source")
+                .unwrap_or_else(|| Error::new(ErrorKind::InterruptedSigterm, "stopped while connecting to the source"))),
+        }
+    }
+}
+
+impl Export for DuckDbExport {
+    fn announce(&self) {
+        let s = &self.source;
+        if s.kind == SourceKind::Mysql && s.ssl_mode.as_deref() == Some("verify_identity") && s.ssl_root_cert.is_none() {
+            log::warn!(
+                "SOURCE_DATABASE_SSL_MODE=verify_identity without SOURCE_DATABASE_SSL_ROOT_CERT: the server certificate's \
+                 host name is checked only against a CA given there; set it to the CA that signed the server's certificate"
+            );
+        }
+        match (&s.host, s.port) {
+            (Some(host), Some(port)) => log::info!(
+                source = s.kind.name(), host = host.as_str(), port = port, database = s.database.as_str();
+                "exporting from {} database {} on {}:{}", s.kind.name(), s.database, host, port
+            ),
+            _ => log::info!(source = s.kind.name(), database = s.database.as_str();
+                "exporting from {} database {}", s.kind.name(), s.database),
+        }
+    }
+
+    fn export(&self, dest: &Path, spill_dir: &Path, cancel: &Cancellation, connected: &dyn Fn()) -> Result<ExportStats> {
+        let source = self.open_with_retries(spill_dir, cancel)?;
+        connected();
+        cancel.set_query(Some(Box::new(source.query_stopper())));
+        let stats = source.export(dest, &self.output);
+        cancel.set_query(None);
+        stats
+    }
+}
+
 /// A column of the query result, for `check` and the summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
@@ -98,10 +183,10 @@ pub struct QueryStopper {
     server: Option<Arc<ServerCancel>>,
 }
 
-impl QueryStopper {
+impl StopQuery for QueryStopper {
     /// Interrupts the query; a server-side cancel runs in its own thread, so
     /// the caller (the signal thread) never waits for the network.
-    pub fn stop(&self) {
+    fn stop(&self) {
         self.interrupt.interrupt();
         if let Some(server) = &self.server {
             if !server.started.swap(true, Ordering::SeqCst) {
@@ -112,7 +197,7 @@ impl QueryStopper {
     }
 
     /// The query is over: a cancel still trying gives up.
-    pub fn finished(&self) {
+    fn finished(&self) {
         if let Some(server) = &self.server {
             server.finished.store(true, Ordering::SeqCst);
         }

@@ -16,10 +16,10 @@ use crate::config::{ApiGeneration, PolyteiaSettings};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
-pub mod http;
-pub mod multipart;
-pub mod proxy;
-pub mod reply;
+pub(crate) mod http;
+pub(crate) mod multipart;
+pub(crate) mod proxy;
+pub(crate) mod reply;
 pub mod session;
 pub mod upload_token;
 
@@ -83,7 +83,7 @@ impl Preflight {
 pub const KEY_CHECK: &str = "polyteia key";
 
 /// One API generation.
-pub trait Api {
+pub trait Api: Send + Sync {
     /// e.g. "upload-token API at https://app.polyteia.com".
     fn describe(&self) -> String;
 
