@@ -319,7 +319,7 @@ mod tests {
 
         #[test]
         fn the_german_readme_lists_every_setting_with_its_default() {
-            check_readme("README.de.md", "erforderlich");
+            check_readme("README.de.md", "pflicht");
         }
 
         #[test]
