@@ -1,5 +1,5 @@
 //! The command line. Settings live in the environment (see README); the
-//! command line only picks what to do and where the `.env` file is.
+//! command line only picks what to do and where the `.env` files are.
 
 use std::path::PathBuf;
 
@@ -18,9 +18,10 @@ use clap_complete::Shell;
                   10 API auth, 11 API rejected, 12 API unavailable, 13 ingest failed, 14 check failed."
 )]
 pub struct Cli {
-    /// Read settings from this file instead of ./.env (the environment still wins).
+    /// Read settings from this file instead of ./.env; may be given several times, later files
+    /// win over earlier ones (the environment still wins over all).
     #[arg(long, global = true, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
+    pub env_file: Vec<PathBuf>,
 
     /// Overrides LOG_LEVEL: debug, info, warn or error.
     #[arg(long, global = true, value_name = "LEVEL")]

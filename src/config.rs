@@ -1,9 +1,10 @@
-//! Configuration from the environment and an optional `.env` file.
+//! Configuration from the environment and optional `.env` files.
 //!
-//! Values come from the process environment first, then from the `.env` file
-//! (the environment wins, as with the original connector). `*_FILE` variants
-//! read a secret from a mounted file. Validation collects every problem and
-//! reports them together, so an administrator fixes them in one go.
+//! Values come from the process environment first, then from the `.env` files
+//! (the environment wins, as with the original connector; of two files, the
+//! later one wins). `*_FILE` variants read a secret from a mounted file.
+//! Validation collects every problem and reports them together, so an
+//! administrator fixes them in one go.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -23,27 +24,47 @@ pub struct Env {
     values: HashMap<String, String>,
     /// Variables whose value is not valid UTF-8 (reported by validation).
     not_utf8: Vec<String>,
+    /// The env files read, in order.
+    files: Vec<PathBuf>,
 }
 
 impl Env {
-    /// Reads the process environment and the `.env` file: `env_file` when
-    /// given (it must exist), else `./.env` when present.
-    pub fn load(env_file: Option<&Path>) -> Result<Env> {
+    /// Reads the `.env` files and then the process environment. `env_files`
+    /// are read in order, later files winning over earlier ones (each must
+    /// exist); without any, `./.env` is read when present. The environment
+    /// wins over every file. All unreadable files are reported together.
+    pub fn load(env_files: &[PathBuf]) -> Result<Env> {
         let mut env = Env::default();
-        let file = match env_file {
-            Some(path) => Some(path.to_path_buf()),
-            None => Some(PathBuf::from(".env")).filter(|p| p.is_file()),
+        let files = match env_files {
+            [] => Some(PathBuf::from(".env")).filter(|p| p.is_file()).into_iter().collect(),
+            given => given.to_vec(),
         };
-        if let Some(path) = file {
-            env.values = read_env_file(&path)?;
+        let mut problems = Vec::new();
+        for path in &files {
+            match read_env_file(path) {
+                Ok(values) => env.values.extend(values),
+                Err(err) => problems.push(err.message().to_string()),
+            }
         }
+        match problems.len() {
+            0 => {}
+            1 => return Err(Error::config(problems.remove(0))),
+            n => return Err(Error::config(format!("{n} env files cannot be read: {}", problems.join("; ")))),
+        }
+        env.files = files;
         env.overlay_os(std::env::vars_os());
         Ok(env)
     }
 
+    /// The env files that were read, in order (for the log: names only).
+    pub fn files_read(&self) -> &[PathBuf] {
+        &self.files
+    }
+
     /// Builds an `Env` from explicit pairs (tests, and the `.env` parser).
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Env {
-        Env { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), not_utf8: Vec::new() }
+        let values = pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        Env { values, not_utf8: Vec::new(), files: Vec::new() }
     }
 
     fn overlay_os(&mut self, vars: impl Iterator<Item = (OsString, OsString)>) {
@@ -1036,7 +1057,7 @@ mod tests {
         assert_eq!(values["SOURCE_DATABASE_SQL_QUERY"], "SELECT * FROM db.events");
         assert_eq!(values["DATASET_ID"], "ds_1");
 
-        let mut env = Env { values, not_utf8: vec![] };
+        let mut env = Env { values, not_utf8: vec![], files: vec![] };
         env.overlay_os([(OsString::from("DATASET_ID"), OsString::from("from_env"))].into_iter());
         assert_eq!(env.get("DATASET_ID"), Some("from_env"));
     }

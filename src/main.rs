@@ -34,7 +34,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             .and_then(|()| stdout.flush())
             .map_err(|e| Error::new(ErrorKind::LocalIo, format!("cannot write to standard output: {e}")));
     }
-    let mut env = Env::load(cli.env_file.as_deref())?;
+    let mut env = Env::load(&cli.env_file)?;
     // Command-line flags win over the environment.
     if let Some(level) = &cli.log_level {
         env.set("LOG_LEVEL", level);
@@ -53,6 +53,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Run { serve_health } => {
+            log_env_files(&env);
             let config = Config::from_env(&env, Purpose::Upload)?;
             ctx.cancel.install_signal_handlers()?;
             let _server = match serve_health {
@@ -73,6 +74,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Check => {
+            log_env_files(&env);
             let config = Config::from_env(&env, Purpose::Upload)?;
             check::run_checks(&config, &ctx)
         }
@@ -85,6 +87,17 @@ fn run(cli: Cli) -> Result<(), Error> {
             schedule::run(Arc::new(config), schedule, run_now, ctx)
         }
         Command::Version | Command::Completions { .. } => unreachable!("handled above"),
+    }
+}
+
+/// Which files the settings came from, so that a layered setup (shared file
+/// plus one per job) can be traced; names only, as the files hold secrets.
+fn log_env_files(env: &Env) {
+    let files: Vec<String> = env.files_read().iter().map(|p| p.display().to_string()).collect();
+    match files.is_empty() {
+        true => log::info!("settings from the environment only (no env file read)"),
+        false => log::info!(env_files = files.join(",");
+            "settings from env files {} (later wins) and the environment (wins over all)", files.join(", ")),
     }
 }
 

@@ -300,3 +300,118 @@ fn secrets_from_files_are_used_and_never_shown() {
     assert_eq!(parquet_rows(&file), vec![vec![Some("5".to_string())]]);
     assert_no_secret(&run.output(), &[&db.password]);
 }
+
+/// Writes `KEY="value"` lines, escaped so that every value (the awkward
+/// password too) reads back exactly.
+fn write_env_file(path: &Path, pairs: &[(String, String)]) {
+    let escape = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$");
+    let text: String = pairs.iter().map(|(k, v)| format!("{k}=\"{}\"\n", escape(v))).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A shared file with the connection settings and a job file with the query,
+/// as a crontab line per table uses them.
+fn layered_env_files(db: &PgDatabase, dir: &Path, extra: &[(&str, &str)]) -> (PathBuf, PathBuf) {
+    let common = dir.join("common.env");
+    write_env_file(&common, &with(db.env("SELECT 'from common' AS origin"), extra));
+    let job = dir.join("permits.env");
+    write_env_file(&job, &env(&[("SOURCE_DATABASE_SQL_QUERY", "SELECT id, kind FROM db.permits ORDER BY id")]));
+    (common, job)
+}
+
+fn permits_table(db: &PgDatabase) {
+    db.exec(
+        "CREATE TABLE permits (id int, kind text); INSERT INTO permits VALUES (1, 'Bau'), (2, 'Gewerbe'); \
+         CREATE TABLE licences (id int); INSERT INTO licences VALUES (7);",
+    );
+}
+
+#[test]
+fn later_env_files_win_and_the_environment_wins_over_all() {
+    let db = PgDatabase::create();
+    permits_table(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let (common, job) = layered_env_files(&db, dir.path(), &[]);
+    let (common, job) = (common.to_str().unwrap(), job.to_str().unwrap());
+    let out = dir.path().join("out.parquet");
+    let out = out.to_str().unwrap();
+
+    // The job file's query wins; the connection settings come from the shared file alone.
+    let run = connector(&["export", "--env-file", common, "--env-file", job, "--output", out], &[]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_no_secret(&run.output(), &[&db.password]);
+    assert_eq!(
+        parquet_rows(Path::new(out)),
+        vec![vec![Some("1".into()), Some("Bau".into())], vec![Some("2".into()), Some("Gewerbe".into())]]
+    );
+
+    // Order decides, not the file names: the last file given wins.
+    let run = connector(&["export", "--env-file", job, "--env-file", common, "--output", out], &[]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(parquet_rows(Path::new(out)), vec![vec![Some("from common".into())]]);
+
+    // The process environment wins over both files.
+    let run = connector(
+        &["export", "--env-file", common, "--env-file", job, "--output", out],
+        &env(&[("SOURCE_DATABASE_SQL_QUERY", "SELECT id FROM db.licences")]),
+    );
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(parquet_rows(Path::new(out)), vec![vec![Some("7".into())]]);
+}
+
+#[test]
+fn a_missing_second_env_file_is_a_configuration_error_naming_it() {
+    let db = PgDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    let (common, _) = layered_env_files(&db, dir.path(), &[]);
+    let missing = dir.path().join("jobs/permits.env");
+    for command in [vec!["export", "--output", "/tmp/never.parquet"], vec!["run"], vec!["check"]] {
+        let mut args = vec!["--env-file", common.to_str().unwrap(), "--env-file", missing.to_str().unwrap()];
+        args.extend(&command);
+        let run = connector(&args, &[]);
+        assert_eq!(run.code, 3, "{command:?}: {}", run.output());
+        let errors: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(errors.len(), 1, "{}", run.stderr);
+        assert!(errors[0].contains(&format!("cannot read env file {}: No such file", missing.display())), "{}", errors[0]);
+        assert!(!errors[0].contains("common.env"), "the readable file is not blamed: {}", errors[0]);
+        assert_no_secret(&run.output(), &[&db.password]);
+    }
+}
+
+#[test]
+fn check_and_run_log_which_env_files_they_read() {
+    const PAK: &str = "pak_layered_secret_41c7";
+    let db = PgDatabase::create();
+    permits_table(&db);
+    // Any key is refused: enough to see that check and run got past reading the settings.
+    let api = common::mock_api::MockApi::start(|_, _| (401, r#"{"error": {"message": "invalid key"}}"#.into()));
+    let dir = tempfile::tempdir().unwrap();
+    let (common, job) = layered_env_files(
+        &db,
+        dir.path(),
+        &[
+            ("PERSONAL_ACCESS_TOKEN", PAK),
+            ("POLYTEIA_BASE_URL", &api.url),
+            ("POLYTEIA_ORGANIZATION_ID", "org_1"),
+            ("DATASET_ID", "ds_1"),
+        ],
+    );
+    let files_line = format!("settings from env files {}, {} (later wins)", common.display(), job.display());
+    let layered = ["--env-file", common.to_str().unwrap(), "--env-file", job.to_str().unwrap()];
+
+    let run = connector(&[&layered[..], &["check"]].concat(), &[]);
+    assert_eq!(run.code, 14, "{}", run.output());
+    assert!(run.stderr.contains(&files_line), "{}", run.stderr);
+    assert!(run.stderr.contains("PASS source query: valid, 2 columns: id INTEGER, kind VARCHAR"), "{}", run.stderr);
+    assert_no_secret(&run.output(), &[PAK, &db.password]);
+
+    let run = connector(&[&layered[..], &["run"]].concat(), &[]);
+    assert_eq!(run.code, 10, "{}", run.output());
+    assert!(run.stderr.contains(&files_line), "{}", run.stderr);
+    assert_no_secret(&run.output(), &[PAK, &db.password]);
+
+    // Without a file, the log says so.
+    let vars = with(db.env("SELECT 1"), &[("PERSONAL_ACCESS_TOKEN", PAK), ("POLYTEIA_BASE_URL", &api.url), ("DATASET_ID", "ds_1")]);
+    let run = connector(&["check"], &vars);
+    assert!(run.stderr.contains("settings from the environment only (no env file read)"), "{}", run.stderr);
+}

@@ -395,7 +395,7 @@ proptest! {
         let mut bytes = lines.join("\n").into_bytes();
         bytes.extend_from_slice(&raw_tail);
         std::fs::write(&file, &bytes).unwrap();
-        match Env::load(Some(&file)) {
+        match Env::load(&[file.clone()]) {
             Ok(_) => {}
             Err(e) => {
                 prop_assert_eq!(e.exit_code(), 3);
@@ -416,7 +416,7 @@ proptest! {
         let file = dir.path().join("quoted.env");
         let text: String = pairs.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect();
         std::fs::write(&file, &text).unwrap();
-        let env = Env::load(Some(&file)).map_err(|e| TestCaseError::fail(format!("{e}: {text:?}")))?;
+        let env = Env::load(&[file.clone()]).map_err(|e| TestCaseError::fail(format!("{e}: {text:?}")))?;
         for (k, v) in &pairs {
             let expected = if v.trim().is_empty() { None } else { Some(v.as_str()) };
             prop_assert_eq!(env.get(k), expected, "{:?}", text);
@@ -436,7 +436,7 @@ proptest! {
         let escape = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$");
         let text: String = pairs.iter().map(|(k, v)| format!("{k}=\"{}\"\n", escape(v))).collect();
         std::fs::write(&file, &text).unwrap();
-        let env = Env::load(Some(&file)).map_err(|e| TestCaseError::fail(format!("{e}: {text:?}")))?;
+        let env = Env::load(&[file.clone()]).map_err(|e| TestCaseError::fail(format!("{e}: {text:?}")))?;
         for (k, v) in &pairs {
             let expected = if v.trim().is_empty() { None } else { Some(v.as_str()) };
             prop_assert_eq!(env.get(k), expected, "{:?}", text);
