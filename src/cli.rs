@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 
 pub use crate::config::LogFormat;
 
@@ -66,6 +67,20 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: Shell,
+    },
+}
+
+/// The completion script for `shell`, generated from the same definition the
+/// binary parses, so it never lags behind the options. Built in memory because
+/// clap_complete panics when its writer fails (e.g. a closed pipe).
+pub fn completions(shell: Shell) -> Vec<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "connector", &mut script);
+    script
 }
 
 /// `--log-level`: a wrong value is a usage error (exit 2) listing these.

@@ -732,8 +732,16 @@ fn parse_options(value: Option<&str>, p: &mut Problems) -> Vec<(String, String)>
     options
 }
 
+/// Where the Debian package installs the DuckDB extensions.
+pub const PACKAGED_EXTENSION_DIRECTORY: &str = "/usr/lib/polyteia-db-connector/extensions";
+
 fn parse_engine(env: &Env, p: &mut Problems) -> EngineSettings {
-    let extension_directory = env.get(s::DUCKDB_EXTENSION_DIRECTORY.name).map(PathBuf::from);
+    // DUCKDB_EXTENSION_DIRECTORY wins; else the packaged extensions when installed, so an
+    // installed connector works air-gapped with no setting; else DuckDB's own default.
+    let extension_directory = env
+        .get(s::DUCKDB_EXTENSION_DIRECTORY.name)
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(PACKAGED_EXTENSION_DIRECTORY)).filter(|dir| dir.is_dir()));
     if let Some(dir) = &extension_directory {
         if !dir.is_dir() {
             p.add(s::DUCKDB_EXTENSION_DIRECTORY.name, format!("directory {} does not exist", dir.display()));

@@ -35,6 +35,15 @@ fn run(cli: Cli) -> Result<(), Error> {
         println!("connector {} (polyteia-db-connector, {})", connector::VERSION, connector::source::duckdb_library_description());
         return Ok(());
     }
+    // Needs no settings: it describes the command line itself.
+    if let Command::Completions { shell } = cli.command {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(&connector::cli::completions(shell))
+            .and_then(|()| stdout.flush())
+            .map_err(|e| Error::new(ErrorKind::LocalIo, format!("cannot write to standard output: {e}")));
+    }
     let mut env = Env::load(&cli.env_file)?;
     // Command-line flags win over the environment.
     if let Some(level) = cli.log_level {
@@ -95,7 +104,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             let _server = health::Server::start(config.schedule.health_check_port, ctx.state.clone())?;
             schedule::run(Arc::new(config), Arc::new(export), Arc::from(api), schedule, run_now, ctx)
         }
-        Command::Version => unreachable!("handled above"),
+        Command::Version | Command::Completions { .. } => unreachable!("handled above"),
     }
 }
 

@@ -125,7 +125,11 @@ pub const SOURCE_CONNECT_MAX_ATTEMPTS: Setting =
 
 // Engine and export
 pub const DUCKDB_EXTENSION_DIRECTORY: Setting =
-    Setting::new("DUCKDB_EXTENSION_DIRECTORY", Unset, "directory with pre-installed DuckDB extensions");
+    Setting::new(
+        "DUCKDB_EXTENSION_DIRECTORY",
+        Described("the Debian package's extensions when installed, else DuckDB's own (downloads)"),
+        "directory with pre-installed DuckDB extensions",
+    );
 pub const DUCKDB_MEMORY_LIMIT: Setting =
     Setting::new("DUCKDB_MEMORY_LIMIT", Described("DuckDB default (80 % of RAM)"), "DuckDB memory limit, e.g. 2GB");
 pub const DUCKDB_THREADS: Setting = Setting::new("DUCKDB_THREADS", Described("number of cores"), "DuckDB worker threads");

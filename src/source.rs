@@ -481,6 +481,7 @@ fn load_extension(conn: &Connection, name: &str, directory: Option<&Path>) -> Re
                     ),
                 ));
             }
+            log::debug!("loading DuckDB extension {}", file.display());
             conn.execute_batch(&format!("LOAD {name}")).map_err(|e| {
                 Error::new(ErrorKind::Extension, format!("cannot load DuckDB extension {}: {e}", file.display()))
             })

@@ -178,6 +178,24 @@ fn version_and_help_work_and_show_no_secret() {
 }
 
 #[test]
+fn completions_are_printed_for_each_shell_without_reading_settings() {
+    // Settings are not read: a missing env file would otherwise be exit code 3.
+    let missing_env_file = ["--env-file", "/nonexistent/connector.env"];
+    for (shell, marker) in [("bash", "_connector()"), ("zsh", "#compdef connector"), ("fish", "complete -c connector")] {
+        let run = connector(&[&missing_env_file[..], &["completions", shell]].concat(), &[]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.output());
+        assert!(run.stdout.contains(marker), "{shell}: {}", run.stdout);
+        for command in ["run", "export", "check", "schedule", "completions"] {
+            assert!(run.stdout.contains(command), "{shell} completion lacks {command}");
+        }
+        assert!(run.stderr.is_empty(), "{shell}: {}", run.stderr);
+    }
+    let run = connector(&["completions", "tcsh"], &[]);
+    assert_eq!(run.code, 2, "{}", run.output());
+    assert!(run.stderr.contains("possible values: bash, elvish, fish, powershell, zsh"), "{}", run.stderr);
+}
+
+#[test]
 fn exports_from_a_duckdb_file_by_bare_table_name() {
     let dir = tempfile::tempdir().unwrap();
     let db_file = dir.path().join("source.duckdb");
