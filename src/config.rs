@@ -804,6 +804,14 @@ fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSett
         if trimmed.chars().any(char::is_control) {
             p.add(s::PERSONAL_ACCESS_TOKEN.name, "holds a control character (a line break, tab or the like); give the key alone");
             None
+        } else if !trimmed.is_ascii() {
+            // Retrying would not help: the key could never be sent.
+            p.add(
+                s::PERSONAL_ACCESS_TOKEN.name,
+                "holds a character that is not ASCII, which an HTTP header cannot carry; check that the key was copied \
+                 exactly (no typographic quotes or dashes)",
+            );
+            None
         } else if trimmed.len() < key.expose().len() {
             Some(Secret::new(trimmed))
         } else {
@@ -900,6 +908,16 @@ fn encode_url_path(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_key_that_is_not_ascii_is_a_configuration_error() {
+        let mut pairs = pg_env();
+        pairs.extend([("PERSONAL_ACCESS_TOKEN", "pak_ab\u{2013}cd"), ("DATASET_ID", "ds_1")]);
+        let err = Config::from_env(&Env::from_pairs(pairs), Purpose::Upload).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.message().contains("PERSONAL_ACCESS_TOKEN: holds a character that is not ASCII"), "{err}");
+        assert!(!err.message().contains("pak_ab"), "{err}");
+    }
     use super::*;
 
     fn pg_env() -> Vec<(&'static str, &'static str)> {
