@@ -14,7 +14,8 @@ use clap::{Parser, Subcommand};
     after_help = "Settings come from environment variables or a .env file; see README.md. \
                   Exit codes: 0 success, 3 configuration, 4 source unreachable, 5 query failed, \
                   6 empty result refused, 7 local I/O, 8 verification failed, 9 extension missing, \
-                  10 API auth, 11 API rejected, 12 API unavailable, 13 ingest failed, 14 check failed."
+                  10 API auth, 11 API rejected, 12 API unavailable, 13 ingest failed, 14 check failed, \
+                  15 TLS to the API failed, 16 proxy refused the connection."
 )]
 pub struct Cli {
     /// Read settings from this file instead of ./.env (the environment still wins).

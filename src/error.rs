@@ -30,6 +30,11 @@ pub enum ErrorKind {
     ApiRejected,
     /// The Polyteia API stayed unavailable after all retries.
     ApiUnavailable,
+    /// TLS to the Polyteia API (or the proxy) failed: a certificate the trust
+    /// store does not accept, or a server that does not speak TLS.
+    ApiTls,
+    /// The proxy refused to connect to the API (407 credentials, 403 policy).
+    ProxyRefused,
     /// The platform reported the ingest as failed, or it did not finish in time.
     IngestFailed,
     /// `connector check` found at least one problem.
@@ -57,6 +62,8 @@ impl ErrorKind {
             ErrorKind::ApiUnavailable => 12,
             ErrorKind::IngestFailed => 13,
             ErrorKind::CheckFailed => 14,
+            ErrorKind::ApiTls => 15,
+            ErrorKind::ProxyRefused => 16,
             ErrorKind::InterruptedSigint => 130,
             ErrorKind::InterruptedSigterm => 143,
         }
@@ -78,6 +85,8 @@ impl ErrorKind {
             ErrorKind::ApiUnavailable => "api_unavailable",
             ErrorKind::IngestFailed => "ingest_failed",
             ErrorKind::CheckFailed => "check_failed",
+            ErrorKind::ApiTls => "api_tls",
+            ErrorKind::ProxyRefused => "proxy_refused",
             ErrorKind::InterruptedSigint => "interrupted",
             ErrorKind::InterruptedSigterm => "terminated",
         }
@@ -167,7 +176,8 @@ mod tests {
         use ErrorKind::*;
         let kinds = [
             Internal, Config, SourceUnreachable, Query, EmptyResult, LocalIo, Verification, Extension, ApiAuth,
-            ApiRejected, ApiUnavailable, IngestFailed, CheckFailed, InterruptedSigint, InterruptedSigterm,
+            ApiRejected, ApiUnavailable, IngestFailed, CheckFailed, ApiTls, ProxyRefused, InterruptedSigint,
+            InterruptedSigterm,
         ];
         let mut codes: Vec<i32> = kinds.iter().map(|k| k.exit_code()).collect();
         codes.sort();
