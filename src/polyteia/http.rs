@@ -84,7 +84,7 @@ impl NetworkPath {
     }
 }
 
-/// The ureq agent for `settings`: TLS via rustls with the [`TrustStore`]
+/// The ureq agent for `settings` over `path`: TLS via rustls with the [`TrustStore`]
 /// (the OS certificate store unless `SSL_CERT_FILE` / `SSL_CERT_DIR` name
 /// others), the proxy from the proxy variables (honouring `NO_PROXY`),
 /// `User-Agent: polyteia-db-connector/…`, `HTTP_TIMEOUT` on every phase but
@@ -93,11 +93,7 @@ impl NetworkPath {
 /// Sending a body has no total limit (a large upload may take longer than one
 /// timeout); instead every single socket write must finish within
 /// `HTTP_TIMEOUT`, so a stalled upload still fails.
-pub fn build_agent(settings: &PolyteiaSettings) -> Result<Agent> {
-    Ok(agent_for(settings, &NetworkPath::from_settings(settings)?))
-}
-
-fn agent_for(settings: &PolyteiaSettings, path: &NetworkPath) -> Agent {
+pub fn build_agent(settings: &PolyteiaSettings, path: &NetworkPath) -> Agent {
     let host = settings.base_host();
     match &path.proxy {
         ProxyChoice::Proxy { .. } => log::info!("using the proxy {} for {host}", path.proxy.proxy_address().unwrap_or_default()),
@@ -146,7 +142,7 @@ impl Client {
     pub(crate) fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>, not_found_hint: &'static str) -> Result<Client> {
         let path = NetworkPath::from_settings(settings)?;
         Ok(Client {
-            agent: agent_for(settings, &path),
+            agent: build_agent(settings, &path),
             proxy: path.proxy.in_use(),
             path,
             answered: AtomicBool::new(false),
