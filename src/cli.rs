@@ -51,7 +51,7 @@ pub enum Command {
         #[arg(long, short, value_name = "PATH")]
         file: PathBuf,
     },
-    /// Check the configuration, the source database, the query and the Polyteia key without uploading.
+    /// Check the configuration, the source database, the query, the network path to Polyteia and the key without uploading.
     Check,
     /// Keep running: one cycle on every CRON_SCHEDULE tick, with /healthz and /metrics.
     Schedule {

@@ -238,18 +238,62 @@ pub struct PolyteiaSettings {
     pub http_timeout: Duration,
     /// `UPLOAD_MAX_ATTEMPTS`, `UPLOAD_MAX_BACKOFF`: for every API call.
     pub retry: RetryPolicy,
+    /// The proxy and trust-store variables.
+    pub network: NetworkSettings,
+}
+
+/// The variables that choose the network path to the API: the proxy
+/// variables and `SSL_CERT_FILE` / `SSL_CERT_DIR`, read like every other
+/// setting (the environment over the `.env` file), so that a proxy named
+/// only in `--env-file` is used too.
+#[derive(Clone, Default)]
+pub struct NetworkSettings {
+    /// The proxy variables that are set, by name; values may hold credentials.
+    proxy_vars: Vec<(String, String)>,
+    /// `SSL_CERT_FILE`: a PEM bundle trusted instead of the system store.
+    pub ssl_cert_file: Option<PathBuf>,
+    /// `SSL_CERT_DIR`: directories (`:`-separated) of PEM files, likewise.
+    pub ssl_cert_dirs: Vec<PathBuf>,
+}
+
+/// The proxy variables, in both cases (as curl and most tools accept them).
+pub const PROXY_VARIABLES: [&str; 8] =
+    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"];
+
+impl NetworkSettings {
+    /// Reads the proxy and trust-store variables through `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> NetworkSettings {
+        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        NetworkSettings {
+            proxy_vars: PROXY_VARIABLES.iter().filter_map(|name| set(name).map(|v| (name.to_string(), v))).collect(),
+            ssl_cert_file: set("SSL_CERT_FILE").map(|v| PathBuf::from(v.trim())),
+            ssl_cert_dirs: set("SSL_CERT_DIR")
+                .map(|v| std::env::split_paths(v.trim()).filter(|p| !p.as_os_str().is_empty()).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The value of one of [`PROXY_VARIABLES`], if set.
+    pub fn proxy_var(&self, name: &str) -> Option<String> {
+        self.proxy_vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+}
+
+/// Names only: a proxy URL may carry a password.
+impl std::fmt::Debug for NetworkSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetworkSettings")
+            .field("proxy_vars_set", &self.proxy_vars.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .field("ssl_cert_file", &self.ssl_cert_file)
+            .field("ssl_cert_dirs", &self.ssl_cert_dirs)
+            .finish()
+    }
 }
 
 impl PolyteiaSettings {
     /// The host of `POLYTEIA_BASE_URL` (validated when the settings were read).
     pub fn base_host(&self) -> &str {
-        let origin = split_base_url(&self.base_url).map_or(self.base_url.as_str(), |(origin, _)| origin);
-        let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-        let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-        match authority.strip_prefix('[') {
-            Some(v6) => v6.split_once(']').map_or(v6, |(host, _)| host),
-            None => authority.split_once(':').map_or(authority, |(host, _)| host),
-        }
+        url_host(&self.base_url)
     }
 
     pub fn base_url_is_https(&self) -> bool {
@@ -849,6 +893,10 @@ fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSett
             base_url
         }
     };
+    let network = NetworkSettings::from_vars(|name| env.get(name).map(str::to_string));
+    if needed {
+        check_network(&base_url, &network, p);
+    }
     let upload_max_attempts = parse_positive::<u32>(env, &s::UPLOAD_MAX_ATTEMPTS, p).unwrap_or(1);
     PolyteiaSettings {
         personal_access_token,
@@ -863,6 +911,21 @@ fn parse_polyteia(env: &Env, purpose: Purpose, p: &mut Problems) -> PolyteiaSett
             base_delay: retry_base_delay(env),
             max_delay: parse_duration_var(env, &s::UPLOAD_MAX_BACKOFF, p),
         },
+        network,
+    }
+}
+
+/// A proxy URL that cannot be parsed and certificate files that hold no
+/// certificate are configuration problems, found before anything runs.
+fn check_network(base_url: &str, network: &NetworkSettings, p: &mut Problems) {
+    if split_base_url(base_url).is_none() {
+        return;
+    }
+    if let Err(problem) = crate::polyteia::proxy::proxy_for(url_host(base_url), base_url.starts_with("https://"), network) {
+        p.add(problem.variable, problem.message);
+    }
+    if let Err(problem) = crate::polyteia::trust::TrustStore::load(network) {
+        p.add(problem.variable, problem.message);
     }
 }
 
@@ -872,6 +935,17 @@ fn retry_base_delay(env: &Env) -> Duration {
         .and_then(|v| v.trim().parse().ok())
         .map(Duration::from_millis)
         .unwrap_or(DEFAULT_RETRY_BASE_DELAY)
+}
+
+/// The host of a base URL (an IPv6 address without its brackets).
+fn url_host(url: &str) -> &str {
+    let origin = split_base_url(url).map_or(url, |(origin, _)| origin);
+    let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(v6, |(host, _)| host),
+        None => authority.split_once(':').map_or(authority, |(host, _)| host),
+    }
 }
 
 /// `https://host:port` and the rest (the path, possibly empty) of a base URL.

@@ -30,6 +30,11 @@ pub enum ErrorKind {
     ApiRejected,
     /// The Polyteia API stayed unavailable after all retries.
     ApiUnavailable,
+    /// TLS to the Polyteia API (or the proxy) failed: a certificate the trust
+    /// store does not accept, or a server that does not speak TLS.
+    ApiTls,
+    /// The proxy refused to connect to the API (407 credentials, 403 policy).
+    ProxyRefused,
     /// The platform reported the ingest as failed, or it did not finish in time.
     IngestFailed,
     /// `connector check` found at least one problem.
@@ -42,7 +47,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in the order of the exit-code table.
-    pub const ALL: [ErrorKind; 15] = [
+    pub const ALL: [ErrorKind; 17] = [
         ErrorKind::Internal,
         ErrorKind::Config,
         ErrorKind::SourceUnreachable,
@@ -56,6 +61,8 @@ impl ErrorKind {
         ErrorKind::ApiUnavailable,
         ErrorKind::IngestFailed,
         ErrorKind::CheckFailed,
+        ErrorKind::ApiTls,
+        ErrorKind::ProxyRefused,
         ErrorKind::InterruptedSigint,
         ErrorKind::InterruptedSigterm,
     ];
@@ -76,9 +83,16 @@ impl ErrorKind {
             ErrorKind::Extension => "DuckDB extension missing or not loadable, or not the DuckDB library it belongs to",
             ErrorKind::ApiAuth => "Polyteia API: authentication or permission refused (401/403)",
             ErrorKind::ApiRejected => "Polyteia API rejected the request (404, 412, other 4xx)",
-            ErrorKind::ApiUnavailable => "Polyteia API unavailable after all retries",
+            ErrorKind::ApiUnavailable => "Polyteia API unavailable after all retries, including a proxy that is down or cannot reach the API",
             ErrorKind::IngestFailed => "ingest failed or timed out on the platform",
             ErrorKind::CheckFailed => "`connector check` found a problem",
+            ErrorKind::ApiTls => {
+                "TLS to the Polyteia API failed: its certificate is not trusted (unknown CA, e.g. a TLS-inspecting \
+                 proxy's), issued for another host, or expired; not retried"
+            }
+            ErrorKind::ProxyRefused => {
+                "the proxy refused to connect to the API (407: credentials missing or wrong; 403: not allowed); not retried"
+            }
             ErrorKind::InterruptedSigint => "interrupted by SIGINT",
             ErrorKind::InterruptedSigterm => "interrupted by SIGTERM",
         }
@@ -100,6 +114,8 @@ impl ErrorKind {
             ErrorKind::ApiUnavailable => 12,
             ErrorKind::IngestFailed => 13,
             ErrorKind::CheckFailed => 14,
+            ErrorKind::ApiTls => 15,
+            ErrorKind::ProxyRefused => 16,
             ErrorKind::InterruptedSigint => 130,
             ErrorKind::InterruptedSigterm => 143,
         }
@@ -121,6 +137,8 @@ impl ErrorKind {
             ErrorKind::ApiUnavailable => "api_unavailable",
             ErrorKind::IngestFailed => "ingest_failed",
             ErrorKind::CheckFailed => "check_failed",
+            ErrorKind::ApiTls => "api_tls",
+            ErrorKind::ProxyRefused => "proxy_refused",
             ErrorKind::InterruptedSigint => "interrupted",
             ErrorKind::InterruptedSigterm => "terminated",
         }

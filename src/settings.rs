@@ -97,6 +97,10 @@ pub const HTTPS_PROXY: Setting = Setting::new("HTTPS_PROXY", Unset, "proxy for h
 pub const HTTP_PROXY: Setting = Setting::new("HTTP_PROXY", Unset, "proxy for http:// base URLs");
 pub const ALL_PROXY: Setting = Setting::new("ALL_PROXY", Unset, "proxy for either, when the specific one is unset");
 pub const NO_PROXY: Setting = Setting::new("NO_PROXY", Unset, "hosts reached without the proxy");
+pub const SSL_CERT_FILE: Setting =
+    Setting::new("SSL_CERT_FILE", Described("the OS trust store"), "PEM file of the CAs trusted for the API");
+pub const SSL_CERT_DIR: Setting =
+    Setting::new("SSL_CERT_DIR", Described("the OS trust store"), "directory of PEM files of the CAs trusted for the API");
 
 // Source database
 pub const SOURCE_DATABASE_TYPE: Setting =
@@ -191,6 +195,8 @@ pub const ALL: &[Setting] = &[
     HTTP_PROXY,
     ALL_PROXY,
     NO_PROXY,
+    SSL_CERT_FILE,
+    SSL_CERT_DIR,
 ];
 
 /// Shortens the first retry delay in the tests (milliseconds); not a

@@ -64,7 +64,11 @@ fn check_passes_every_check_and_uploads_nothing() {
     let api = session_mock(EXCHANGE_OK, DATASET_OK, 404, true);
     let run = connector(&["check"], &check_env(&db, &api, "SELECT * FROM db.budget"));
     assert_eq!(run.code, 0, "{}", run.output());
-    assert_eq!(lines_with(&run.stderr, "PASS ").len(), 6, "{}", run.stderr);
+    assert_eq!(lines_with(&run.stderr, "PASS ").len(), 7, "{}", run.stderr);
+    assert_line(
+        &run.stderr,
+        &format!("PASS network path: {} reached directly (no proxy variable is set); plain HTTP", api.url),
+    );
     assert_line(&run.stderr, "PASS source query: valid, 3 columns: id INTEGER, office VARCHAR, amount DECIMAL(12,2)");
     assert_line(&run.stderr, "PASS data processing terms: acknowledged for solution sol_7");
     assert!(api.paths().iter().all(|p| !p.starts_with("/api/upload")), "check must not upload: {:?}", api.paths());

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use connector::config::{Organization, PolyteiaSettings};
+use connector::config::{NetworkSettings, Organization, PolyteiaSettings};
 use connector::error::{Error, ErrorKind};
 use connector::polyteia::session::{DatasetInfo, SessionApi};
 use connector::polyteia::upload_token::UploadTokenApi;
-use connector::polyteia::{api_for, Api, IngestOutcome, UploadReceipt};
+use connector::polyteia::{api_for, Api, IngestOutcome, Outcome, UploadReceipt};
 use connector::retry::RetryPolicy;
 use connector::secret::Secret;
 use serde_json::{json, Value};
@@ -212,6 +212,7 @@ fn settings(url: &str, organization: Option<Organization>) -> PolyteiaSettings {
         ingest_timeout: Duration::from_secs(10),
         http_timeout: Duration::from_secs(10),
         retry: RetryPolicy { attempts: 4, base_delay: Duration::from_millis(5), max_delay: Duration::from_secs(2) },
+        network: NetworkSettings::default(),
     }
 }
 
@@ -664,10 +665,185 @@ fn tls_failure_is_reported_without_retries() {
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let started = Instant::now();
     let err = token_api(&settings(&url, None)).upload(&file, &ignore_progress()).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ApiUnavailable, "{err}");
+    assert_eq!(err.kind(), ErrorKind::ApiTls, "{err}");
+    assert_eq!(err.exit_code(), 15);
     assert!(err.message().contains("upload token request failed: TLS error"), "{err}");
+    assert!(err.message().contains("check that POLYTEIA_BASE_URL names an https:// server"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     assert_eq!(connections.load(Ordering::SeqCst), 1, "a TLS failure must not be retried");
+}
+
+// ---------------------------------------------------------------------------
+// Through a proxy (an in-process CONNECT proxy; scripts/check-network-path
+// runs the binary through a real one)
+
+/// A CONNECT-only forward proxy on loopback that answers `status` and, on
+/// 200, relays the tunnel to `target` whatever host was asked for (so the
+/// API's host name needs no DNS entry). Records each request head.
+fn connect_proxy(target: &str, status: u16) -> (String, Arc<Mutex<Vec<String>>>) {
+    let target: SocketAddr = target.trim_start_matches("http://").parse().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&heads);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut client) = stream else { return };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            recorded.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
+            if status != 200 {
+                let reason = if status == 407 { "Proxy Authentication Required" } else { "Refused" };
+                let _ = write!(client, "HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                continue;
+            }
+            let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+            let Ok(upstream) = TcpStream::connect(target) else { return };
+            let (mut client_r, mut upstream_w) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            let (mut upstream_r, mut client_w) = (upstream, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_r, &mut upstream_w);
+                let _ = upstream_w.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut upstream_r, &mut client_w);
+                let _ = client_w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (address, heads)
+}
+
+const PROXY_PASSWORD: &str = "pr0xy p@ss:w/rd";
+const PROXY_PASSWORD_ENCODED: &str = "pr0xy%20p%40ss%3Aw%2Frd";
+
+/// Settings for the API at `api.polyteia.test` (the port of `mock`), reached
+/// through the proxy at `proxy` given in HTTP_PROXY with credentials.
+fn proxied_settings(mock: &Mock, proxy: &str) -> PolyteiaSettings {
+    let port = mock.url.rsplit(':').next().unwrap();
+    let mut s = settings(&format!("http://api.polyteia.test:{port}"), None);
+    let url = format!("http://conn-user:{PROXY_PASSWORD_ENCODED}@{proxy}");
+    s.network = NetworkSettings::from_vars(|name| (name == "HTTP_PROXY").then(|| url.clone()));
+    s
+}
+
+fn assert_no_proxy_password(text: &str) {
+    assert!(!text.contains(PROXY_PASSWORD) && !text.contains(PROXY_PASSWORD_ENCODED), "proxy password in: {text}");
+}
+
+#[test]
+fn requests_go_through_the_proxy_of_the_settings_and_check_names_it() {
+    let mock = Mock::start(|r, _| match r.path.as_str() {
+        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
+        _ => answer(200, "OK"),
+    });
+    let (proxy, heads) = connect_proxy(mock.url.trim_start_matches("http://"), 200);
+    let settings = proxied_settings(&mock, &proxy);
+    let dir = tempfile::tempdir().unwrap();
+    let (file, bytes) = parquet_file(dir.path(), "x.parquet");
+    token_api(&settings).upload(&file, &ignore_progress()).unwrap();
+    assert_eq!(mock.paths(), ["/api", "/upload"]);
+    assert_multipart(&mock.requests()[1], "x.parquet", &bytes);
+    let heads = heads.lock().unwrap().clone();
+    let port = mock.url.rsplit(':').next().unwrap();
+    assert!(heads[0].starts_with(&format!("CONNECT api.polyteia.test:{port} HTTP/1.1\r\n")), "{heads:?}");
+    // Decoded once: the proxy gets the password itself, not its URL encoding.
+    let basic = base64_of(&format!("conn-user:{PROXY_PASSWORD}"));
+    assert!(heads[0].contains(&format!("Proxy-Authorization: Basic {basic}\r\n")), "{heads:?}");
+
+    let checks = token_api(&settings).preflight();
+    let names: Vec<&str> = checks.iter().map(|c| c.check).collect();
+    assert_eq!(names, ["network path", "polyteia key"]);
+    match &checks[0].outcome {
+        Outcome::Passed(detail) => {
+            assert_eq!(
+                detail,
+                &format!(
+                    "http://api.polyteia.test:{port} reached through the proxy 127.0.0.1:{} (HTTP_PROXY); plain HTTP, no TLS (use https:// outside tests)",
+                    proxy.rsplit(':').next().unwrap()
+                )
+            );
+            assert_no_proxy_password(detail);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(checks[1].outcome, Outcome::Passed(_)), "{:?}", checks[1].outcome);
+}
+
+#[test]
+fn a_proxy_refusing_the_credentials_is_final_and_named() {
+    let mock = Mock::start(|_, _| answer(200, token_body(UPLOAD_TOKEN)));
+    let (proxy, heads) = connect_proxy(mock.url.trim_start_matches("http://"), 407);
+    let settings = proxied_settings(&mock, &proxy);
+    let err = token_api(&settings).can_generate_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ProxyRefused, "{err}");
+    assert_eq!(err.exit_code(), 16);
+    assert_eq!(
+        err.message(),
+        format!(
+            "upload token request failed: the proxy {proxy} (from HTTP_PROXY) refused to connect to the API: HTTP 407 \
+             Proxy Authentication Required; the proxy wants credentials or refused them: give the proxy user and \
+             password in HTTP_PROXY as http://user:password@host:port, special characters percent-encoded (@ as %40, \
+             : as %3A)"
+        )
+    );
+    assert_eq!(heads.lock().unwrap().len(), 1, "a refusal must not be retried");
+    assert!(mock.requests().is_empty());
+
+    // check: the network path fails with that error, the key is not blamed.
+    let checks = token_api(&settings).preflight();
+    assert!(matches!(&checks[0].outcome, Outcome::Failed(e) if e.kind() == ErrorKind::ProxyRefused), "{checks:?}");
+    assert!(matches!(&checks[1].outcome, Outcome::Skipped(r) if r == "needs a working network path to the API"), "{checks:?}");
+    assert_no_proxy_password(&format!("{checks:?}"));
+}
+
+#[test]
+fn a_proxy_forbidding_the_host_is_final() {
+    let mock = Mock::start(|_, _| answer(200, token_body(UPLOAD_TOKEN)));
+    let (proxy, _) = connect_proxy(mock.url.trim_start_matches("http://"), 403);
+    let err = token_api(&proxied_settings(&mock, &proxy)).can_generate_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ProxyRefused, "{err}");
+    assert!(err.message().contains("HTTP 403 Forbidden; the proxy does not allow connections"), "{err}");
+    assert!(err.message().contains("NO_PROXY"), "{err}");
+}
+
+#[test]
+fn a_proxy_that_cannot_reach_the_api_or_is_down_is_retried() {
+    let mock = Mock::start(|_, _| answer(200, token_body(UPLOAD_TOKEN)));
+    let (proxy, heads) = connect_proxy(mock.url.trim_start_matches("http://"), 502);
+    let err = token_api(&proxied_settings(&mock, &proxy)).can_generate_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiUnavailable, "{err}");
+    assert!(err.message().contains(&format!("the proxy {proxy} could not connect to the API: HTTP 502 Bad Gateway")), "{err}");
+    assert_eq!(heads.lock().unwrap().len(), 4, "every attempt goes through the proxy");
+
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let settings = proxied_settings(&mock, &down);
+    let err = token_api(&settings).can_generate_token().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ApiUnavailable, "{err}");
+    assert!(err.message().contains("after 4 attempts") && err.message().contains("connection refused"), "{err}");
+    assert!(err.message().contains(&format!("(through the proxy {down})")), "{err}");
+    assert_no_proxy_password(err.message());
+    let checks = token_api(&settings).preflight();
+    assert!(matches!(&checks[0].outcome, Outcome::Failed(e) if e.kind() == ErrorKind::ApiUnavailable), "{checks:?}");
+}
+
+fn base64_of(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
 }
 
 #[test]

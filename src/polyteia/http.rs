@@ -1,6 +1,7 @@
-//! The HTTP side both API generations share: the agent (TLS with the OS
-//! certificate store, the proxy of [`super::proxy`], timeouts, no
-//! redirects), the [`RetryPolicy`] and the [`Client`].
+//! The HTTP side both API generations share: the agent (TLS with the trust
+//! store of [`super::trust`], the proxy of [`super::proxy`], timeouts, no
+//! redirects), the [`NetworkPath`] it takes, the [`RetryPolicy`] and the
+//! [`Client`].
 //!
 //! A request goes through three layers:
 //! 1. [`Client::post_json`] / [`Client::post_multipart`] send one request and
@@ -18,13 +19,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use ureq::tls::{RootCerts, TlsConfig};
+use ureq::tls::TlsConfig;
 use ureq::{Agent, SendBody};
 
 use super::multipart::MultipartFile;
-use super::proxy::proxy_from_env;
+use super::proxy::{proxy_for, ProxyChoice, ProxyInUse};
 use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
-use super::ProgressFn;
+use super::trust::TrustStore;
+use super::{Outcome, Preflight, ProgressFn};
 use crate::config::PolyteiaSettings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
@@ -41,27 +43,67 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_RESPONSE_BYTES: u64 = 4 << 20;
 
 // ---------------------------------------------------------------------------
-// Agent
+// Network path and agent
 
-/// The ureq agent for `settings`: TLS via rustls with the platform verifier
-/// (the OS certificate store, so corporate CAs work), the proxy from the
-/// environment (honouring `NO_PROXY`), `User-Agent: polyteia-db-connector/…`,
-/// `HTTP_TIMEOUT` on every phase but sending a request body, and no redirects.
+/// The name of the preflight check that reports the [`NetworkPath`].
+pub const NETWORK_CHECK: &str = "network path";
+
+/// How requests reach the API: directly or through a proxy, and which
+/// certificates TLS trusts. Chosen once from the settings.
+#[derive(Debug, Clone)]
+pub struct NetworkPath {
+    pub proxy: ProxyChoice,
+    pub trust: TrustStore,
+    /// Whether `POLYTEIA_BASE_URL` is https (else no TLS to the API).
+    pub https: bool,
+}
+
+impl NetworkPath {
+    pub fn from_settings(settings: &PolyteiaSettings) -> Result<NetworkPath> {
+        let https = settings.base_url_is_https();
+        let proxy = proxy_for(settings.base_host(), https, &settings.network).map_err(|p| p.into_error())?;
+        let trust = TrustStore::load(&settings.network).map_err(|p| p.into_error())?;
+        Ok(NetworkPath { proxy, trust, https })
+    }
+
+    /// e.g. "through the proxy proxy.corp:3128 (HTTPS_PROXY); TLS verified
+    /// with the operating system's certificate store". Never credentials.
+    pub fn describe(&self) -> String {
+        let route = match &self.proxy {
+            ProxyChoice::Proxy { variable, .. } => {
+                format!("through the proxy {} ({variable})", self.proxy.proxy_address().unwrap_or_default())
+            }
+            ProxyChoice::Direct(why) => format!("directly ({why})"),
+        };
+        let tls = if self.https {
+            format!("TLS verified with {}", self.trust.describe())
+        } else {
+            "plain HTTP, no TLS (use https:// outside tests)".into()
+        };
+        format!("{route}; {tls}")
+    }
+}
+
+/// The ureq agent for `settings` over `path`: TLS via rustls with the [`TrustStore`]
+/// (the OS certificate store unless `SSL_CERT_FILE` / `SSL_CERT_DIR` name
+/// others), the proxy from the proxy variables (honouring `NO_PROXY`),
+/// `User-Agent: polyteia-db-connector/…`, `HTTP_TIMEOUT` on every phase but
+/// sending a request body, and no redirects.
 ///
 /// Sending a body has no total limit (a large upload may take longer than one
 /// timeout); instead every single socket write must finish within
 /// `HTTP_TIMEOUT`, so a stalled upload still fails.
-pub fn build_agent(settings: &PolyteiaSettings) -> Result<Agent> {
+pub fn build_agent(settings: &PolyteiaSettings, path: &NetworkPath) -> Agent {
     let host = settings.base_host();
-    let proxy = proxy_from_env(host, settings.base_url_is_https(), |name| std::env::var(name).ok())?;
-    if let Some(proxy) = &proxy {
-        log::info!("using the proxy {}:{} for {}", proxy.host(), proxy.port(), host);
+    match &path.proxy {
+        ProxyChoice::Proxy { .. } => log::info!("using the proxy {} for {host}", path.proxy.proxy_address().unwrap_or_default()),
+        ProxyChoice::Direct(why) => log::debug!("not using a proxy for {host}: {why}"),
     }
     let timeout = Some(settings.http_timeout);
-    let tls = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier).build();
+    let tls = TlsConfig::builder().root_certs(path.trust.root_certs()).build();
     let config = Agent::config_builder()
         .tls_config(tls)
-        .proxy(proxy)
+        .proxy(path.proxy.proxy().cloned())
         .user_agent(USER_AGENT)
         .http_status_as_error(false)
         // Never follow a redirect: the credentials must not go to another host.
@@ -74,7 +116,7 @@ pub fn build_agent(settings: &PolyteiaSettings) -> Result<Agent> {
         .timeout_recv_response(timeout)
         .timeout_recv_body(timeout)
         .build();
-    Ok(Agent::new_with_config(config))
+    Agent::new_with_config(config)
 }
 
 // ---------------------------------------------------------------------------
@@ -83,6 +125,12 @@ pub fn build_agent(settings: &PolyteiaSettings) -> Result<Agent> {
 /// One API's HTTP side: agent, base URL, retry policy and cancel flag.
 pub(crate) struct Client {
     agent: Agent,
+    path: NetworkPath,
+    /// The proxy as failures name it.
+    proxy: Option<ProxyInUse>,
+    /// Set once the API (through the proxy, over TLS) has answered anything:
+    /// proof that the network path works.
+    answered: AtomicBool,
     base_url: String,
     retry: RetryPolicy,
     cancel: Arc<AtomicBool>,
@@ -92,8 +140,12 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>, not_found_hint: &'static str) -> Result<Client> {
+        let path = NetworkPath::from_settings(settings)?;
         Ok(Client {
-            agent: build_agent(settings)?,
+            agent: build_agent(settings, &path),
+            proxy: path.proxy.in_use(),
+            path,
+            answered: AtomicBool::new(false),
             base_url: settings.base_url.trim_end_matches('/').to_string(),
             retry: settings.retry.clone(),
             cancel,
@@ -172,8 +224,9 @@ impl Client {
         let mut response = match result {
             Ok(response) => response,
             Err(_) if self.is_cancelled() => return Err(Self::interrupted()),
-            Err(e) => return Err(transport_failure(what, e)),
+            Err(e) => return Err(transport_failure(what, e, self.proxy.as_ref())),
         };
+        self.answered.store(true, Ordering::SeqCst);
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
@@ -184,12 +237,24 @@ impl Client {
             Err(_) if self.is_cancelled() => return Err(Self::interrupted()),
             Err(e) => {
                 if TRANSIENT_STATUSES.contains(&status) || (200..300).contains(&status) {
-                    return Err(transport_failure(what, e));
+                    return Err(transport_failure(what, e, self.proxy.as_ref()));
                 }
                 String::new()
             }
         };
         Ok(Reply { status, body, retry_after, location })
+    }
+
+    /// The [`NETWORK_CHECK`] after the first checks' requests: passed once the
+    /// API has answered anything (the proxy let the request through and TLS
+    /// verified the certificate); else failed with `failure`, the error of
+    /// the request that did not get through.
+    pub fn network_check(&self, failure: Option<&Error>) -> Preflight {
+        let outcome = match failure {
+            Some(err) if !self.answered.load(Ordering::SeqCst) => Outcome::Failed(err.clone()),
+            _ => Outcome::Passed(format!("{} reached {}", self.base_url, self.path.describe())),
+        };
+        Preflight { check: NETWORK_CHECK, outcome }
     }
 
     /// Checks a reply with this client's hints; see [`check_success`].

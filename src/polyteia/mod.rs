@@ -21,7 +21,22 @@ pub(crate) mod multipart;
 pub(crate) mod proxy;
 pub(crate) mod reply;
 pub mod session;
+pub mod trust;
 pub mod upload_token;
+
+/// A network setting that cannot be used: the variable and what is wrong
+/// (validated with the rest of the configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingProblem {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl SettingProblem {
+    pub fn into_error(self) -> Error {
+        Error::config(format!("{}: {}", self.variable, self.message))
+    }
+}
 
 /// Called with the number of body bytes sent so far (for a progress bar).
 pub type ProgressFn<'a> = &'a (dyn Fn(u64) + Sync);
@@ -78,9 +93,22 @@ impl Preflight {
     }
 }
 
-/// The name of the first preflight check of every generation (the key); also
-/// what `check` reports when the API cannot even be set up.
+/// The name of the check of the key, the first request of every generation's
+/// preflight; also what `check` reports when the API cannot even be set up.
 pub const KEY_CHECK: &str = "polyteia key";
+
+/// The [`http::NETWORK_CHECK`] and the [`KEY_CHECK`], both from the key
+/// check's request: one that got no answer at all (proxy refused, TLS
+/// refused, unreachable) fails the network path, and the key check is
+/// skipped rather than blamed.
+fn network_and_key<T>(client: &http::Client, key: Result<T>, detail: impl FnOnce(&T) -> String) -> (Vec<Preflight>, Option<T>) {
+    let network = client.network_check(key.as_ref().err());
+    if matches!(network.outcome, Outcome::Failed(_)) {
+        return (vec![network, Preflight::skipped(KEY_CHECK, "needs a working network path to the API")], None);
+    }
+    let (key, value) = Preflight::from_result(KEY_CHECK, key, detail);
+    (vec![network, key], value)
+}
 
 /// One API generation.
 pub trait Api: Send + Sync {
@@ -95,7 +123,8 @@ pub trait Api: Send + Sync {
     fn wait_for_ingest(&self, receipt: &UploadReceipt) -> Result<IngestOutcome>;
 
     /// Everything this generation can check without uploading, in order,
-    /// starting with [`KEY_CHECK`]; a check whose prerequisite failed is skipped.
+    /// starting with [`http::NETWORK_CHECK`] and [`KEY_CHECK`]; a check whose
+    /// prerequisite failed is skipped.
     fn preflight(&self) -> Vec<Preflight>;
 }
 

@@ -1,4 +1,5 @@
-//! The proxy for the API's host, chosen from the environment: `HTTPS_PROXY`
+//! The proxy for the API's host, chosen from the proxy variables (the
+//! environment over the `.env` file, see [`NetworkSettings`]): `HTTPS_PROXY`
 //! or `HTTP_PROXY`, else `ALL_PROXY`, except for hosts that `NO_PROXY`
 //! (names, IP addresses, CIDR blocks) exempts and loopback addresses. The
 //! agent in [`super::http`] uses it.
@@ -7,8 +8,55 @@ use std::net::IpAddr;
 
 use ureq::Proxy;
 
-use crate::error::{Error, Result};
+use super::SettingProblem;
+use crate::config::NetworkSettings;
 use crate::secret::Secret;
+
+/// How the API is reached.
+#[derive(Debug, Clone)]
+pub enum ProxyChoice {
+    /// Through this proxy, named by `variable`.
+    Proxy { proxy: Proxy, variable: &'static str },
+    /// Directly; says why (for the log and `connector check`).
+    Direct(&'static str),
+}
+
+impl ProxyChoice {
+    pub fn proxy(&self) -> Option<&Proxy> {
+        match self {
+            ProxyChoice::Proxy { proxy, .. } => Some(proxy),
+            ProxyChoice::Direct(_) => None,
+        }
+    }
+
+    /// `host:port` of the proxy, never its credentials.
+    pub fn proxy_address(&self) -> Option<String> {
+        self.proxy().map(|p| format!("{}:{}", p.host(), p.port()))
+    }
+
+    /// The proxy in use, as messages name it.
+    pub fn in_use(&self) -> Option<ProxyInUse> {
+        match self {
+            ProxyChoice::Proxy { proxy, variable } => {
+                Some(ProxyInUse { address: format!("{}:{}", proxy.host(), proxy.port()), variable })
+            }
+            ProxyChoice::Direct(_) => None,
+        }
+    }
+}
+
+/// A proxy as messages name it: `host:port` (never the credentials) and the
+/// variable it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyInUse {
+    pub address: String,
+    pub variable: &'static str,
+}
+
+/// The proxy for requests to `host` from the settings; see [`choose_proxy`].
+pub fn proxy_for(host: &str, https: bool, network: &NetworkSettings) -> Result<ProxyChoice, SettingProblem> {
+    choose_proxy(host, https, |name| network.proxy_var(name))
+}
 
 /// The proxy for requests to `host`, from `HTTPS_PROXY` (https) or
 /// `HTTP_PROXY` (http), else `ALL_PROXY`, each also in lower case; none when
@@ -19,37 +67,48 @@ use crate::secret::Secret;
 /// treats `example.com` as that exact host only (curl and most tools also
 /// match its subdomains), so the choice is made here and the proxy given to
 /// ureq without a NO_PROXY list: an agent only ever talks to one host.
-pub fn proxy_from_env(host: &str, https: bool, var: impl Fn(&str) -> Option<String>) -> Result<Option<Proxy>> {
+pub fn choose_proxy(host: &str, https: bool, var: impl Fn(&str) -> Option<String>) -> Result<ProxyChoice, SettingProblem> {
     let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let candidates: [&str; 4] = if https {
+    let candidates: [&'static str; 4] = if https {
         ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
     } else {
         ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
     };
-    let Some((name, value)) = candidates.iter().find_map(|name| get(name).map(|v| (*name, v))) else {
-        return Ok(None);
+    let Some((variable, value)) = candidates.iter().find_map(|name| get(name).map(|v| (*name, v))) else {
+        return Ok(ProxyChoice::Direct("no proxy variable is set"));
     };
-    let no_proxy = get("NO_PROXY").or_else(|| get("no_proxy")).unwrap_or_default();
-    if is_loopback(host) || no_proxy_matches(&no_proxy, host) {
-        log::debug!("not using a proxy for {host} (NO_PROXY or loopback)");
-        return Ok(None);
-    }
     // The URL may carry credentials: keep them out of every message.
     register_proxy_credentials(&value);
-    Proxy::new(&value).map(Some).map_err(|_| {
-        Error::config(format!("{name} is not a proxy URL such as http://proxy.example:3128 (value not shown)"))
-    })
+    let no_proxy = get("NO_PROXY").or_else(|| get("no_proxy")).unwrap_or_default();
+    if is_loopback(host) {
+        return Ok(ProxyChoice::Direct("loopback addresses are never proxied"));
+    }
+    if no_proxy_matches(&no_proxy, host) {
+        return Ok(ProxyChoice::Direct("NO_PROXY exempts the host"));
+    }
+    let proxy = Proxy::new(&value).map_err(|_| SettingProblem {
+        variable,
+        message: "is not a proxy URL such as http://proxy.example:3128 or http://user:password@proxy.example:3128 \
+                  (special characters in user or password percent-encoded; value not shown)"
+            .into(),
+    })?;
+    Ok(ProxyChoice::Proxy { proxy, variable })
 }
 
+/// Registers the credentials of a proxy URL for scrubbing, as written and
+/// decoded (the form that goes, base64-encoded, into `Proxy-Authorization`).
 fn register_proxy_credentials(url: &str) {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if let Some((userinfo, _)) = authority.rsplit_once('@') {
-        let _ = Secret::new(userinfo);
-        if let Some((_, password)) = userinfo.split_once(':') {
-            let _ = Secret::new(password);
-        }
-        let _ = Secret::new(url);
+    let Some((userinfo, _)) = authority.rsplit_once('@') else { return };
+    let decode = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
+    let _ = Secret::new(url);
+    let _ = Secret::new(userinfo);
+    let _ = Secret::new(decode(userinfo));
+    if let Some((user, password)) = userinfo.split_once(':') {
+        let _ = Secret::new(password);
+        let _ = Secret::new(decode(password));
+        let _ = Secret::new(format!("{}:{}", decode(user), decode(password)));
     }
 }
 
@@ -149,24 +208,39 @@ mod tests {
         let vars = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
-        let p = proxy_from_env("app.polyteia.com", true, vars(&[("HTTPS_PROXY", "http://proxy.corp:3128")])).unwrap();
-        assert_eq!(p.map(|p| (p.host().to_string(), p.port())), Some(("proxy.corp".to_string(), 3128)));
-        let p = proxy_from_env("app.polyteia.com", true, vars(&[("https_proxy", "http://lower:8080"), ("ALL_PROXY", "http://all:1")]))
+        let address = |choice: ProxyChoice| choice.proxy_address();
+        let p = choose_proxy("app.polyteia.com", true, vars(&[("HTTPS_PROXY", "http://proxy.corp:3128")])).unwrap();
+        assert_eq!(address(p), Some("proxy.corp:3128".to_string()));
+        let p = choose_proxy("app.polyteia.com", true, vars(&[("https_proxy", "http://lower:8080"), ("ALL_PROXY", "http://all:1")]))
             .unwrap();
-        assert_eq!(p.unwrap().host(), "lower");
-        let p = proxy_from_env("app.polyteia.com", true, vars(&[("HTTP_PROXY", "http://plain:1")])).unwrap();
-        assert!(p.is_none(), "HTTP_PROXY is not used for https");
-        let p = proxy_from_env(
+        assert!(matches!(&p, ProxyChoice::Proxy { variable: "https_proxy", .. }), "{p:?}");
+        assert_eq!(address(p), Some("lower:8080".to_string()));
+        let p = choose_proxy("app.polyteia.com", true, vars(&[("ALL_PROXY", "http://all:1")])).unwrap();
+        assert_eq!(address(p), Some("all:1".to_string()));
+        let p = choose_proxy("app.polyteia.com", true, vars(&[("HTTP_PROXY", "http://plain:1")])).unwrap();
+        assert!(p.proxy().is_none(), "HTTP_PROXY is not used for https");
+        let p = choose_proxy(
             "app.polyteia.com",
             true,
             vars(&[("HTTPS_PROXY", "http://proxy:3128"), ("NO_PROXY", "polyteia.com")]),
         )
         .unwrap();
-        assert!(p.is_none());
-        let p = proxy_from_env("127.0.0.1", false, vars(&[("HTTP_PROXY", "http://proxy:3128")])).unwrap();
-        assert!(p.is_none(), "loopback is never proxied");
+        assert!(matches!(p, ProxyChoice::Direct("NO_PROXY exempts the host")), "{p:?}");
+        let p = choose_proxy("127.0.0.1", false, vars(&[("HTTP_PROXY", "http://proxy:3128")])).unwrap();
+        assert!(p.proxy().is_none(), "loopback is never proxied");
         let err =
-            proxy_from_env("app.polyteia.com", true, vars(&[("HTTPS_PROXY", "http://us:pw-secret-1@ bad url")])).unwrap_err();
-        assert!(err.message().contains("HTTPS_PROXY") && !err.message().contains("pw-secret-1"), "{err}");
+            choose_proxy("app.polyteia.com", true, vars(&[("HTTPS_PROXY", "http://us:pw-secret-1@ bad url")])).unwrap_err();
+        assert_eq!(err.variable, "HTTPS_PROXY");
+        assert!(!err.message.contains("pw-secret-1"), "{}", err.message);
+    }
+
+    #[test]
+    fn percent_encoded_credentials_are_decoded_once() {
+        let url = "http://conn-user:p%40ss%3Aw%2Frd%20%25x%2B%C3%BC@proxy.corp:3128";
+        let p = choose_proxy("app.polyteia.com", true, |name| (name == "HTTPS_PROXY").then(|| url.to_string())).unwrap();
+        let proxy = p.proxy().unwrap();
+        assert_eq!(proxy.username(), Some("conn-user"));
+        assert_eq!(proxy.password(), Some("p@ss:w/rd %x+ü"));
+        assert_eq!(crate::secret::scrub(&format!("proxy {url}")), "proxy [redacted]");
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
+use super::proxy::ProxyInUse;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Error bodies are cut to this many characters in messages.
@@ -287,33 +288,100 @@ pub fn unexpected_answer(what: &str, expected: &str, reply: &Reply) -> Failure {
 }
 
 /// Transport failures: refused, reset, timeouts and other I/O errors are
-/// transient; TLS and URL problems are not. ureq reports rustls failures (an
-/// untrusted certificate, a server that does not speak TLS) as I/O errors of
-/// kind `InvalidData`.
-pub(super) fn transport_failure(what: &str, err: ureq::Error) -> Failure {
+/// transient, and so is a proxy that cannot reach the API (5xx to CONNECT).
+/// A TLS failure ([`ErrorKind::ApiTls`]), a proxy that refuses the connection
+/// ([`ErrorKind::ProxyRefused`]) and URL problems are final: waiting fixes
+/// none of them. `proxy` is the proxy in use, if any.
+pub(super) fn transport_failure(what: &str, err: ureq::Error, proxy: Option<&ProxyInUse>) -> Failure {
     use ureq::Error as E;
-    let transient = |reason: String| Failure::Transient { reason: format!("{what}: {reason}"), retry_after: None };
-    let tls = |detail: &dyn std::fmt::Display| {
-        Failure::fatal(Error::new(
-            ErrorKind::ApiUnavailable,
-            format!(
-                "{what} failed: TLS error: {detail}; check POLYTEIA_BASE_URL and that the server's certificate is trusted by the operating system's certificate store"
-            ),
-        ))
-    };
+    // Connection trouble names the proxy: that is what the connector talks to.
+    let via = proxy.map(|p| format!(" (through the proxy {})", p.address)).unwrap_or_default();
+    let transient = |reason: String| Failure::Transient { reason: format!("{what}: {reason}{via}"), retry_after: None };
     match err {
-        E::Io(e) if e.kind() == io::ErrorKind::InvalidData => tls(&e),
+        // rustls reports a refused handshake as an I/O error of kind InvalidData.
+        E::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
+            let cause = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            tls_failure(what, cause, &e)
+        }
         E::Io(e) => transient(io_reason(&e)),
         E::Timeout(t) => transient(format!("timed out ({t}; HTTP_TIMEOUT)")),
         E::HostNotFound => transient("host not found (check POLYTEIA_BASE_URL and DNS)".into()),
         E::ConnectionFailed => transient("connection failed".into()),
+        E::ConnectProxyFailed(reason) => match proxy {
+            Some(proxy) => proxy_failure(what, &reason, proxy),
+            None => Failure::fatal(Error::new(ErrorKind::ProxyRefused, format!("{what} failed: {reason}"))),
+        },
         E::Protocol(e) => transient(format!("invalid HTTP answer: {e}")),
-        E::Tls(_) | E::Rustls(_) => tls(&err),
+        E::Rustls(ref e) => tls_failure(what, Some(e), &err),
+        E::Tls(_) => tls_failure(what, None, &err),
         E::BadUri(_) | E::InvalidProxyUrl => {
             Failure::fatal(Error::config(format!("{what} failed: {err}; check POLYTEIA_BASE_URL and the proxy variables")))
         }
         other => Failure::fatal(Error::new(ErrorKind::ApiUnavailable, format!("{what} failed: {other}"))),
     }
+}
+
+/// A refused TLS handshake, with a hint for the reason: the trust store for
+/// an unknown issuer (a TLS-inspecting proxy's own CA, typically), the URL for
+/// a certificate of another host, the clock for an expired one.
+fn tls_failure(what: &str, cause: Option<&rustls::Error>, detail: &dyn std::fmt::Display) -> Failure {
+    use rustls::{CertificateError as C, Error as R};
+    const TRUST: &str = "give the CA certificate that signs the API's certificate (a TLS-inspecting proxy's own CA) as a \
+                         PEM file in SSL_CERT_FILE (or a directory in SSL_CERT_DIR), or install it in the operating \
+                         system's trust store";
+    let hint = match cause {
+        Some(R::InvalidCertificate(C::UnknownIssuer | C::BadSignature)) => {
+            format!("the certificate is not signed by a CA the connector trusts: {TRUST}")
+        }
+        Some(R::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. })) => {
+            "the certificate is issued for another host: check the host of POLYTEIA_BASE_URL (and, behind a \
+             TLS-inspecting proxy, that the proxy issues certificates for it)"
+                .into()
+        }
+        Some(R::InvalidCertificate(
+            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+        )) => "the certificate is outside its validity period: check this machine's clock and the server's certificate".into(),
+        Some(R::InvalidCertificate(_)) => format!("the certificate was not accepted: {TRUST}"),
+        _ => "the TLS handshake failed: check that POLYTEIA_BASE_URL names an https:// server and that a proxy, if \
+              any, passes TLS through"
+            .into(),
+    };
+    Failure::fatal(Error::new(ErrorKind::ApiTls, format!("{what} failed: TLS error: {detail}; {hint}")))
+}
+
+/// The proxy answered CONNECT with something other than 200. ureq reports
+/// "proxy server responded 407/407"; a 5xx means the proxy could not reach
+/// the API (worth retrying), anything else is the proxy's refusal.
+fn proxy_failure(what: &str, reason: &str, proxy: &ProxyInUse) -> Failure {
+    let ProxyInUse { address, variable } = proxy;
+    let status = reason
+        .strip_prefix("proxy server responded ")
+        .and_then(|rest| rest.split(['/', ' ']).next())
+        .and_then(|code| code.parse::<u16>().ok());
+    let Some(status) = status else {
+        return Failure::Transient { reason: format!("{what}: the proxy {address} failed: {reason}"), retry_after: None };
+    };
+    let shown = status_text(status);
+    if (500..600).contains(&status) {
+        return Failure::Transient {
+            reason: format!("{what}: the proxy {address} could not connect to the API: {shown}"),
+            retry_after: None,
+        };
+    }
+    let hint = match status {
+        407 => format!(
+            "the proxy wants credentials or refused them: give the proxy user and password in {variable} as \
+             http://user:password@host:port, special characters percent-encoded (@ as %40, : as %3A)"
+        ),
+        403 => "the proxy does not allow connections to the API's host and port: ask its administrators to allow \
+                them, or exempt the host with NO_PROXY if it is reachable directly"
+            .into(),
+        _ => format!("check {variable} and NO_PROXY, and the proxy's rules for the API's host"),
+    };
+    Failure::fatal(Error::new(
+        ErrorKind::ProxyRefused,
+        format!("{what} failed: the proxy {address} (from {variable}) refused to connect to the API: {shown}; {hint}"),
+    ))
 }
 
 fn io_reason(e: &io::Error) -> String {

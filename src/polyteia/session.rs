@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use super::http::Client;
 use super::reply::{unexpected_answer, Failure};
-use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt, KEY_CHECK};
+use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 use crate::config::{Organization, PolyteiaSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
@@ -281,9 +281,8 @@ impl Api for SessionApi {
         const DATASET: &str = "dataset";
         const PERMISSION: &str = "upload permission";
         const TERMS: &str = "data processing terms";
-        let (key, exchanged) =
-            Preflight::from_result(KEY_CHECK, self.exchange(), |_| "the personal access key was exchanged for a session".into());
-        let mut checks = vec![key];
+        let (mut checks, exchanged) =
+            super::network_and_key(&self.client, self.exchange(), |_| "the personal access key was exchanged for a session".into());
         if exchanged.is_none() {
             checks.extend([DATASET, PERMISSION, TERMS].map(|check| Preflight::skipped(check, "needs a working Polyteia key")));
             return checks;

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::http::Client;
 use super::multipart::PARQUET_CONTENT_TYPE;
 use super::reply::Failure;
-use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt, KEY_CHECK};
+use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 use crate::config::PolyteiaSettings;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -90,10 +90,10 @@ impl Api for UploadTokenApi {
     }
 
     fn preflight(&self) -> Vec<Preflight> {
-        let (key, _) = Preflight::from_result(KEY_CHECK, self.can_generate_token(), |_| {
+        let (checks, _) = super::network_and_key(&self.client, self.can_generate_token(), |_| {
             format!("an upload token for dataset {} can be generated (nothing was uploaded)", self.dataset_id)
         });
-        vec![key]
+        checks
     }
 }
 

@@ -221,6 +221,7 @@ def test_cronjob_mode_renders_cronjob_only(chart):
     rules = job["podFailurePolicy"]["rules"]
     assert rules[0]["action"] == "FailJob" and 3 in rules[0]["onExitCodes"]["values"]
     assert 12 not in rules[0]["onExitCodes"]["values"]  # API unavailable: worth a retry
+    assert {15, 16} <= set(rules[0]["onExitCodes"]["values"])  # TLS refused, proxy refused: not
     pod = job["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     assert container(pod)["args"] == ["run"]
@@ -450,6 +451,52 @@ def test_chart_managed_settings_inside_config_are_refused(chart, key):
                                     "valueFrom": {"secretKeyRef": {"name": "x", "key": "y"}}}]}), "already"),
 ])
 def test_inconsistent_secret_settings_fail(chart, values, message):
+    with pytest.raises(helm.HelmRenderError, match=message):
+        render(chart, values)
+
+
+# ---------------------------------------------------------------------------
+# CA bundle for the Polyteia API (TLS-inspecting proxies, private CAs)
+
+CA_FILE = "/etc/polyteia-db-connector/ca/ca-bundle.pem"
+
+
+@pytest.mark.parametrize("values, source", [
+    pytest.param({"caBundle": {"configMapName": "corp-ca"}}, {"configMap": {"name": "corp-ca"}}, id="configmap"),
+    pytest.param(merge({"mode": "schedule"}, {"caBundle": {"secretName": "corp-ca", "key": "bundle.crt"}}),
+                 {"secret": {"secretName": "corp-ca"}}, id="secret-schedule"),
+])
+def test_ca_bundle_is_mounted_and_named_by_ssl_cert_file(chart, values, source):
+    rendered = render(chart, values)
+    key = values["caBundle"].get("key", "ca.pem")
+    for pod in rendered.pod_specs():
+        volume = {v["name"]: v for v in pod["volumes"]}["ca-bundle"]
+        kind = next(iter(source))
+        assert {k: v for k, v in volume[kind].items() if k not in ("items", "defaultMode")} == source[kind]
+        assert volume[kind]["items"] == [{"key": key, "path": "ca-bundle.pem"}]
+        assert volume[kind]["defaultMode"] == 0o444
+        mounts = {m["name"]: m for m in container(pod)["volumeMounts"]}
+        assert mounts["ca-bundle"] == {"name": "ca-bundle", "mountPath": "/etc/polyteia-db-connector/ca",
+                                       "readOnly": True}
+        assert env_of(pod)["SSL_CERT_FILE"] == CA_FILE
+    chart.validate_schema(values)
+    for obj in rendered.objects:
+        obj = {k: v for k, v in obj.items() if k != "_template"}
+        kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
+
+
+def test_no_ca_bundle_by_default(chart):
+    for pod in render(chart).pod_specs():
+        assert "ca-bundle" not in {v["name"] for v in pod["volumes"]}
+        assert "SSL_CERT_FILE" not in env_of(pod)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"caBundle": {"configMapName": "a", "secretName": "b"}}, "not both"),
+    ({"caBundle": {"configMapName": "a"}, "config": {"SSL_CERT_FILE": "/x.pem"}}, "set by the chart"),
+    ({"caBundle": {"secretName": "a"}, "env": [{"name": "SSL_CERT_FILE", "value": "/x.pem"}]}, "set by the chart"),
+])
+def test_inconsistent_ca_bundle_settings_fail(chart, values, message):
     with pytest.raises(helm.HelmRenderError, match=message):
         render(chart, values)
 

@@ -111,6 +111,18 @@ Where the Secret is mounted.
 {{- end }}
 
 {{/*
+Where caBundle is mounted, and the file SSL_CERT_FILE names ("" = no caBundle).
+*/}}
+{{- define "polyteia-db-connector.caBundleDir" -}}
+/etc/polyteia-db-connector/ca
+{{- end }}
+{{- define "polyteia-db-connector.caBundleFile" -}}
+{{- if or .Values.caBundle.configMapName .Values.caBundle.secretName }}
+{{- printf "%s/ca-bundle.pem" (include "polyteia-db-connector.caBundleDir" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
 Checks of the values that the schema cannot express (and a second line of defence for
 the ones it does, should the schema be skipped). Fails the render with a clear message.
 */}}
@@ -143,6 +155,19 @@ the ones it does, should the schema be skipped). Fails the render with a clear m
 {{- if and $v.secret.create $v.existingSecret.name }}
 {{- fail "set either secret.create or existingSecret.name, not both" }}
 {{- end }}
+{{- if and $v.caBundle.configMapName $v.caBundle.secretName }}
+{{- fail "set either caBundle.configMapName or caBundle.secretName, not both" }}
+{{- end }}
+{{- if or $v.caBundle.configMapName $v.caBundle.secretName }}
+{{- if hasKey $v.config "SSL_CERT_FILE" }}
+{{- fail "config.SSL_CERT_FILE is set by the chart when caBundle is used; remove it" }}
+{{- end }}
+{{- range $v.env }}
+{{- if eq .name "SSL_CERT_FILE" }}
+{{- fail "env SSL_CERT_FILE is set by the chart when caBundle is used; remove it" }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and $v.secret.create (not $v.secret.personalAccessToken) }}
 {{- fail "secret.create is true but secret.personalAccessToken is empty (use --set-file secret.personalAccessToken=PATH)" }}
 {{- end }}
@@ -164,6 +189,7 @@ Call with (dict "root" $ "args" (list "run") "component" "connector" "serve" fal
 {{- $secretName := include "polyteia-db-connector.secretName" $root }}
 {{- $items := include "polyteia-db-connector.secretItems" $root | fromJsonArray }}
 {{- $mountPath := include "polyteia-db-connector.secretMountPath" $root -}}
+{{- $caFile := include "polyteia-db-connector.caBundleFile" $root -}}
 serviceAccountName: {{ include "polyteia-db-connector.serviceAccountName" $root }}
 automountServiceAccountToken: false
 restartPolicy: {{ .restartPolicy }}
@@ -214,6 +240,10 @@ containers:
       - name: {{ .env }}
         value: {{ printf "%s/%s" $mountPath .path | quote }}
       {{- end }}
+      {{- if $caFile }}
+      - name: SSL_CERT_FILE
+        value: {{ $caFile | quote }}
+      {{- end }}
       {{- with $v.env }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
@@ -237,6 +267,11 @@ containers:
         mountPath: {{ $mountPath }}
         readOnly: true
       {{- end }}
+      {{- if $caFile }}
+      - name: ca-bundle
+        mountPath: {{ include "polyteia-db-connector.caBundleDir" $root }}
+        readOnly: true
+      {{- end }}
       {{- with $v.extraVolumeMounts }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
@@ -257,6 +292,20 @@ volumes:
         - key: {{ .key }}
           path: {{ .path }}
         {{- end }}
+  {{- end }}
+  {{- if $caFile }}
+  - name: ca-bundle
+    {{- if $v.caBundle.configMapName }}
+    configMap:
+      name: {{ $v.caBundle.configMapName }}
+    {{- else }}
+    secret:
+      secretName: {{ $v.caBundle.secretName }}
+    {{- end }}
+      defaultMode: 0444
+      items:
+        - key: {{ $v.caBundle.key }}
+          path: ca-bundle.pem
   {{- end }}
   {{- with $v.extraVolumes }}
   {{- toYaml . | nindent 2 }}
