@@ -393,7 +393,7 @@ fn check_skips_the_upload_permission_when_the_dataset_is_missing() {
     assert_line(&run.stderr, "FAIL dataset");
     assert_line(&run.stderr, "SKIP upload permission: needs the dataset");
     assert!(lines_with(&run.stderr, "PASS upload permission").is_empty(), "{}", run.stderr);
-    assert!(run.stderr.contains("check finished: 3 passed, 1 failed, 2 skipped"), "{}", run.stderr);
+    assert!(run.stderr.contains("check finished: 4 passed, 1 failed, 2 skipped"), "{}", run.stderr);
 }
 
 #[test]
