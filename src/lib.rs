@@ -4,7 +4,8 @@
 //! `.env`, secrets, validation), [`sql`] (the query text), [`source`]
 //! (DuckDB, extensions, ATTACH, export), [`polyteia`] (the API client, one
 //! file per API generation), [`job`] (one cycle and its summary), [`check`]
-//! (preflight), [`schedule`] and [`health`] (the long-lived mode),
+//! (preflight), [`schedule`] and [`health`] (the long-lived mode), [`metrics`]
+//! (the metric families; Pushgateway and textfile after a run),
 //! [`cancel`] (signals), [`mysql_tls`] (MySQL host-name check), [`error`]
 //! (exit codes), [`secret`] (redaction), [`logging`].
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod health;
 pub mod job;
 pub mod logging;
+pub mod metrics;
 pub mod mysql_tls;
 pub mod polyteia;
 pub mod retry;

@@ -80,6 +80,9 @@ pub fn run(config: Arc<Config>, schedule: Schedule, run_now: bool, ctx: Context)
             .spawn(move || {
                 // Failures are logged and recorded inside; the scheduler goes on.
                 let _ = job::run_recorded(&config, &ctx);
+                if let Some(outcome) = ctx.state.last_outcome() {
+                    crate::metrics::publish(&config.metrics, &outcome, ctx.cancel.is_cancelled());
+                }
                 running.store(false, Ordering::SeqCst);
             })
             .ok();

@@ -52,12 +52,23 @@ const MAX_RESPONSE_BYTES: u64 = 4 << 20;
 /// timeout); instead every single socket write must finish within
 /// `HTTP_TIMEOUT`, so a stalled upload still fails.
 pub fn build_agent(settings: &PolyteiaSettings) -> Result<Agent> {
-    let host = settings.base_host();
-    let proxy = proxy_from_env(host, settings.base_url_is_https(), |name| std::env::var(name).ok())?;
+    agent(settings.base_host(), settings.base_url_is_https(), settings.http_timeout)
+}
+
+/// The same agent for another service the connector reports to (the
+/// Pushgateway): proxy, OS certificate store and `timeout` chosen the same way.
+pub(crate) fn agent_for_url(url: &str, timeout: Duration) -> Result<Agent> {
+    let uri: ureq::http::Uri =
+        url.parse().map_err(|_| Error::config(format!("'{url}' is not a URL such as http://host:9091")))?;
+    agent(uri.host().unwrap_or_default(), uri.scheme_str() == Some("https"), timeout)
+}
+
+fn agent(host: &str, https: bool, timeout: Duration) -> Result<Agent> {
+    let proxy = proxy_from_env(host, https, |name| std::env::var(name).ok())?;
     if let Some(proxy) = &proxy {
         log::info!("using the proxy {}:{} for {}", proxy.host(), proxy.port(), host);
     }
-    let timeout = Some(settings.http_timeout);
+    let limit = Some(timeout);
     let tls = TlsConfig::builder().root_certs(RootCerts::PlatformVerifier).build();
     let config = Agent::config_builder()
         .tls_config(tls)
@@ -66,13 +77,13 @@ pub fn build_agent(settings: &PolyteiaSettings) -> Result<Agent> {
         .http_status_as_error(false)
         // Never follow a redirect: the credentials must not go to another host.
         .max_redirects(0)
-        .timeout_resolve(timeout)
-        .timeout_connect(Some(settings.http_timeout.min(MAX_CONNECT_TIMEOUT)))
-        .timeout_send_request(timeout)
+        .timeout_resolve(limit)
+        .timeout_connect(Some(timeout.min(MAX_CONNECT_TIMEOUT)))
+        .timeout_send_request(limit)
         .timeout_send_body(None)
-        .timeout_per_write(timeout)
-        .timeout_recv_response(timeout)
-        .timeout_recv_body(timeout)
+        .timeout_per_write(limit)
+        .timeout_recv_response(limit)
+        .timeout_recv_body(limit)
         .build();
     Ok(Agent::new_with_config(config))
 }
