@@ -125,7 +125,8 @@ impl Exposition {
 
     /// A family with one sample without labels of its own.
     pub fn one(&mut self, family: &Family, value: f64) {
-        self.family(family, &[(&[], value)]);
+        let no_labels: &[(&str, &str)] = &[];
+        self.family(family, &[(no_labels, value)]);
     }
 
     /// A family and its samples (each with its own labels); nothing when
@@ -172,7 +173,7 @@ pub fn last_run(out: &mut Exposition, outcome: &Outcome) {
     let duration = (outcome.ended - outcome.started).to_std().unwrap_or_default();
     out.one(&LAST_RUN_DURATION, round_millis(duration.as_secs_f64()));
     out.one(&LAST_RUN_EXIT_CODE, f64::from(outcome.exit_code));
-    out.family(&LAST_RUN_RESULT, &[(&[("result", outcome.result.as_str())], 1.0)]);
+    out.family(&LAST_RUN_RESULT, &[(&[("result", outcome.result.as_str())][..], 1.0)]);
     if let Some(rows) = outcome.rows {
         out.one(&LAST_RUN_ROWS, rows as f64);
     }
