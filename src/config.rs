@@ -345,6 +345,8 @@ pub struct Config {
     /// `SOURCE_CONNECT_MAX_ATTEMPTS` (and `UPLOAD_MAX_BACKOFF` as the longest
     /// wait): how patiently to wait for an unreachable source database.
     pub source_connect_retry: RetryPolicy,
+    /// Where a run's metrics go (Pushgateway, node_exporter textfile).
+    pub metrics: MetricsSettings,
 }
 
 /// What the command about to run needs, so `export` does not demand a PAK
@@ -406,6 +408,7 @@ impl Config {
         let engine = parse_engine(env, &mut p);
         let output = parse_output(env, &mut p);
         let polyteia = parse_polyteia(env, purpose, &mut p);
+        let metrics = parse_metrics(env, &mut p);
         let schedule = ScheduleSettings {
             cron_schedule: text(env, &s::CRON_SCHEDULE).unwrap_or_default().trim().to_string(),
             cron_tz: text(env, &s::CRON_TZ).unwrap_or_default().trim().to_string(),
@@ -438,6 +441,7 @@ impl Config {
             polyteia,
             schedule,
             source_connect_retry,
+            metrics,
         })
     }
 }
@@ -980,6 +984,126 @@ fn encode_url_path(path: &str) -> String {
     out
 }
 
+// ---------------------------------------------------------------------------
+// Monitoring: the Pushgateway and node_exporter's textfile collector
+
+/// The first push and at most two retries.
+pub const PUSHGATEWAY_ATTEMPTS: u32 = 3;
+const PUSHGATEWAY_MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct PushgatewaySettings {
+    /// `PUSHGATEWAY_URL` without a trailing `/`.
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub timeout: Duration,
+    /// The proxy and CA settings, the same as for the API.
+    pub network: NetworkSettings,
+    /// At most [`PUSHGATEWAY_ATTEMPTS`] attempts: a push never holds up the end of a run for long.
+    pub retry: RetryPolicy,
+}
+
+/// Where the metrics of a finished run go, and the labels that tell the
+/// runs of one job from those of another.
+#[derive(Debug, Clone)]
+pub struct MetricsSettings {
+    pub pushgateway: Option<PushgatewaySettings>,
+    /// `METRICS_TEXTFILE`: a `.prom` file for node_exporter's textfile collector.
+    pub textfile: Option<PathBuf>,
+    /// The `job` label (grouping key).
+    pub job: String,
+    /// The `instance` label: `PUSHGATEWAY_INSTANCE`, else `DATASET_ID`.
+    pub instance: Option<String>,
+}
+
+impl MetricsSettings {
+    pub fn is_enabled(&self) -> bool {
+        self.pushgateway.is_some() || self.textfile.is_some()
+    }
+}
+
+/// The monitoring settings alone, so that a run whose configuration failed
+/// is still reported; `None` when they have problems themselves (the
+/// configuration error names those).
+pub fn metrics_settings(env: &Env) -> Option<MetricsSettings> {
+    let mut p = Problems::default();
+    let settings = parse_metrics(env, &mut p);
+    p.0.is_empty().then_some(settings)
+}
+
+fn parse_metrics(env: &Env, p: &mut Problems) -> MetricsSettings {
+    let url = env.get(s::PUSHGATEWAY_URL.name).map(|u| u.trim().trim_end_matches('/').to_string());
+    if let Some(url) = &url {
+        check_pushgateway_url(url, p);
+    }
+    let username = env.get(s::PUSHGATEWAY_USERNAME.name).map(|u| u.trim().to_string());
+    if username.as_deref().is_some_and(|u| u.contains(':') || u.chars().any(char::is_control)) {
+        p.add(s::PUSHGATEWAY_USERNAME.name, "must not contain ':' or control characters (HTTP basic auth)");
+    }
+    let password = read_secret(env, &s::PUSHGATEWAY_PASSWORD, p);
+    if password.as_ref().is_some_and(|pw| pw.expose().chars().any(char::is_control)) {
+        p.add(s::PUSHGATEWAY_PASSWORD.name, "holds a control character (a line break, tab or the like); give the password alone");
+    }
+    match (&url, &username, &password) {
+        (None, Some(_), _) => p.add(s::PUSHGATEWAY_USERNAME.name, "applies only with PUSHGATEWAY_URL"),
+        (None, None, Some(_)) => p.add(s::PUSHGATEWAY_PASSWORD.name, "applies only with PUSHGATEWAY_URL"),
+        (Some(_), Some(_), None) => {
+            p.add(s::PUSHGATEWAY_PASSWORD.name, "is required with PUSHGATEWAY_USERNAME (or set PUSHGATEWAY_PASSWORD_FILE)")
+        }
+        (Some(_), None, Some(_)) => p.add(s::PUSHGATEWAY_USERNAME.name, "is required with PUSHGATEWAY_PASSWORD"),
+        _ => {}
+    }
+    let timeout = parse_duration_var(env, &s::PUSHGATEWAY_TIMEOUT, p);
+
+    let textfile = env.get(s::METRICS_TEXTFILE.name).map(|f| PathBuf::from(f.trim()));
+    if let Some(path) = &textfile {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if path.extension().is_none_or(|e| e != "prom") {
+            p.add(s::METRICS_TEXTFILE.name, format!("{} must end in .prom (node_exporter reads only those files)", path.display()));
+        } else if path.is_dir() {
+            p.add(s::METRICS_TEXTFILE.name, format!("{} is a directory; name a file in it, e.g. connector.prom", path.display()));
+        } else if !dir.is_dir() {
+            p.add(s::METRICS_TEXTFILE.name, format!("directory {} does not exist", dir.display()));
+        }
+    }
+
+    MetricsSettings {
+        pushgateway: url.map(|url| PushgatewaySettings {
+            url,
+            username,
+            password,
+            timeout,
+            network: NetworkSettings::from_vars(|name| env.get(name).map(str::to_string)),
+            retry: RetryPolicy {
+                attempts: PUSHGATEWAY_ATTEMPTS,
+                base_delay: retry_base_delay(env),
+                max_delay: PUSHGATEWAY_MAX_BACKOFF,
+            },
+        }),
+        textfile,
+        job: text(env, &s::PUSHGATEWAY_JOB).unwrap_or_default().trim().to_string(),
+        instance: env.get(s::PUSHGATEWAY_INSTANCE.name).or_else(|| env.get(s::DATASET_ID.name)).map(|i| i.trim().to_string()),
+    }
+}
+
+/// An `http://` or `https://` URL with a host, optionally a path prefix (a
+/// Pushgateway behind a reverse proxy); credentials go in their own variables.
+fn check_pushgateway_url(url: &str, p: &mut Problems) {
+    let example = "such as http://pushgateway.monitoring:9091";
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        let shown = if url.contains('@') { "the value".to_string() } else { format!("'{url}'") };
+        return p.add(s::PUSHGATEWAY_URL.name, format!("{shown} is not a URL {example}"));
+    };
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        p.add(s::PUSHGATEWAY_URL.name, "must not contain credentials; set PUSHGATEWAY_USERNAME and PUSHGATEWAY_PASSWORD");
+    } else if !matches!(uri.scheme_str(), Some("http") | Some("https")) || uri.host().is_none_or(str::is_empty) {
+        p.add(s::PUSHGATEWAY_URL.name, format!("'{url}' is not an http:// or https:// URL {example}"));
+    } else if uri.query().is_some() {
+        p.add(s::PUSHGATEWAY_URL.name, format!("'{url}' must not have a query (?...)"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -1298,6 +1422,76 @@ mod tests {
         let err = read_env_file(&file).unwrap_err();
         assert!(err.message().contains("line 2: a quote in the middle of the value"), "{err}");
         assert!(!err.message().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn monitoring_settings_are_validated_with_everything_else() {
+        let mut pairs = pg_env();
+        pairs.extend([("DATASET_ID", "ds_permits")]);
+        let cfg = Config::from_env(&Env::from_pairs(pairs.clone()), Purpose::Export).unwrap();
+        assert!(!cfg.metrics.is_enabled());
+        assert_eq!(Some(cfg.metrics.job.as_str()), s::PUSHGATEWAY_JOB.default_value());
+        assert_eq!(cfg.metrics.instance.as_deref(), Some("ds_permits"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let textfile = dir.path().join("connector.prom");
+        let mut good = pairs.clone();
+        good.extend([
+            ("PUSHGATEWAY_URL", "https://push.example:9091/gateway/"),
+            ("PUSHGATEWAY_USERNAME", "connector"),
+            ("PUSHGATEWAY_PASSWORD", "pg-s3cret"),
+            ("PUSHGATEWAY_INSTANCE", "permits"),
+            ("PUSHGATEWAY_TIMEOUT", "3s"),
+            ("METRICS_TEXTFILE", textfile.to_str().unwrap()),
+        ]);
+        let cfg = Config::from_env(&Env::from_pairs(good), Purpose::Export).unwrap();
+        let push = cfg.metrics.pushgateway.as_ref().unwrap();
+        assert_eq!(push.url, "https://push.example:9091/gateway");
+        assert_eq!(push.timeout, Duration::from_secs(3));
+        assert_eq!(push.retry.attempts, PUSHGATEWAY_ATTEMPTS);
+        assert_eq!(cfg.metrics.instance.as_deref(), Some("permits"));
+        assert_eq!(cfg.metrics.textfile.as_deref(), Some(textfile.as_path()));
+        assert!(!format!("{cfg:?}").contains("pg-s3cret"));
+
+        let mut bad = pairs.clone();
+        bad.extend([
+            ("PUSHGATEWAY_URL", "https://user:pw@push.example"),
+            ("PUSHGATEWAY_USERNAME", "a:b"),
+            ("PUSHGATEWAY_TIMEOUT", "soon"),
+            ("METRICS_TEXTFILE", "/nonexistent-dir/connector.prom"),
+        ]);
+        let err = Config::from_env(&Env::from_pairs(bad), Purpose::Export).unwrap_err();
+        let msg = err.message();
+        assert!(msg.starts_with("configuration has 5 problems"), "{msg}");
+        assert!(msg.contains("PUSHGATEWAY_URL: must not contain credentials"), "{msg}");
+        assert!(msg.contains("PUSHGATEWAY_USERNAME: must not contain ':'"), "{msg}");
+        assert!(msg.contains("PUSHGATEWAY_PASSWORD: is required with PUSHGATEWAY_USERNAME"), "{msg}");
+        assert!(msg.contains("PUSHGATEWAY_TIMEOUT: 'soon'"), "{msg}");
+        assert!(msg.contains("METRICS_TEXTFILE: directory /nonexistent-dir does not exist"), "{msg}");
+        assert!(!msg.contains("user:pw"), "{msg}");
+
+        for (var, value, expected) in [
+            ("PUSHGATEWAY_URL", "pushgateway:9091", "is not an http:// or https:// URL"),
+            ("PUSHGATEWAY_URL", "http://push:9091/?x=1", "must not have a query"),
+            ("METRICS_TEXTFILE", "/tmp/connector.txt", "must end in .prom"),
+            ("PUSHGATEWAY_PASSWORD", "x", "applies only with PUSHGATEWAY_URL"),
+        ] {
+            let mut pairs = pairs.clone();
+            pairs.push((var, value));
+            let err = Config::from_env(&Env::from_pairs(pairs), Purpose::Export).unwrap_err();
+            assert!(err.message().contains(&format!("{var}: ")) && err.message().contains(expected), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn monitoring_settings_survive_a_failed_configuration() {
+        let env = Env::from_pairs([("PUSHGATEWAY_URL", "http://127.0.0.1:9091"), ("DATASET_ID", "ds_1"), ("LOG_LEVEL", "loud")]);
+        assert!(Config::from_env(&env, Purpose::Upload).is_err());
+        let settings = metrics_settings(&env).unwrap();
+        assert_eq!(settings.pushgateway.unwrap().url, "http://127.0.0.1:9091");
+        assert_eq!(settings.instance.as_deref(), Some("ds_1"));
+        let broken = Env::from_pairs([("PUSHGATEWAY_URL", "nonsense")]);
+        assert!(metrics_settings(&broken).is_none());
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! server on `HEALTH_CHECK_PORT`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -13,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{self, Exposition};
 
 /// The step a cycle is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,19 +36,7 @@ impl Phase {
     }
 }
 
-/// The outcome of a finished cycle, as remembered for `/healthz` and `/metrics`.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub started: DateTime<Utc>,
-    pub ended: DateTime<Utc>,
-    /// `success` or an error class (see `ErrorKind::name`).
-    pub result: String,
-    pub exit_code: i32,
-    pub rows: Option<u64>,
-    pub bytes: Option<u64>,
-    /// Seconds per phase (connect, query, verify, upload, ingest).
-    pub phase_seconds: Vec<(&'static str, f64)>,
-}
+pub use crate::metrics::Outcome;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -96,12 +84,17 @@ impl State {
     pub fn cycle_finished(&self, outcome: Outcome) {
         let mut inner = self.lock();
         *inner.runs_by_result.entry(outcome.result.clone()).or_default() += 1;
-        if outcome.result == "success" {
+        if outcome.is_success() {
             inner.last_success = Some(outcome.ended);
         }
         inner.last = Some(outcome);
         inner.phase = Some(Phase::Idle);
         inner.current_start = None;
+    }
+
+    /// The outcome of the last finished cycle.
+    pub fn last_outcome(&self) -> Option<Outcome> {
+        self.lock().last.clone()
     }
 
     pub fn cycle_skipped(&self) {
@@ -133,57 +126,29 @@ impl State {
         })
     }
 
+    /// `/metrics`: the process, its runs and the last run, with the
+    /// families defined in [`crate::metrics`].
     pub fn metrics(&self) -> String {
         let inner = self.lock();
-        let mut out = String::new();
-        metric(&mut out, "connector_up", "gauge", "Whether the connector process is alive.", 1);
-        header(&mut out, "connector_runs_total", "counter", "Finished cycles by result.");
-        for (result, count) in &inner.runs_by_result {
-            let _ = writeln!(out, "connector_runs_total{{result=\"{result}\"}} {count}");
-        }
-        metric(
-            &mut out,
-            "connector_runs_skipped_total",
-            "counter",
-            "Cycles skipped because the previous one was still running.",
-            inner.skipped,
-        );
-        metric(&mut out, "connector_running", "gauge", "Whether a cycle is running now.", u8::from(inner.current_start.is_some()));
+        let mut out = Exposition::new();
+        out.one(&metrics::UP, 1.0);
+        let runs: Vec<[(&str, &str); 1]> = inner.runs_by_result.keys().map(|result| [("result", result.as_str())]).collect();
+        let samples: Vec<(&[(&str, &str)], f64)> =
+            runs.iter().zip(inner.runs_by_result.values()).map(|(labels, count)| (&labels[..], *count as f64)).collect();
+        out.family(&metrics::RUNS, &samples);
+        out.one(&metrics::RUNS_SKIPPED, inner.skipped as f64);
+        out.one(&metrics::RUNNING, f64::from(u8::from(inner.current_start.is_some())));
         if let Some(t) = inner.last_success {
-            metric(&mut out, "connector_last_success_timestamp_seconds", "gauge", "End of the last successful cycle.", t.timestamp());
+            out.one(&metrics::LAST_SUCCESS, metrics::seconds(t));
         }
         if let Some(last) = &inner.last {
-            metric(&mut out, "connector_last_run_timestamp_seconds", "gauge", "End of the last cycle.", last.ended.timestamp());
-            metric(&mut out, "connector_last_run_exit_code", "gauge", "Exit code of the last cycle.", last.exit_code);
-            if let Some(rows) = last.rows {
-                metric(&mut out, "connector_last_run_rows", "gauge", "Rows exported by the last cycle.", rows);
-            }
-            if let Some(bytes) = last.bytes {
-                metric(&mut out, "connector_last_run_bytes", "gauge", "Parquet bytes of the last cycle.", bytes);
-            }
-            if !last.phase_seconds.is_empty() {
-                header(&mut out, "connector_last_run_phase_seconds", "gauge", "Duration of each phase of the last cycle.");
-                for (phase, secs) in &last.phase_seconds {
-                    let _ = writeln!(out, "connector_last_run_phase_seconds{{phase=\"{phase}\"}} {secs:.3}");
-                }
-            }
+            metrics::last_run(&mut out, last);
         }
         if let Some(next) = inner.next_run {
-            metric(&mut out, "connector_next_run_timestamp_seconds", "gauge", "When the next cycle is due.", next.timestamp());
+            out.one(&metrics::NEXT_RUN, metrics::seconds(next));
         }
-        out
+        out.into_text()
     }
-}
-
-/// The `# HELP` and `# TYPE` lines of a metric family.
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-/// A metric family with one unlabelled sample.
-fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-    header(out, name, kind, help);
-    let _ = writeln!(out, "{name} {value}");
 }
 
 /// A running health server; stops when dropped.
@@ -213,7 +178,7 @@ impl Server {
                             (200, "application/json", state.healthz().to_string())
                         }
                         (tiny_http::Method::Get, "/metrics") => {
-                            (200, "text/plain; version=0.0.4; charset=utf-8", state.metrics())
+                            (200, metrics::CONTENT_TYPE, state.metrics())
                         }
                         _ => (404, "text/plain", "not found\n".to_string()),
                     };
@@ -259,7 +224,7 @@ mod tests {
         assert!(text.contains("connector_last_run_rows 42"), "{text}");
         assert!(text.contains("connector_last_run_bytes 1234"), "{text}");
         assert!(text.contains("connector_runs_skipped_total 1"), "{text}");
-        assert!(text.contains("connector_last_run_phase_seconds{phase=\"query\"} 1.500"), "{text}");
+        assert!(text.contains("connector_last_run_phase_seconds{phase=\"query\"} 1.5\n"), "{text}");
         assert!(text.contains("connector_last_success_timestamp_seconds "), "{text}");
         assert_eq!(state.healthz()["last_run"]["rows"], 42);
         assert_eq!(state.healthz()["phase"], "idle");

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use crate::cancel::Cancellation;
 use crate::config::{Config, LogFormat};
 use crate::error::{Error, ErrorKind, Result};
-use crate::health::{Outcome, Phase, State};
+use crate::health::{Phase, State};
+use crate::metrics::{self, Outcome};
 use crate::polyteia::{self, Api, IngestOutcome};
 use crate::source::{self, Export, ExportStats};
 
@@ -201,7 +202,16 @@ pub fn run_recorded(stages: Stages, config: &Config, ctx: &Context) -> Result<Ru
     let started = chrono::Utc::now();
     ctx.state.cycle_started();
     let result = run_once(stages, config, ctx);
-    let (result_name, exit_code, rows, bytes, phase_seconds) = match &result {
+    if let Err(e) = &result {
+        log::error!(exit_code = e.exit_code(), error_class = e.kind().name(); "cycle failed: {e}");
+    }
+    ctx.state.cycle_finished(outcome_of(started, &result));
+    result
+}
+
+/// What the metrics report of a run that began at `started` and just ended.
+pub fn outcome_of(started: chrono::DateTime<chrono::Utc>, result: &Result<RunSummary>) -> Outcome {
+    let (result_name, exit_code, rows, bytes, phase_seconds) = match result {
         Ok(s) => {
             let mut phases = vec![
                 ("connect", s.export.connect.as_secs_f64()),
@@ -212,23 +222,11 @@ pub fn run_recorded(stages: Stages, config: &Config, ctx: &Context) -> Result<Ru
             if let Some(ingest) = s.ingest {
                 phases.push(("ingest", ingest.as_secs_f64()));
             }
-            ("success".to_string(), 0, Some(s.export.rows), Some(s.export.bytes), phases)
+            (metrics::SUCCESS.to_string(), 0, Some(s.export.rows), Some(s.export.bytes), phases)
         }
-        Err(e) => {
-            log::error!(exit_code = e.exit_code(), error_class = e.kind().name(); "cycle failed: {e}");
-            (e.kind().name().to_string(), e.exit_code(), None, None, vec![])
-        }
+        Err(e) => (e.kind().name().to_string(), e.exit_code(), None, None, vec![]),
     };
-    ctx.state.cycle_finished(Outcome {
-        started,
-        ended: chrono::Utc::now(),
-        result: result_name,
-        exit_code,
-        rows,
-        bytes,
-        phase_seconds,
-    });
-    result
+    Outcome { started, ended: chrono::Utc::now(), result: result_name, exit_code, rows, bytes, phase_seconds }
 }
 
 fn check_cancelled(cancel: &Cancellation) -> Result<()> {

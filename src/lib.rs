@@ -12,6 +12,7 @@ pub mod error;
 pub mod health;
 pub mod job;
 pub mod logging;
+pub mod metrics;
 pub(crate) mod mysql_tls;
 pub mod polyteia;
 pub mod retry;

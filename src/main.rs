@@ -11,7 +11,7 @@ use connector::job::{self, Context, Stages};
 use connector::polyteia;
 use connector::source::DuckDbExport;
 use connector::schedule::{self, Schedule};
-use connector::{check, health, logging};
+use connector::{check, health, logging, metrics};
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -65,22 +65,14 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Run { serve_health } => {
             log_env_files(&env);
-            let config = Config::from_env(&env, Purpose::Upload)?;
-            // The stages are chosen here, once: the job only orchestrates them.
-            let export = DuckDbExport::new(&config)?;
-            let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
-            let stages = Stages { export: &export, api: api.as_ref() };
-            ctx.cancel.install_signal_handlers()?;
-            let _server = match serve_health {
-                true => Some(health::Server::start(config.schedule.health_check_port, ctx.state.clone())?),
-                false => None,
-            };
-            if serve_health {
-                job::run_recorded(stages, &config, &ctx)?;
-            } else {
-                job::run_once(stages, &config, &ctx)?;
+            let started = chrono::Utc::now();
+            let result = run_once(&env, serve_health, &ctx);
+            // Every run is reported, a failed configuration included, as long
+            // as the monitoring settings themselves are usable.
+            if let Some(settings) = config::metrics_settings(&env) {
+                metrics::publish(&settings, &job::outcome_of(started, &result), ctx.cancel.is_cancelled());
             }
-            Ok(())
+            result.map(|_| ())
         }
         Command::Upload { file } => {
             let config = Config::from_env(&env, Purpose::UploadFile)?;
@@ -105,6 +97,22 @@ fn run(cli: Cli) -> Result<(), Error> {
             schedule::run(Arc::new(config), Arc::new(export), Arc::from(api), schedule, run_now, ctx)
         }
         Command::Version | Command::Completions { .. } => unreachable!("handled above"),
+    }
+}
+
+/// `connector run`: one cycle, optionally with `/healthz` and `/metrics` served meanwhile.
+fn run_once(env: &Env, serve_health: bool, ctx: &Context) -> Result<job::RunSummary, Error> {
+    let config = Config::from_env(env, Purpose::Upload)?;
+    // The stages are chosen here, once: the job only orchestrates them.
+    let export = DuckDbExport::new(&config)?;
+    let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
+    let stages = Stages { export: &export, api: api.as_ref() };
+    ctx.cancel.install_signal_handlers()?;
+    if serve_health {
+        let _server = health::Server::start(config.schedule.health_check_port, ctx.state.clone())?;
+        job::run_recorded(stages, &config, ctx)
+    } else {
+        job::run_once(stages, &config, ctx)
     }
 }
 

@@ -91,6 +91,9 @@ pub fn run(
                 // Failures are logged and recorded inside; the scheduler goes on.
                 let stages = Stages { export: export.as_ref(), api: api.as_ref() };
                 let _ = job::run_recorded(stages, &config, &ctx);
+                if let Some(outcome) = ctx.state.last_outcome() {
+                    crate::metrics::publish(&config.metrics, &outcome, ctx.cancel.is_cancelled());
+                }
                 running.store(false, Ordering::SeqCst);
             })
             .ok();

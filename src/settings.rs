@@ -146,6 +146,21 @@ pub const PARQUET_ROW_GROUP_SIZE: Setting =
 pub const ALLOW_EMPTY_RESULT: Setting =
     Setting::new("ALLOW_EMPTY_RESULT", Value("false"), "upload a result with no rows (empties the dataset)");
 
+// Monitoring of one-shot runs
+pub const PUSHGATEWAY_URL: Setting =
+    Setting::new("PUSHGATEWAY_URL", Unset, "Prometheus Pushgateway that receives every run's metrics");
+pub const PUSHGATEWAY_JOB: Setting =
+    Setting::new("PUSHGATEWAY_JOB", Value("polyteia_db_connector"), "the job label of the pushed metrics");
+pub const PUSHGATEWAY_INSTANCE: Setting =
+    Setting::new("PUSHGATEWAY_INSTANCE", Described("`DATASET_ID`"), "the instance label of the pushed metrics");
+pub const PUSHGATEWAY_USERNAME: Setting = Setting::new("PUSHGATEWAY_USERNAME", Unset, "basic auth user for the Pushgateway");
+pub const PUSHGATEWAY_PASSWORD: Setting =
+    Setting::new("PUSHGATEWAY_PASSWORD", Unset, "basic auth password for the Pushgateway").secret();
+pub const PUSHGATEWAY_TIMEOUT: Setting =
+    Setting::new("PUSHGATEWAY_TIMEOUT", Value("10s"), "timeout of one push");
+pub const METRICS_TEXTFILE: Setting =
+    Setting::new("METRICS_TEXTFILE", Unset, "a .prom file for node_exporter's textfile collector, written after every run");
+
 // Logging and the long-lived mode
 pub const LOG_LEVEL: Setting = Setting::new("LOG_LEVEL", Value("info"), "debug, info, warn or error");
 pub const LOG_FORMAT: Setting = Setting::new("LOG_FORMAT", Value("text"), "text or json");
@@ -197,6 +212,13 @@ pub const ALL: &[Setting] = &[
     NO_PROXY,
     SSL_CERT_FILE,
     SSL_CERT_DIR,
+    PUSHGATEWAY_URL,
+    PUSHGATEWAY_JOB,
+    PUSHGATEWAY_INSTANCE,
+    PUSHGATEWAY_USERNAME,
+    PUSHGATEWAY_PASSWORD,
+    PUSHGATEWAY_TIMEOUT,
+    METRICS_TEXTFILE,
 ];
 
 /// Shortens the first retry delay in the tests (milliseconds); not a

@@ -27,7 +27,7 @@ use super::proxy::{proxy_for, ProxyChoice, ProxyInUse};
 use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
 use super::trust::TrustStore;
 use super::{Outcome, Preflight, ProgressFn};
-use crate::config::PolyteiaSettings;
+use crate::config::{NetworkSettings, PolyteiaSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
@@ -60,9 +60,13 @@ pub struct NetworkPath {
 
 impl NetworkPath {
     pub fn from_settings(settings: &PolyteiaSettings) -> Result<NetworkPath> {
-        let https = settings.base_url_is_https();
-        let proxy = proxy_for(settings.base_host(), https, &settings.network).map_err(|p| p.into_error())?;
-        let trust = TrustStore::load(&settings.network).map_err(|p| p.into_error())?;
+        NetworkPath::to(settings.base_host(), settings.base_url_is_https(), &settings.network)
+    }
+
+    /// The path to `host` with the proxy and CA settings `network`.
+    pub(crate) fn to(host: &str, https: bool, network: &NetworkSettings) -> Result<NetworkPath> {
+        let proxy = proxy_for(host, https, network).map_err(|p| p.into_error())?;
+        let trust = TrustStore::load(network).map_err(|p| p.into_error())?;
         Ok(NetworkPath { proxy, trust, https })
     }
 
@@ -94,12 +98,25 @@ impl NetworkPath {
 /// timeout); instead every single socket write must finish within
 /// `HTTP_TIMEOUT`, so a stalled upload still fails.
 pub fn build_agent(settings: &PolyteiaSettings, path: &NetworkPath) -> Agent {
-    let host = settings.base_host();
+    agent(settings.base_host(), path, settings.http_timeout)
+}
+
+/// The same agent for another service the connector reports to (the
+/// Pushgateway): proxy, trusted CAs and `timeout` chosen the same way.
+pub(crate) fn agent_for_url(url: &str, network: &NetworkSettings, timeout: Duration) -> Result<Agent> {
+    let uri: ureq::http::Uri =
+        url.parse().map_err(|_| Error::config(format!("'{url}' is not a URL such as http://host:9091")))?;
+    let host = uri.host().unwrap_or_default();
+    let path = NetworkPath::to(host, uri.scheme_str() == Some("https"), network)?;
+    Ok(agent(host, &path, timeout))
+}
+
+fn agent(host: &str, path: &NetworkPath, timeout: Duration) -> Agent {
     match &path.proxy {
         ProxyChoice::Proxy { .. } => log::info!("using the proxy {} for {host}", path.proxy.proxy_address().unwrap_or_default()),
         ProxyChoice::Direct(why) => log::debug!("not using a proxy for {host}: {why}"),
     }
-    let timeout = Some(settings.http_timeout);
+    let limit = Some(timeout);
     let tls = TlsConfig::builder().root_certs(path.trust.root_certs()).build();
     let config = Agent::config_builder()
         .tls_config(tls)
@@ -108,13 +125,13 @@ pub fn build_agent(settings: &PolyteiaSettings, path: &NetworkPath) -> Agent {
         .http_status_as_error(false)
         // Never follow a redirect: the credentials must not go to another host.
         .max_redirects(0)
-        .timeout_resolve(timeout)
-        .timeout_connect(Some(settings.http_timeout.min(MAX_CONNECT_TIMEOUT)))
-        .timeout_send_request(timeout)
+        .timeout_resolve(limit)
+        .timeout_connect(Some(timeout.min(MAX_CONNECT_TIMEOUT)))
+        .timeout_send_request(limit)
         .timeout_send_body(None)
-        .timeout_per_write(timeout)
-        .timeout_recv_response(timeout)
-        .timeout_recv_body(timeout)
+        .timeout_per_write(limit)
+        .timeout_recv_response(limit)
+        .timeout_recv_body(limit)
         .build();
     Agent::new_with_config(config)
 }

@@ -186,7 +186,7 @@ def test_readme_shows_every_way_of_running_and_links_to_it():
 
 
 def test_scripts_are_bash():
-    for name in ("check-deploy", "check-runtime-conditions"):
+    for name in ("check-deploy", "check-runtime-conditions", "check-monitoring"):
         script = ROOT / "scripts" / name
         assert script.read_text().startswith("#!/usr/bin/env bash\n"), name
         assert script.stat().st_mode & 0o111, f"{name} is not executable"

@@ -94,13 +94,47 @@ Secret items to mount as files: a list of {key, path, env} as JSON.
 {{- if .Values.secret.databasePassword }}
 {{- $items = append $items (dict "key" "database-password" "path" "database-password" "env" "SOURCE_DATABASE_PASSWORD_FILE") }}
 {{- end }}
+{{- if and .Values.secret.pushgatewayPassword (include "polyteia-db-connector.pushes" .) }}
+{{- $items = append $items (dict "key" "pushgateway-password" "path" "pushgateway-password" "env" "PUSHGATEWAY_PASSWORD_FILE") }}
+{{- end }}
 {{- else if .Values.existingSecret.name }}
 {{- $items = append $items (dict "key" .Values.existingSecret.personalAccessTokenKey "path" "personal-access-token" "env" "PERSONAL_ACCESS_TOKEN_FILE") }}
 {{- if .Values.existingSecret.databasePasswordKey }}
 {{- $items = append $items (dict "key" .Values.existingSecret.databasePasswordKey "path" "database-password" "env" "SOURCE_DATABASE_PASSWORD_FILE") }}
 {{- end }}
+{{- if and .Values.existingSecret.pushgatewayPasswordKey (include "polyteia-db-connector.pushes" .) }}
+{{- $items = append $items (dict "key" .Values.existingSecret.pushgatewayPasswordKey "path" "pushgateway-password" "env" "PUSHGATEWAY_PASSWORD_FILE") }}
+{{- end }}
 {{- end }}
 {{- toJson $items }}
+{{- end }}
+
+{{/*
+"true" when the runs push their metrics to a Pushgateway (mode cronjob with
+metrics.pushgateway.url), else "".
+*/}}
+{{- define "polyteia-db-connector.pushes" -}}
+{{- if and (eq .Values.mode "cronjob") .Values.metrics.pushgateway.url }}true{{ end }}
+{{- end }}
+
+{{/*
+The settings the chart puts in the ConfigMap before `config` (whose keys win): the
+Pushgateway's, with the workload's name as the instance label (one per job with `jobs`).
+*/}}
+{{- define "polyteia-db-connector.chartConfig" -}}
+{{- $data := dict }}
+{{- if include "polyteia-db-connector.pushes" . }}
+{{- $p := .Values.metrics.pushgateway }}
+{{- $_ := set $data "PUSHGATEWAY_URL" $p.url }}
+{{- $_ := set $data "PUSHGATEWAY_INSTANCE" (include "polyteia-db-connector.fullname" .) }}
+{{- with $p.job }}
+{{- $_ := set $data "PUSHGATEWAY_JOB" . }}
+{{- end }}
+{{- with $p.username }}
+{{- $_ := set $data "PUSHGATEWAY_USERNAME" . }}
+{{- end }}
+{{- end }}
+{{- toJson $data }}
 {{- end }}
 
 {{/*
@@ -131,7 +165,7 @@ the ones it does, should the schema be skipped). Fails the render with a clear m
 {{- if not (has $v.mode (list "cronjob" "schedule")) }}
 {{- fail (printf "mode must be cronjob or schedule, not %q" (toString $v.mode)) }}
 {{- end }}
-{{- $secretKeys := list "PERSONAL_ACCESS_TOKEN" "PERSONAL_ACCESS_TOKEN_FILE" "SOURCE_DATABASE_PASSWORD" "SOURCE_DATABASE_PASSWORD_FILE" }}
+{{- $secretKeys := list "PERSONAL_ACCESS_TOKEN" "PERSONAL_ACCESS_TOKEN_FILE" "SOURCE_DATABASE_PASSWORD" "SOURCE_DATABASE_PASSWORD_FILE" "PUSHGATEWAY_PASSWORD" "PUSHGATEWAY_PASSWORD_FILE" }}
 {{- $chartKeys := dict "CRON_SCHEDULE" "cronSchedule" "CRON_TZ" "timeZone" "HEALTH_CHECK_PORT" "healthCheckPort" "TEMP_DIR" "tmpSizeLimit (the /tmp volume)" }}
 {{- range $key, $_ := $v.config }}
 {{- if has $key $secretKeys }}
@@ -173,6 +207,17 @@ the ones it does, should the schema be skipped). Fails the render with a clear m
 {{- end }}
 {{- if and $v.existingSecret.name (not $v.existingSecret.personalAccessTokenKey) }}
 {{- fail "existingSecret.personalAccessTokenKey must name the key that holds the personal access key" }}
+{{- end }}
+{{- $push := $v.metrics.pushgateway }}
+{{- if and $push.url (ne $v.mode "cronjob") }}
+{{- fail "metrics.pushgateway is for mode cronjob; in mode schedule Prometheus scrapes /metrics (metrics.prometheusAnnotations)" }}
+{{- end }}
+{{- $pushPassword := or (and $v.secret.create $v.secret.pushgatewayPassword) (and $v.existingSecret.name $v.existingSecret.pushgatewayPasswordKey) }}
+{{- if and $push.url $push.username (not $pushPassword) }}
+{{- fail "metrics.pushgateway.username needs a password: secret.pushgatewayPassword (with secret.create) or existingSecret.pushgatewayPasswordKey" }}
+{{- end }}
+{{- if and $push.url $pushPassword (not $push.username) }}
+{{- fail "a Pushgateway password is set (secret.pushgatewayPassword / existingSecret.pushgatewayPasswordKey) but metrics.pushgateway.username is empty" }}
 {{- end }}
 {{- if and (eq $v.mode "schedule") (regexMatch "(^|\\s)H(\\s|$)" $v.cronSchedule) }}
 {{- fail "cronSchedule: H (a minute or hour chosen by the chart) is for mode cronjob; in mode schedule write the number" }}
@@ -420,7 +465,7 @@ the render with a message naming the job.
 {{- fail "jobs is for mode cronjob (one CronJob per job); mode schedule runs one query in one long-lived pod: use one release per query there, or mode cronjob" }}
 {{- end }}
 {{- $fullname := include "polyteia-db-connector.fullname" . }}
-{{- $secretKeys := list "PERSONAL_ACCESS_TOKEN" "PERSONAL_ACCESS_TOKEN_FILE" "SOURCE_DATABASE_PASSWORD" "SOURCE_DATABASE_PASSWORD_FILE" }}
+{{- $secretKeys := list "PERSONAL_ACCESS_TOKEN" "PERSONAL_ACCESS_TOKEN_FILE" "SOURCE_DATABASE_PASSWORD" "SOURCE_DATABASE_PASSWORD_FILE" "PUSHGATEWAY_PASSWORD" "PUSHGATEWAY_PASSWORD_FILE" }}
 {{- $chartKeys := dict "CRON_SCHEDULE" "cronSchedule" "CRON_TZ" "timeZone" "HEALTH_CHECK_PORT" "healthCheckPort" "TEMP_DIR" "tmpSizeLimit (the /tmp volume)" }}
 {{- $seen := dict }}
 {{- $schedules := dict }}
@@ -573,6 +618,10 @@ the key names it leaves out come from the shared existingSecret), else the relea
 {{- if $v.secret.databasePassword }}
 {{- $_ := set $jv.existingSecret "databasePasswordKey" "database-password" }}
 {{- end }}
+{{- $_ := set $jv.existingSecret "pushgatewayPasswordKey" "" }}
+{{- if $v.secret.pushgatewayPassword }}
+{{- $_ := set $jv.existingSecret "pushgatewayPasswordKey" "pushgateway-password" }}
+{{- end }}
 {{- $_ := set $jv.secret "create" false }}
 {{- end }}
 {{- $out = append $out (dict "name" $name "values" $jv) }}
@@ -598,7 +647,11 @@ metadata:
     {{- end }}
 # Plain settings only: secrets come from files (see the Secret volume).
 data:
+  {{- $data := include "polyteia-db-connector.chartConfig" $root | fromJson }}
   {{- range $key, $value := $root.Values.config }}
+  {{- $_ := set $data $key $value }}
+  {{- end }}
+  {{- range $key, $value := $data }}
   {{- if not (kindIs "invalid" $value) }}
   {{- $text := toString $value }}
   {{- if kindIs "float64" $value }}
@@ -706,5 +759,8 @@ data:
   personal-access-token: {{ .Values.secret.personalAccessToken | b64enc | quote }}
   {{- with .Values.secret.databasePassword }}
   database-password: {{ . | b64enc | quote }}
+  {{- end }}
+  {{- with .Values.secret.pushgatewayPassword }}
+  pushgateway-password: {{ . | b64enc | quote }}
   {{- end }}
 {{- end }}
