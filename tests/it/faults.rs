@@ -8,19 +8,17 @@
 //! was taken as an upload, that TEMP_DIR is empty afterwards, and (through
 //! `run_with_secrets_checked`) that no secret leaked and nothing panicked.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::mock_api::MockApi;
-use common::raw_mock::{Plan, RawMock, Recorded, Reply, Script};
-use common::secrets::{check_finished_run, run_with_secrets_checked, Secrets};
-use common::servers::TempPostgres;
-use common::*;
+use crate::common::mock_api::MockApi;
+use crate::common::raw_mock::{Plan, RawMock, Recorded, Reply, Script};
+use crate::common::secrets::{check_finished_run, run_with_secrets_checked, Secrets};
+use crate::common::servers::TempPostgres;
+use crate::common::*;
 
 const PAK: &str = "pak_faults_S3cret'Key\\77";
 const UPLOAD_TOKEN: &str = "upl_faults_token_5e1d";

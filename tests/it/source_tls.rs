@@ -6,13 +6,11 @@
 //!
 //! When the servers cannot be started here, the tests say so and pass.
 
-mod common;
-
 use std::path::Path;
 
-use common::secrets::{run_with_secrets_checked, Secrets};
-use common::servers::{Certs, TempMariadb, TempPostgres};
-use common::*;
+use crate::common::secrets::{run_with_secrets_checked, Secrets};
+use crate::common::servers::{Certs, TempMariadb, TempPostgres};
+use crate::common::*;
 
 const PASSWORD: &str = "tls pw 'ü\\\" =@x";
 

@@ -4,15 +4,13 @@
 //! URL. Each ends in a clear error or a correct file (read back here), and
 //! never in a panic.
 
-mod common;
-
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::mock_api::MockApi;
-use common::*;
+use crate::common::mock_api::MockApi;
+use crate::common::*;
 
 fn memory(query: &str) -> Vec<(String, String)> {
     env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", query)])

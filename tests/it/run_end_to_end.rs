@@ -1,12 +1,10 @@
 //! `connector run` as a subprocess: real source databases, the in-process API
 //! mock, and the uploaded Parquet compared with the source rows.
 
-mod common;
-
 use std::path::Path;
 
-use common::mock_api::{MockApi, Recorded};
-use common::*;
+use crate::common::mock_api::{MockApi, Recorded};
+use crate::common::*;
 
 const PAK: &str = "pak_e2e_Secret'Key\\42";
 const UPLOAD_TOKEN: &str = "upl_token_e2e_7f3a9c";
