@@ -445,10 +445,6 @@ fn read_like_docker_env_file(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn memory_source(query: &str) -> Vec<(String, String)> {
-    env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", query)])
-}
-
 #[test]
 fn a_query_in_surrounding_quotes_is_unquoted_whatever_its_source() {
     let dir = tempfile::tempdir().unwrap();
