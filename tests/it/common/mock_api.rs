@@ -1,8 +1,18 @@
-//! A Polyteia API mock written on a bare `TcpListener`, for the faults an
-//! HTTP library will not produce: a connection dropped in the middle of the
-//! request body, an answer slower than the client's timeout, any status with
-//! any headers (`Retry-After`, `Location`). Every request is recorded as the
-//! bytes that arrived; one connection carries one request (`Connection: close`).
+//! The one Polyteia API mock of the tests, written on a bare `TcpListener` so
+//! that it can also produce the faults an HTTP library will not: a connection
+//! dropped in the middle of the request body, an answer slower than the
+//! client's timeout, a body read slowly, any status with any headers
+//! (`Retry-After`, `Location`). Every request is recorded as the bytes that
+//! arrived; one connection carries one request (`Connection: close`).
+//!
+//! Constructors, from the simplest:
+//! - [`MockApi::start`]: a closure answers `(status, body)`;
+//! - [`MockApi::start_paced`]: the same, reading request bodies slowly;
+//! - [`MockApi::replying`]: a closure answers a [`Reply`] (headers, delay);
+//! - [`MockApi::scripted`] / [`MockApi::scripted_on`]: a [`Script`] that may
+//!   also drop a connection in the middle of the body.
+//!
+//! In each, `index` counts the earlier requests to the same path, from 0.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -13,7 +23,41 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use super::mock_api::Recorded;
+/// One request as the mock received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Whether the whole body (as announced by Content-Length) arrived.
+    pub complete: bool,
+    /// When the request (its body as far as it was read) had arrived.
+    pub at: Instant,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body of {} is not JSON: {e}", self.path))
+    }
+
+    /// The single multipart part: its header block and its content.
+    pub fn multipart_part(&self) -> (String, Vec<u8>) {
+        let content_type = self.header("Content-Type").expect("content type");
+        let boundary = content_type.split("boundary=").nth(1).expect("boundary").trim_matches('"');
+        let delimiter = format!("--{boundary}\r\n");
+        let closing = format!("\r\n--{boundary}--\r\n");
+        assert!(self.body.starts_with(delimiter.as_bytes()), "body does not start with the boundary");
+        assert!(self.body.ends_with(closing.as_bytes()), "body does not end with the closing boundary");
+        let rest = &self.body[delimiter.len()..self.body.len() - closing.len()];
+        let split = rest.windows(4).position(|w| w == b"\r\n\r\n").expect("part header end");
+        (String::from_utf8(rest[..split].to_vec()).unwrap(), rest[split + 4..].to_vec())
+    }
+}
 
 /// How to answer one request.
 #[derive(Debug, Clone)]
@@ -41,6 +85,11 @@ impl Reply {
     }
 }
 
+/// Short for [`Reply::new`].
+pub fn reply(status: u16, body: impl Into<String>) -> Reply {
+    Reply::new(status, body)
+}
+
 /// What the mock does with a request whose head has arrived.
 #[derive(Debug, Clone)]
 pub enum Plan {
@@ -51,20 +100,45 @@ pub enum Plan {
     DropAfter(usize),
 }
 
+/// Options for a mock that behaves like a slow network or server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pace {
+    /// Read request bodies in 64 KiB steps with this pause between them.
+    pub read_pause: Option<Duration>,
+}
+
 /// The mock's behaviour. A plain closure `Fn(&Recorded, usize) -> Reply`
-/// is a script that always answers; `index` counts earlier requests to the
-/// same path, from 0.
+/// is a script that always answers.
 pub trait Script: Send + Sync + 'static {
     /// Decided on the request head (`request.body` is still empty).
     fn plan(&self, _request: &Recorded, _index: usize) -> Plan {
         Plan::Answer
     }
     fn reply(&self, request: &Recorded, index: usize) -> Reply;
+    fn pace(&self) -> Pace {
+        Pace::default()
+    }
 }
 
 impl<F: Fn(&Recorded, usize) -> Reply + Send + Sync + 'static> Script for F {
     fn reply(&self, request: &Recorded, index: usize) -> Reply {
         self(request, index)
+    }
+}
+
+/// The script of [`MockApi::start`] and [`MockApi::start_paced`].
+struct StatusAndBody<F> {
+    respond: F,
+    pace: Pace,
+}
+
+impl<F: Fn(&Recorded, usize) -> (u16, String) + Send + Sync + 'static> Script for StatusAndBody<F> {
+    fn reply(&self, request: &Recorded, index: usize) -> Reply {
+        let (status, body) = (self.respond)(request, index);
+        Reply::new(status, body)
+    }
+    fn pace(&self) -> Pace {
+        self.pace
     }
 }
 
@@ -76,7 +150,7 @@ pub struct Exchange {
     pub status: Option<u16>,
 }
 
-pub struct RawMock {
+pub struct MockApi {
     pub url: String,
     pub port: u16,
     requests: Arc<Mutex<Vec<Exchange>>>,
@@ -84,13 +158,31 @@ pub struct RawMock {
     thread: Option<JoinHandle<()>>,
 }
 
-impl RawMock {
-    pub fn start(script: impl Script) -> RawMock {
-        Self::start_on("127.0.0.1:0", script)
+impl MockApi {
+    /// `respond(request, index)` gives status and JSON/text body. A request
+    /// whose body arrives incomplete is recorded with `complete: false` and
+    /// answered with 400.
+    pub fn start(respond: impl Fn(&Recorded, usize) -> (u16, String) + Send + Sync + 'static) -> MockApi {
+        Self::start_paced(Pace::default(), respond)
     }
 
-    pub fn start_on(addr: &str, script: impl Script) -> RawMock {
-        let listener = TcpListener::bind(addr).expect("bind raw mock");
+    /// Like [`MockApi::start`], reading request bodies at the given pace.
+    pub fn start_paced(pace: Pace, respond: impl Fn(&Recorded, usize) -> (u16, String) + Send + Sync + 'static) -> MockApi {
+        Self::scripted(StatusAndBody { respond, pace })
+    }
+
+    /// `respond(request, index)` gives a full [`Reply`].
+    pub fn replying(respond: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static) -> MockApi {
+        Self::scripted(respond)
+    }
+
+    pub fn scripted(script: impl Script) -> MockApi {
+        Self::scripted_on("127.0.0.1:0", script)
+    }
+
+    /// On a given address (e.g. a port a client already tries to reach).
+    pub fn scripted_on(addr: &str, script: impl Script) -> MockApi {
+        let listener = TcpListener::bind(addr).expect("bind the API mock");
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -110,7 +202,7 @@ impl RawMock {
                 }
             }
         });
-        RawMock { url: format!("http://127.0.0.1:{port}"), port, requests, stop, thread: Some(thread) }
+        MockApi { url: format!("http://127.0.0.1:{port}"), port, requests, stop, thread: Some(thread) }
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -146,7 +238,7 @@ impl RawMock {
     }
 }
 
-impl Drop for RawMock {
+impl Drop for MockApi {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
@@ -174,19 +266,22 @@ fn serve(
     let chunked = request.header("Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     // The contract forbids chunked bodies: such a request is recorded as incomplete.
     let expected = if chunked { Some(already.len()) } else { Some(content_length.unwrap_or(0)) };
+    let pause = script.pace().read_pause;
     match script.plan(&request, index) {
         Plan::DropAfter(limit) => {
             let limit = expected.map_or(limit, |len| limit.min(len.saturating_sub(1)));
-            request.body = read_body(&mut stream, already, Some(limit)).0;
+            request.body = read_body(&mut stream, already, Some(limit), pause).0;
             request.complete = false;
+            request.at = Instant::now();
             recorded.lock().unwrap().push(Exchange { request, status: None });
             // Unread data in the receive buffer makes the kernel answer with a reset.
             drop(stream);
         }
         Plan::Answer => {
-            let (body, ok) = read_body(&mut stream, already, expected);
+            let (body, ok) = read_body(&mut stream, already, expected, pause);
             request.body = body;
             request.complete = ok && !chunked && expected.is_some_and(|len| len == request.body.len());
+            request.at = Instant::now();
             let reply = if request.complete { script.reply(&request, index) } else { Reply::new(400, "incomplete body") };
             recorded.lock().unwrap().push(Exchange { request, status: Some(reply.status) });
             let until = Instant::now() + reply.delay;
@@ -230,12 +325,13 @@ fn read_head(stream: &mut TcpStream) -> Option<(Recorded, Option<usize>, Vec<u8>
         .find(|(k, _)| k.eq_ignore_ascii_case("Content-Length"))
         .and_then(|(_, v)| v.parse().ok());
     let already = buf[head_end + 4..].to_vec();
-    Some((Recorded { method, path, headers, body: Vec::new(), complete: false }, content_length, already))
+    let request = Recorded { method, path, headers, body: Vec::new(), complete: false, at: Instant::now() };
+    Some((request, content_length, already))
 }
 
-/// Reads the body up to `limit` bytes (all until EOF when `None`); whether
-/// it ended without a read error.
-fn read_body(stream: &mut TcpStream, mut body: Vec<u8>, limit: Option<usize>) -> (Vec<u8>, bool) {
+/// Reads the body up to `limit` bytes (all until EOF when `None`), pausing
+/// after each read when paced; whether it ended without a read error.
+fn read_body(stream: &mut TcpStream, mut body: Vec<u8>, limit: Option<usize>, pause: Option<Duration>) -> (Vec<u8>, bool) {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         if let Some(limit) = limit {
@@ -249,6 +345,9 @@ fn read_body(stream: &mut TcpStream, mut body: Vec<u8>, limit: Option<usize>) ->
             Ok(0) => return (body, limit.is_none()),
             Ok(n) => body.extend_from_slice(&chunk[..n]),
             Err(_) => return (body, false),
+        }
+        if let Some(pause) = pause {
+            std::thread::sleep(pause);
         }
     }
 }

@@ -5,9 +5,7 @@
 //! physical order is not the requested one) and large enough to be read as
 //! many parallel tasks and written as several row groups.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 /// Rows in the shuffled table: about 4,000 PostgreSQL pages, so the scanner's

@@ -1,9 +1,7 @@
 //! `connector export` against the real local MariaDB, through a user with an
 //! awkward password that only has SELECT on its database.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn export(db: &MysqlDatabase, query: &str, extra: &[(&str, &str)]) -> (Run, tempfile::TempDir) {
     export_to_temp(&with(db.env(query), extra), &[&db.password])

@@ -1,13 +1,11 @@
 //! `connector check`, `connector schedule` (with /healthz and /metrics over
 //! real HTTP) and SIGTERM handling, against the real databases and the mock API.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::mock_api::{MockApi, Pace};
-use common::*;
+use crate::common::mock_api::{MockApi, Pace};
+use crate::common::*;
 
 const PAK: &str = "pak_check_secret_5d1e";
 const SESSION_TOKEN: &str = "sess_check_token_77aa";

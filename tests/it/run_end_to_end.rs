@@ -1,23 +1,15 @@
 //! `connector run` as a subprocess: real source databases, the in-process API
 //! mock, and the uploaded Parquet compared with the source rows.
 
-mod common;
-
 use std::path::Path;
 
-use common::mock_api::{MockApi, Recorded};
-use common::*;
+use crate::common::mock_api::{MockApi, Recorded};
+use crate::common::skip::{require, skip_requested};
+use crate::common::*;
 
 const PAK: &str = "pak_e2e_Secret'Key\\42";
 const UPLOAD_TOKEN: &str = "upl_token_e2e_7f3a9c";
 const SESSION_TOKEN: &str = "sess_token_e2e_91b2";
-
-fn uploaded_rows(upload: &Recorded, dir: &Path) -> Vec<Vec<Option<String>>> {
-    let (_, content) = upload.multipart_part();
-    let file = dir.join(format!("uploaded-{}.parquet", fastrand::u32(..)));
-    std::fs::write(&file, content).unwrap();
-    parquet_rows(&file)
-}
 
 fn assert_streamed_multipart(upload: &Recorded, file_name: &str) {
     assert_eq!(upload.header("Content-Length").map(|v| v.parse::<usize>().unwrap()), Some(upload.body.len()));
@@ -86,7 +78,7 @@ fn run_uploads_postgres_rows_through_the_upload_token_api() {
     assert!(upload.header("User-Agent").unwrap().starts_with("polyteia-db-connector/"));
     assert_streamed_multipart(upload, "ds_e2e_1.parquet");
     assert_eq!(
-        uploaded_rows(upload, temp.path().parent().unwrap()),
+        uploaded_rows(upload),
         vec![
             vec![Some("1".into()), Some("Müller GmbH".into()), Some("2026-03-01".into()), Some("120.00".into())],
             vec![Some("2".into()), Some("O'Neil & Co".into()), Some("2026-03-02".into()), None],
@@ -146,7 +138,7 @@ fn run_uploads_mariadb_rows_through_the_session_api_and_waits_for_the_ingest() {
     assert_eq!(upload.header("Authorization"), Some(format!("Bearer {SESSION_TOKEN}").as_str()));
     assert_streamed_multipart(upload, "ds_e2e_1.parquet");
     assert_eq!(
-        uploaded_rows(upload, temp.path().parent().unwrap()),
+        uploaded_rows(upload),
         vec![
             vec![Some("1".into()), Some("Kämmerei".into()), Some("1000000.50".into())],
             vec![Some("2".into()), Some("Bauamt".into()), None],
@@ -192,7 +184,7 @@ fn transient_failures_are_retried_with_a_fresh_token_and_the_whole_file() {
         assert_eq!(upload.header("X-Upload-Token"), Some(format!("{UPLOAD_TOKEN}-{i}").as_str()), "fresh token per attempt");
         assert_eq!(upload.multipart_part().1, uploads[2].multipart_part().1, "every attempt sends the whole file");
     }
-    assert_eq!(uploaded_rows(uploads[2], temp.path().parent().unwrap()).len(), 5000);
+    assert_eq!(uploaded_rows(uploads[2]).len(), 5000);
 }
 
 #[test]
@@ -258,14 +250,11 @@ fn upload_sends_an_existing_parquet_file_unchanged() {
     assert_eq!(api.requests().len(), before);
 }
 
-/// Runs the binary inside a pseudo-terminal (util-linux `script`), so that
-/// stderr is a terminal; returns exit code and everything the terminal saw.
-fn connector_in_terminal(args: &str, vars: &[(String, String)]) -> Option<(i32, String)> {
-    let which = std::process::Command::new("sh").args(["-c", "command -v script"]).output().ok()?;
-    if !which.status.success() {
-        eprintln!("SKIPPED: util-linux `script` is not installed");
-        return None;
-    }
+/// Runs the binary inside a pseudo-terminal (`script`, from bsdutils), so
+/// that stderr is a terminal; returns exit code and everything the terminal saw.
+fn connector_in_terminal(args: &str, vars: &[(String, String)]) -> (i32, String) {
+    let which = std::process::Command::new("sh").args(["-c", "command -v script"]).output().unwrap();
+    require("pty", if which.status.success() { Ok(()) } else { Err("`script` (bsdutils) is not installed".into()) });
     let quote = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
     let mut command = String::from("env -i TERM=xterm");
     for (k, v) in vars {
@@ -273,12 +262,16 @@ fn connector_in_terminal(args: &str, vars: &[(String, String)]) -> Option<(i32, 
     }
     command.push_str(&format!(" DUCKDB_EXTENSION_DIRECTORY={}", quote(extension_dir().to_str().unwrap())));
     command.push_str(&format!(" {} {args}", quote(env!("CARGO_BIN_EXE_connector"))));
-    let out = std::process::Command::new("script").args(["-qfec", &command, "/dev/null"]).output().ok()?;
-    Some((out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned()))
+    let out = std::process::Command::new("script").args(["-qfec", &command, "/dev/null"]).output();
+    let out = require("pty", out.map_err(|e| format!("cannot run `script`: {e}")));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]
 fn a_progress_bar_shows_on_a_terminal_in_text_mode_only() {
+    if skip_requested("pty") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.parquet");
     let export = connector(
@@ -295,12 +288,12 @@ fn a_progress_bar_shows_on_a_terminal_in_text_mode_only() {
     let vars = env(&[("PERSONAL_ACCESS_TOKEN", PAK), ("POLYTEIA_BASE_URL", &api.url), ("DATASET_ID", "ds_tty"),
                      ("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1")]);
     let args = format!("upload --file '{}'", file.display());
-    let Some((code, screen)) = connector_in_terminal(&args, &vars) else { return };
+    let (code, screen) = connector_in_terminal(&args, &vars);
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("uploading ["), "no progress bar on a terminal:\n{screen}");
     assert!(screen.contains("upload finished"), "{screen}");
 
-    let Some((code, screen)) = connector_in_terminal(&format!("--log-format json {args}"), &vars) else { return };
+    let (code, screen) = connector_in_terminal(&format!("--log-format json {args}"), &vars);
     assert_eq!(code, 0, "{screen}");
     assert!(!screen.contains("uploading ["), "a progress bar in JSON mode:\n{screen}");
     // Without a terminal (every other test) there is none either.

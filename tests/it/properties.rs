@@ -6,8 +6,6 @@
 //! PostgreSQL and MariaDB servers. Case counts are modest: the whole file
 //! runs in seconds.
 
-mod common;
-
 use std::collections::HashSet;
 use std::path::PathBuf;
 
@@ -17,8 +15,8 @@ use connector::secret::Secret;
 use connector::source::{mysql_dsn, mysql_secret_sql, postgres_conninfo};
 use proptest::prelude::*;
 
-use common::secrets::{run_with_secrets_checked, Secrets};
-use common::*;
+use crate::common::secrets::{run_with_secrets_checked, Secrets};
+use crate::common::*;
 
 // ---------------------------------------------------------------------------
 // Reference parsers

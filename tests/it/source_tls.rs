@@ -4,15 +4,15 @@
 //! that may only log in over TLS, and every `SOURCE_DATABASE_SSL_MODE` that
 //! matters, including the failures an administrator must be able to read.
 //!
-//! When the servers cannot be started here, the tests say so and pass.
-
-mod common;
+//! When the servers cannot be started here, the tests fail, unless
+//! CONNECTOR_TEST_SKIP names `tls` (common/skip.rs).
 
 use std::path::Path;
 
-use common::secrets::{run_with_secrets_checked, Secrets};
-use common::servers::{Certs, TempMariadb, TempPostgres};
-use common::*;
+use crate::common::secrets::{run_with_secrets_checked, Secrets};
+use crate::common::servers::{Certs, TempMariadb, TempPostgres};
+use crate::common::skip::{require, skip_requested};
+use crate::common::*;
 
 const PASSWORD: &str = "tls pw 'ü\\\" =@x";
 
@@ -43,7 +43,7 @@ fn export(kind: &str, port: u16, host: &str, mode: &str, root_cert: Option<&Path
         &vars,
         Some(temp.path()),
     );
-    assert_eq!(dir_entries(temp.path()), Vec::<String>::new(), "files left in TEMP_DIR");
+    assert_temp_empty(temp.path());
     let rows = if file.is_file() { parquet_rows(&file) } else { Vec::new() };
     (run, rows)
 }
@@ -70,26 +70,22 @@ fn assert_tls_failure(what: &str, (run, _): (Run, Vec<Vec<Option<String>>>), rea
     assert!(!run.stderr.contains("retrying"), "{what}: a TLS failure must not be retried:\n{}", run.stderr);
 }
 
-fn skip(what: &str, reason: &str) {
-    println!("SKIPPED: {what}: {reason}");
-    eprintln!("SKIPPED: {what}: {reason}");
-}
-
 #[test]
 fn postgres_over_tls_require_verify_full_and_the_failures() {
+    if skip_requested("tls") {
+        return;
+    }
     // The server certificate names localhost only, not 127.0.0.1.
-    let certs = match Certs::generate(&["DNS:localhost"]) {
-        Ok(c) => c,
-        Err(e) => return skip("PostgreSQL TLS", &format!("cannot make certificates with openssl: {e}")),
-    };
+    let certs = require("tls", Certs::generate(&["DNS:localhost"]).map_err(|e| format!("cannot make certificates with openssl: {e}")));
     let conf = "ssl = on\nssl_cert_file = '../server.crt'\nssl_key_file = '../server.key'\nssl_ca_file = '../ca.crt'\n";
     // The test user may only log in over TLS, with a password.
     let hba = "hostssl all tls_reader 127.0.0.1/32 scram-sha-256\nhostssl all tls_reader ::1/128 scram-sha-256\n\
                hostnossl all tls_reader 0.0.0.0/0 reject\nhostnossl all tls_reader ::/0 reject";
-    let pg = match TempPostgres::start(conf, hba, |dir| certs.install_server_files(dir, "postgres").map(drop)) {
-        Ok(pg) => pg,
-        Err(e) => return skip("PostgreSQL TLS", &format!("cannot start a throw-away PostgreSQL instance: {e}")),
-    };
+    let pg = require(
+        "tls",
+        TempPostgres::start(conf, hba, |dir| certs.install_server_files(dir, "postgres").map(drop))
+            .map_err(|e| format!("cannot start a throw-away PostgreSQL instance: {e}")),
+    );
     pg.sql("postgres", &format!("CREATE ROLE tls_reader LOGIN PASSWORD {}", pg_quote_literal(PASSWORD)));
     pg.sql("postgres", "CREATE DATABASE city OWNER tls_reader");
     pg.sql("city", "CREATE TABLE t (id int, name text); INSERT INTO t VALUES (1, 'über'), (2, NULL); ALTER TABLE t OWNER TO tls_reader");
@@ -145,14 +141,14 @@ fn start_mariadb(certs: &Certs) -> Result<TempMariadb, String> {
 
 #[test]
 fn mariadb_over_tls_required_verify_identity_and_a_wrong_ca() {
-    let certs = match Certs::generate(&["DNS:localhost", "IP:127.0.0.1"]) {
-        Ok(c) => c,
-        Err(e) => return skip("MariaDB TLS", &format!("cannot make certificates with openssl: {e}")),
-    };
-    let server = match start_mariadb(&certs) {
-        Ok(s) => s,
-        Err(e) => return skip("MariaDB TLS", &format!("cannot start a throw-away MariaDB server: {e}")),
-    };
+    if skip_requested("tls") {
+        return;
+    }
+    let certs = require(
+        "tls",
+        Certs::generate(&["DNS:localhost", "IP:127.0.0.1"]).map_err(|e| format!("cannot make certificates with openssl: {e}")),
+    );
+    let server = require("tls", start_mariadb(&certs).map_err(|e| format!("cannot start a throw-away MariaDB server: {e}")));
     let port = server.port;
 
     assert_ok("required", export("mysql", port, "127.0.0.1", "required", None));
@@ -182,14 +178,11 @@ fn mariadb_over_tls_required_verify_identity_and_a_wrong_ca() {
 /// another host is refused, as PostgreSQL's `verify-full` does.
 #[test]
 fn mariadb_verify_identity_refuses_a_certificate_for_another_host() {
-    let certs = match Certs::generate(&["DNS:otherhost.example"]) {
-        Ok(c) => c,
-        Err(e) => return skip("MariaDB TLS host name", &e),
-    };
-    let server = match start_mariadb(&certs) {
-        Ok(s) => s,
-        Err(e) => return skip("MariaDB TLS host name", &e),
-    };
+    if skip_requested("tls") {
+        return;
+    }
+    let certs = require("tls", Certs::generate(&["DNS:otherhost.example"]));
+    let server = require("tls", start_mariadb(&certs));
     assert_tls_failure(
         "verify_identity with a certificate for otherhost.example",
         export("mysql", server.port, "127.0.0.1", "verify_identity", Some(&certs.ca)),

@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 pub mod mock_api;
-pub mod raw_mock;
 pub mod secrets;
 pub mod servers;
+pub mod skip;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -222,29 +222,54 @@ impl Run {
     }
 }
 
-/// Runs the binary with a clean environment: only PATH, the extension
-/// directory and what the test passes. The working directory is a fresh
-/// temporary directory so no stray `.env` is picked up.
-pub fn connector(args: &[&str], env: &[(String, String)]) -> Run {
-    connector_in(&std::env::temp_dir(), args, env)
-}
-
-pub fn connector_in(cwd: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+/// The binary with a clean environment (only PATH, the extension directory
+/// and what the caller adds) in the working directory `cwd`. Every way of
+/// running it below starts here.
+pub fn connector_command(cwd: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_connector"));
     cmd.env_clear()
         .current_dir(cwd)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("DUCKDB_EXTENSION_DIRECTORY", extension_dir())
         .args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
+    cmd
+}
+
+impl Run {
+    /// A signal death counts as 128 + signal, as a shell reports it.
+    pub fn from_output(out: Output) -> Run {
+        use std::os::unix::process::ExitStatusExt;
+        Run {
+            code: out.status.code().or(out.status.signal().map(|s| 128 + s)).unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
-    let out: Output = cmd.output().expect("run connector");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+}
+
+/// Runs the binary with a clean environment: only PATH, the extension
+/// directory and what the test passes; the working directory is the
+/// system's temporary directory.
+pub fn connector(args: &[&str], env: &[(String, String)]) -> Run {
+    connector_in(&std::env::temp_dir(), args, env)
+}
+
+pub fn connector_in(cwd: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+    let mut cmd = connector_command(cwd, args);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    Run::from_output(cmd.output().expect("run connector"))
+}
+
+/// Like [`connector`], with environment values given as raw bytes.
+pub fn connector_os(args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Run {
+    let mut cmd = connector_command(&std::env::temp_dir(), args);
+    cmd.envs(vars.iter().copied());
+    Run::from_output(cmd.output().expect("run connector"))
+}
+
+/// An embedded source: no database server involved.
+pub fn memory_source(query: &str) -> Vec<(String, String)> {
+    env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", query)])
 }
 
 /// `connector export` into a fresh directory as `result.parquet` (see
@@ -260,27 +285,10 @@ pub fn result_file(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("result.parquet")
 }
 
-/// Fails if any secret (or an encoded form of it) appears in `text`.
+/// Fails if any secret, raw or in any encoded form [`secrets::Secrets`]
+/// knows, appears in `text` (each secret has at least 6 characters).
 pub fn assert_no_secret(text: &str, secrets: &[&str]) {
-    for secret in secrets {
-        let forms = [
-            secret.to_string(),
-            secret.replace('\'', "''"),
-            secret.replace('\\', "\\\\").replace('\'', "\\'"),
-            secret.replace('\\', "\\\\").replace('"', "\\\""),
-            percent_encode(secret),
-        ];
-        for form in forms {
-            assert!(!text.contains(&form), "secret leaked (form {form:?}) in output:\n{text}");
-        }
-    }
-}
-
-fn percent_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    secrets::Secrets::new(secrets).assert_absent("the output", text.as_bytes());
 }
 
 // --------------------------------------------------------------------------
@@ -316,7 +324,16 @@ pub fn parquet_columns(file: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A key/value metadata entry of the Parquet file, if present.
+/// The rows of the Parquet file in a multipart upload request, as [`parquet_rows`].
+pub fn uploaded_rows(upload: &mock_api::Recorded) -> Vec<Vec<Option<String>>> {
+    let (_, content) = upload.multipart_part();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("uploaded.parquet");
+    std::fs::write(&file, content).unwrap();
+    parquet_rows(&file)
+}
+
+/// The number of rows the Parquet file's metadata records.
 pub fn parquet_row_count(file: &Path) -> i64 {
     let conn = duckdb::Connection::open_in_memory().unwrap();
     let path = file.display().to_string().replace('\'', "''");
@@ -344,36 +361,32 @@ pub fn assert_no_panic(run: &Run) {
     assert_ne!(run.code, 101, "exit code 101 is a panic:\n{}", run.output());
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now. It is drawn outside Linux's
+/// ephemeral range (32768–60999), so that the source port of some outgoing
+/// connection cannot take it before the test binds it; the throw-away
+/// servers (servers.rs) still retry with another one if it was taken.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    for _ in 0..1000 {
+        let port = fastrand::u16(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port found in 20000..32000");
 }
 
 /// Starts the binary like [`connector`] but returns at once.
 pub fn spawn_connector(args: &[&str], env: &[(String, String)]) -> std::process::Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connector"));
-    cmd.env_clear()
-        .current_dir(std::env::temp_dir())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DUCKDB_EXTENSION_DIRECTORY", extension_dir())
-        .args(args)
+    let mut cmd = connector_command(&std::env::temp_dir(), args);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
     cmd.spawn().expect("spawn connector")
 }
 
 /// Waits for a spawned connector; a signal death counts as 128 + signal.
 pub fn finish_connector(child: std::process::Child) -> Run {
-    use std::os::unix::process::ExitStatusExt;
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().or(out.status.signal().map(|s| 128 + s)).unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from_output(child.wait_with_output().unwrap())
 }
 
 /// Sends SIGTERM to a spawned process.
@@ -409,6 +422,11 @@ pub fn wait_until(what: &str, timeout: std::time::Duration, mut probe: impl FnMu
 /// The entries of a directory (it must exist).
 pub fn dir_entries(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+}
+
+/// A run must leave nothing in its TEMP_DIR.
+pub fn assert_temp_empty(temp: &Path) {
+    assert_eq!(dir_entries(temp), Vec::<String>::new(), "files left behind in TEMP_DIR");
 }
 
 /// Sends SIGINT to a spawned process.

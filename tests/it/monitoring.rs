@@ -4,7 +4,6 @@
 //! exposition the connector produces. `scripts/check-monitoring --install-only`
 //! installs both (scripts/test does it); a missing tool fails the test.
 
-mod common;
 
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
@@ -14,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::mock_api::MockApi;
-use common::secrets::Secrets;
-use common::*;
+use crate::common::mock_api::MockApi;
+use crate::common::secrets::Secrets;
+use crate::common::*;
 
 const PAK: &str = "pak_monitoring_Secret'Key\\13";
 const JOB: &str = "polyteia_db_connector";

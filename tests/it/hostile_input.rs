@@ -4,19 +4,12 @@
 //! URL. Each ends in a clear error or a correct file (read back here), and
 //! never in a panic.
 
-mod common;
-
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::process::Command;
 
-use common::mock_api::MockApi;
-use common::*;
-
-fn memory(query: &str) -> Vec<(String, String)> {
-    env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", query)])
-}
+use crate::common::mock_api::MockApi;
+use crate::common::*;
 
 /// `connector export` into a fresh directory: the run and the file's path.
 fn export(vars: &[(String, String)]) -> (Run, PathBuf, tempfile::TempDir) {
@@ -65,25 +58,6 @@ fn malformed_env_file_lines_are_named_by_number_never_by_content() {
     assert_fails(&run, 3, "/nonexistent/x.env");
 }
 
-/// Runs the binary with environment values given as raw bytes.
-fn connector_os(args: &[&str], vars: &[(&str, &OsStr)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connector"));
-    cmd.env_clear()
-        .current_dir(std::env::temp_dir())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DUCKDB_EXTENSION_DIRECTORY", extension_dir())
-        .args(args);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn invalid_utf8_in_a_variable_is_named_and_not_shown() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,7 +99,7 @@ fn invalid_utf8_in_a_variable_is_named_and_not_shown() {
 #[test]
 fn empty_queries_are_refused_as_missing() {
     for query in ["   ", ";", " ; ;\n", "-- only a comment", "/* nothing */ ;"] {
-        let (run, file, _dir) = export(&memory(query));
+        let (run, file, _dir) = export(&memory_source(query));
         assert_fails(&run, 3, "SOURCE_DATABASE_SQL_QUERY: is required");
         assert!(!file.exists());
     }
@@ -134,7 +108,7 @@ fn empty_queries_are_refused_as_missing() {
 #[test]
 fn several_statements_are_refused_before_anything_runs() {
     for query in ["SELECT 1; SELECT 2", "SELECT 1 AS a;\nDROP TABLE t;", "SELECT 1; -- one\n SELECT 2"] {
-        let (run, _, _dir) = export(&memory(query));
+        let (run, _, _dir) = export(&memory_source(query));
         assert_fails(&run, 3, "SOURCE_DATABASE_SQL_QUERY: holds more than one statement");
     }
     // Not even the server's own SQL gets a second statement through.
@@ -152,7 +126,7 @@ fn several_statements_are_refused_before_anything_runs() {
         ("SELECT 'y' AS v; -- done", "y"),
         ("SELECT '--' AS v /* ; */", "--"),
     ] {
-        let (run, file, _dir) = export(&memory(query));
+        let (run, file, _dir) = export(&memory_source(query));
         assert_eq!(run.code, 0, "{query}: {}", run.output());
         assert_eq!(parquet_rows(&file), vec![row(&[value])], "{query}");
     }
@@ -251,7 +225,7 @@ fn a_query_over_one_megabyte_works() {
 
 #[test]
 fn odd_and_duplicate_column_names() {
-    let (run, file, _dir) = export(&memory(
+    let (run, file, _dir) = export(&memory_source(
         "SELECT 1 AS a, 2 AS a, 3 AS \"with space\", 4 AS \"q\"\"uote\", 5 AS \"ü ✓ 😀\", 6 AS \"a;b\", 7 AS \"1st\", \
          8 AS \"select\", 9 AS \"back\\slash\"",
     ));
@@ -268,7 +242,7 @@ fn odd_and_duplicate_column_names() {
     assert_eq!(parquet_rows(&file), vec![row(&["1", "2", "3", "4", "5", "6", "7", "8", "9"])]);
 
     // An empty name is refused with the parser's reason.
-    let (run, _, _dir) = export(&memory("SELECT 1 AS \"\""));
+    let (run, _, _dir) = export(&memory_source("SELECT 1 AS \"\""));
     assert_fails(&run, 5, "zero-length delimited identifier");
 
     // From PostgreSQL: odd names kept exactly; duplicates of the server's own SQL refused clearly.
@@ -290,7 +264,7 @@ fn odd_and_duplicate_column_names() {
 
 #[test]
 fn null_only_columns_are_kept_as_nulls() {
-    let (run, file, _dir) = export(&memory(
+    let (run, file, _dir) = export(&memory_source(
         "SELECT i AS id, NULL AS nothing, CAST(NULL AS INTEGER) AS no_int, CAST(NULL AS VARCHAR) AS no_text FROM range(3) t(i)",
     ));
     assert_eq!(run.code, 0, "{}", run.output());
@@ -309,7 +283,7 @@ fn null_only_columns_are_kept_as_nulls() {
 #[test]
 fn a_thousand_columns() {
     let select: Vec<String> = (0..1000).map(|i| format!("{i} AS c{i}")).collect();
-    let (run, file, _dir) = export(&memory(&format!("SELECT {}", select.join(", "))));
+    let (run, file, _dir) = export(&memory_source(&format!("SELECT {}", select.join(", "))));
     assert_eq!(run.code, 0, "{}", &run.output()[..run.output().len().min(3000)]);
     assert_eq!(parquet_columns(&file).len(), 1000);
     assert_eq!(parquet_rows(&file), vec![(0..1000).map(|i| Some(i.to_string())).collect::<Vec<_>>()]);
@@ -328,7 +302,7 @@ fn a_thousand_columns() {
 
 #[test]
 fn a_one_row_result_is_exported_and_uploaded() {
-    let (run, file, _dir) = export(&memory("SELECT 42 AS answer"));
+    let (run, file, _dir) = export(&memory_source("SELECT 42 AS answer"));
     assert_eq!(run.code, 0, "{}", run.output());
     assert_eq!(parquet_rows(&file), vec![row(&["42"])]);
 
@@ -337,7 +311,7 @@ fn a_one_row_result_is_exported_and_uploaded() {
         _ => (200, "OK".into()),
     });
     let vars = with(
-        memory("SELECT 42 AS answer"),
+        memory_source("SELECT 42 AS answer"),
         &[("PERSONAL_ACCESS_TOKEN", "pak_one_row_secret"), ("POLYTEIA_BASE_URL", &api.url), ("DATASET_ID", "ds_1")],
     );
     let run = connector(&["run"], &vars);
@@ -374,7 +348,7 @@ fn dataset_id_and_base_url_are_percent_encoded_in_paths() {
     });
     let base = format!("{}/mandant ü/v1/", api.url);
     let vars = with(
-        memory("SELECT 1 AS one"),
+        memory_source("SELECT 1 AS one"),
         &[
             ("PERSONAL_ACCESS_TOKEN", "pak_odd_secret_1"),
             ("POLYTEIA_BASE_URL", &base),
@@ -407,7 +381,7 @@ fn dataset_id_and_base_url_are_percent_encoded_in_paths() {
         other => (404, format!("unexpected path {other}")),
     });
     let vars = with(
-        memory("SELECT 1 AS one"),
+        memory_source("SELECT 1 AS one"),
         &[("PERSONAL_ACCESS_TOKEN", "pak_odd_secret_1"), ("POLYTEIA_BASE_URL", &format!("{}/tenantä", api.url)), ("DATASET_ID", ODD_ID)],
     );
     let run = connector(&["run"], &vars);

@@ -14,12 +14,10 @@
 //! value. docs/type-mapping.md summarises what these tests establish; when a
 //! test here changes, update that document.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 // --------------------------------------------------------------------------
 // Helpers

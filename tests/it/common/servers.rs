@@ -1,8 +1,13 @@
 //! Throw-away database servers and certificates for the tests that must
-//! change a server's configuration (TLS, restarts): each instance lives in its
-//! own temporary directory on its own port, never touches the shared
+//! change a server's configuration (TLS, restarts): each instance keeps
+//! everything it writes (data, socket, logs, temporary files) in its own
+//! temporary directory, listens on its own port, never touches the shared
 //! PostgreSQL and MariaDB servers, and is stopped and removed when dropped —
 //! also when the test fails.
+//!
+//! Neither server can be told to pick a free port itself and report it, so
+//! each start tries a port that is free at that moment and, when someone else
+//! took it before the server could bind it, tries again with another.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -11,7 +16,25 @@ use std::time::{Duration, Instant};
 
 use super::free_port;
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// How many ports a server start tries before giving up.
+const PORT_ATTEMPTS: usize = 5;
+
+/// The newest installed PostgreSQL's programs (initdb, pg_ctl).
+fn pg_bin() -> Result<PathBuf, String> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .map_err(|e| format!("/usr/lib/postgresql: {e} (is PostgreSQL installed? scripts/ensure-services installs it)"))?
+        .flatten()
+        .filter_map(|entry| Some((entry.file_name().to_str()?.parse().ok()?, entry.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("initdb").is_file() && bin.join("pg_ctl").is_file())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| "no initdb under /usr/lib/postgresql/*/bin".to_string())
+}
+
+/// Whether a server's log tells that its port was taken.
+fn port_was_taken(log: &str) -> bool {
+    log.contains("Address already in use") || log.contains("errno: 98") || log.contains("error: 98")
+}
 
 fn run(cmd: &mut Command, what: &str) -> Result<String, String> {
     let out = cmd.output().map_err(|e| format!("{what}: cannot start: {e}"))?;
@@ -124,7 +147,7 @@ impl Certs {
 // ---------------------------------------------------------------------------
 // PostgreSQL
 
-/// A private PostgreSQL 15 cluster: `initdb` into a temporary directory as
+/// A private PostgreSQL cluster: `initdb` into a temporary directory as
 /// user postgres, listening on `localhost` at a free port, with its socket
 /// in the same directory. The superuser logs in over the socket (trust);
 /// TCP logins follow the `pg_hba.conf` lines given.
@@ -132,6 +155,7 @@ pub struct TempPostgres {
     pub dir: tempfile::TempDir,
     pub port: u16,
     data: PathBuf,
+    bin: PathBuf,
 }
 
 impl TempPostgres {
@@ -139,13 +163,11 @@ impl TempPostgres {
     /// pg_hba.conf (the socket is always trusted). `setup` may place files
     /// (certificates) in the directory before the server starts.
     pub fn start(conf: &str, hba: &str, setup: impl FnOnce(&Path) -> Result<(), String>) -> Result<TempPostgres, String> {
-        if !Path::new(PG_BIN).join("initdb").is_file() {
-            return Err(format!("{PG_BIN}/initdb not found"));
-        }
+        let bin = pg_bin()?;
         let dir = owned_tempdir("connector-pg-", "postgres")?;
         let data = dir.path().join("data");
         run(
-            Command::new("runuser").args(["-u", "postgres", "--"]).arg(format!("{PG_BIN}/initdb")).args([
+            Command::new("runuser").args(["-u", "postgres", "--"]).arg(bin.join("initdb")).args([
                 "-D",
                 data.to_str().unwrap(),
                 "-U",
@@ -159,18 +181,35 @@ impl TempPostgres {
             "initdb",
         )?;
         setup(dir.path())?;
-        let port = free_port();
+        // The port is in a file of its own, rewritten for each port tried.
         let base = format!(
-            "\n# connector test instance\nport = {port}\nlisten_addresses = 'localhost'\nunix_socket_directories = '{}'\n\
+            "\n# connector test instance\ninclude = 'port.conf'\nlisten_addresses = 'localhost'\nunix_socket_directories = '{}'\n\
              fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 16MB\nmax_connections = 40\n{conf}\n",
             dir.path().display()
         );
         append(&data.join("postgresql.conf"), &base)?;
         std::fs::write(data.join("pg_hba.conf"), format!("local all all trust\n{hba}\n")).map_err(|e| e.to_string())?;
         chown_to(&data.join("pg_hba.conf"), "postgres", 0o600)?;
-        let pg = TempPostgres { dir, port, data };
-        pg.ctl(&["start", "-w", "-t", "60", "-l", pg.log().to_str().unwrap()])?;
-        Ok(pg)
+        let mut pg = TempPostgres { dir, port: 0, data, bin };
+        for attempt in 1..=PORT_ATTEMPTS {
+            pg.port = free_port();
+            std::fs::write(pg.data.join("port.conf"), format!("port = {}\n", pg.port)).map_err(|e| e.to_string())?;
+            chown_to(&pg.data.join("port.conf"), "postgres", 0o600)?;
+            let log_before = pg.server_log().len();
+            let started = pg.ctl(&["start", "-w", "-t", "60", "-l", pg.log().to_str().unwrap()]);
+            // Listening on `localhost`, the server also starts when only one of
+            // 127.0.0.1 and ::1 could be bound: that counts as taken too.
+            let taken = port_was_taken(pg.server_log().get(log_before..).unwrap_or_default());
+            match started {
+                Ok(_) if !taken => return Ok(pg),
+                _ if taken && attempt < PORT_ATTEMPTS => {
+                    let _ = pg.ctl(&["stop", "-w", "-m", "immediate"]);
+                }
+                Ok(_) => return Err(format!("port {} was taken:\n{}", pg.port, pg.server_log())),
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the last attempt returns")
     }
 
     fn log(&self) -> PathBuf {
@@ -181,7 +220,7 @@ impl TempPostgres {
         run(
             Command::new("runuser")
                 .args(["-u", "postgres", "--"])
-                .arg(format!("{PG_BIN}/pg_ctl"))
+                .arg(self.bin.join("pg_ctl"))
                 .args(["-D", self.data.to_str().unwrap()])
                 .args(args),
             &format!("pg_ctl {}", args.join(" ")),
@@ -237,8 +276,8 @@ fn append(path: &Path, text: &str) -> Result<(), String> {
 // MariaDB
 
 /// A private MariaDB server (`mariadb-install-db` into a temporary directory,
-/// `mariadbd` as user mysql on 127.0.0.1 at a free port, its socket in the
-/// same directory). root logs in over that socket.
+/// `mariadbd` as user mysql on 127.0.0.1 at a free port; its socket, logs and
+/// temporary files in the same directory). root logs in over that socket.
 pub struct TempMariadb {
     pub dir: tempfile::TempDir,
     pub port: u16,
@@ -258,6 +297,10 @@ impl TempMariadb {
         }
         let dir = owned_tempdir("connector-mariadb-", "mysql")?;
         let data = dir.path().join("data");
+        // Temporary tables and files go here, not to the shared /tmp.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        chown_to(&tmp, "mysql", 0o700)?;
         run(
             Command::new("mariadb-install-db").args([
                 "--no-defaults",
@@ -265,43 +308,67 @@ impl TempMariadb {
                 "--user=mysql",
                 "--auth-root-authentication-method=socket",
                 "--skip-test-db",
+                &format!("--tmpdir={}", tmp.display()),
             ]),
             "mariadb-install-db",
         )?;
         let mut extra = setup(dir.path())?;
         extra.extend(args.iter().cloned());
-        let port = free_port();
+        let mut server = TempMariadb { dir, port: 0, child: None };
+        for attempt in 1..=PORT_ATTEMPTS {
+            server.port = free_port();
+            let log_before = server.error_log().len();
+            match server.spawn_and_wait(&data, &tmp, &extra) {
+                Ok(()) => {
+                    let tmpdir = server.sql("SELECT @@tmpdir");
+                    if tmpdir.trim() != tmp.to_str().unwrap() {
+                        return Err(format!("mariadbd uses tmpdir {tmpdir:?}, not {}", tmp.display()));
+                    }
+                    return Ok(server);
+                }
+                Err(_) if attempt < PORT_ATTEMPTS && port_was_taken(server.error_log().get(log_before..).unwrap_or_default()) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// Starts `mariadbd` on `self.port` and waits until it answers.
+    fn spawn_and_wait(&mut self, data: &Path, tmp: &Path, extra: &[String]) -> Result<(), String> {
         let mariadbd = if Path::new("/usr/sbin/mariadbd").is_file() { "/usr/sbin/mariadbd" } else { "mariadbd" };
+        let dir = self.dir.path();
         let child = Command::new(mariadbd)
             .args([
                 "--no-defaults".to_string(),
                 format!("--datadir={}", data.display()),
-                format!("--port={port}"),
+                format!("--tmpdir={}", tmp.display()),
+                format!("--port={}", self.port),
                 "--bind-address=127.0.0.1".into(),
-                format!("--socket={}", dir.path().join("sock").display()),
-                format!("--pid-file={}", dir.path().join("pid").display()),
-                format!("--log-error={}", dir.path().join("error.log").display()),
+                format!("--socket={}", dir.join("sock").display()),
+                format!("--pid-file={}", dir.join("pid").display()),
+                format!("--log-error={}", dir.join("error.log").display()),
                 "--user=mysql".into(),
                 "--skip-log-bin".into(),
                 "--innodb-buffer-pool-size=16M".into(),
                 "--skip-name-resolve".into(),
             ])
-            .args(&extra)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start mariadbd: {e}"))?;
-        let mut server = TempMariadb { dir, port, child: Some(child) };
+        self.child = Some(child);
         let started = Instant::now();
         loop {
-            if server.try_sql("SELECT 1").is_ok() {
-                return Ok(server);
+            if self.try_sql("SELECT 1").is_ok() {
+                return Ok(());
             }
-            if let Some(status) = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(format!("mariadbd exited ({status}):\n{}", server.error_log()));
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                self.child = None;
+                return Err(format!("mariadbd exited ({status}):\n{}", self.error_log()));
             }
             if started.elapsed() > Duration::from_secs(60) {
-                return Err(format!("mariadbd did not come up in 60 s:\n{}", server.error_log()));
+                return Err(format!("mariadbd did not come up in 60 s:\n{}", self.error_log()));
             }
             std::thread::sleep(Duration::from_millis(200));
         }

@@ -1,14 +1,13 @@
-//! The Polyteia API client against in-process mock servers (tiny_http on
-//! loopback): the exact requests of `polyteia-api.md`, every row of its status
-//! table, retries, `Retry-After`, redirects, the ingest wait and the `check`
-//! look-ups. Fast: retry delays are a few milliseconds.
+//! The Polyteia API client against the in-process mock API (common/mock_api.rs):
+//! the exact requests of `polyteia-api.md`, every row of its status table,
+//! retries, `Retry-After`, redirects, the ingest wait and the `check` look-ups.
+//! Fast: retry delays are a few milliseconds.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use connector::config::{NetworkSettings, Organization, PolyteiaSettings};
@@ -20,6 +19,9 @@ use connector::retry::RetryPolicy;
 use connector::secret::Secret;
 use serde_json::{json, Value};
 
+use crate::common::mock_api::{reply, MockApi, Recorded, Reply};
+use crate::common::secrets::Secrets;
+
 const PAK: &str = "pak_test_Secret'Key\"42";
 const UPLOAD_TOKEN: &str = "upl_tok_first_8f2a71";
 const UPLOAD_TOKEN_2: &str = "upl_tok_second_c03e9b";
@@ -29,140 +31,7 @@ const DATASET: &str = "ds_test_1";
 const SECRETS: [&str; 5] = [PAK, UPLOAD_TOKEN, UPLOAD_TOKEN_2, SESSION_TOKEN, SESSION_TOKEN_2];
 
 // ---------------------------------------------------------------------------
-// Mock server
-
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    at: Instant,
-}
-
-impl Recorded {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{} body is not JSON ({e})", self.path))
-    }
-
-    /// The single part of a multipart body: its header block and its content.
-    fn multipart(&self) -> (String, Vec<u8>) {
-        let content_type = self.header("Content-Type").expect("Content-Type");
-        let boundary = content_type.split("boundary=").nth(1).expect("boundary").trim_matches('"');
-        let opening = format!("--{boundary}\r\n");
-        let closing = format!("\r\n--{boundary}--\r\n");
-        assert!(self.body.starts_with(opening.as_bytes()), "body does not start with the boundary");
-        assert!(self.body.ends_with(closing.as_bytes()), "body does not end with the closing boundary");
-        let start = opening.len();
-        let header_end = find(&self.body[start..], b"\r\n\r\n").expect("part header end") + start;
-        let headers = String::from_utf8(self.body[start..header_end].to_vec()).unwrap();
-        let content = self.body[header_end + 4..self.body.len() - closing.len()].to_vec();
-        (headers, content)
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// What the mock answers.
-struct Answer {
-    status: u16,
-    body: String,
-    headers: Vec<(String, String)>,
-    delay: Duration,
-}
-
-fn answer(status: u16, body: impl Into<String>) -> Answer {
-    Answer { status, body: body.into(), headers: Vec::new(), delay: Duration::ZERO }
-}
-
-impl Answer {
-    fn header(mut self, name: &str, value: &str) -> Answer {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    fn after(mut self, delay: Duration) -> Answer {
-        self.delay = delay;
-        self
-    }
-}
-
-/// `handler(request, n)` where `n` counts the earlier requests to the same path.
-type Handler = Box<dyn Fn(&Recorded, usize) -> Answer + Send>;
-
-struct Mock {
-    url: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Mock {
-    fn start(handler: impl Fn(&Recorded, usize) -> Answer + Send + 'static) -> Mock {
-        Mock::start_on("127.0.0.1:0", handler)
-    }
-
-    fn start_on(addr: &str, handler: impl Fn(&Recorded, usize) -> Answer + Send + 'static) -> Mock {
-        let server = Arc::new(tiny_http::Server::http(addr).unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let handler: Handler = Box::new(handler);
-        let thread = {
-            let server = Arc::clone(&server);
-            let requests = Arc::clone(&requests);
-            std::thread::spawn(move || {
-                for mut request in server.incoming_requests() {
-                    let mut body = Vec::new();
-                    request.as_reader().read_to_end(&mut body).unwrap();
-                    let recorded = Recorded {
-                        method: request.method().as_str().to_string(),
-                        path: request.url().to_string(),
-                        headers: request
-                            .headers()
-                            .iter()
-                            .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
-                            .collect(),
-                        body,
-                        at: Instant::now(),
-                    };
-                    let n = requests.lock().unwrap().iter().filter(|r: &&Recorded| r.path == recorded.path).count();
-                    requests.lock().unwrap().push(recorded.clone());
-                    let answer = handler(&recorded, n);
-                    std::thread::sleep(answer.delay);
-                    let mut response = tiny_http::Response::from_string(answer.body).with_status_code(answer.status);
-                    for (name, value) in answer.headers {
-                        response.add_header(tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap());
-                    }
-                    let _ = request.respond(response);
-                }
-            })
-        };
-        Mock { url: format!("http://127.0.0.1:{port}"), requests, server, thread: Some(thread) }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    fn paths(&self) -> Vec<String> {
-        self.requests().into_iter().map(|r| r.path).collect()
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
+// A resetting front for the mock
 
 /// A TCP front for `target` that resets its first `drop_first` connections
 /// (reads one byte and closes with unread data, which makes Linux send RST)
@@ -261,9 +130,7 @@ fn rpc_error(status: u16, code: &str, message: &str) -> String {
 }
 
 fn assert_no_secret(err: &Error) {
-    for secret in SECRETS {
-        assert!(!err.message().contains(secret), "secret {secret} in error: {err}");
-    }
+    Secrets::new(SECRETS).assert_absent("the error", err.message().as_bytes());
 }
 
 fn ignore_progress() -> impl Fn(u64) + Sync {
@@ -284,7 +151,7 @@ fn assert_multipart(upload: &Recorded, file_name_in_header: &str, file_bytes: &[
     assert_eq!(upload.header("Content-Length").map(|v| v.parse::<usize>().unwrap()), Some(upload.body.len()));
     assert_eq!(upload.header("Transfer-Encoding"), None, "the upload must not be chunked");
     assert!(upload.header("User-Agent").unwrap().starts_with("polyteia-db-connector/"));
-    let (part_headers, content) = upload.multipart();
+    let (part_headers, content) = upload.multipart_part();
     assert_eq!(
         part_headers,
         format!(
@@ -299,10 +166,10 @@ fn assert_multipart(upload: &Recorded, file_name_in_header: &str, file_bytes: &[
 
 #[test]
 fn upload_token_api_sends_the_contract_requests() {
-    let mock = Mock::start(|req, _| match req.path.as_str() {
-        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
-        "/upload" => answer(200, "OK"),
-        _ => answer(404, "no such path"),
+    let mock = MockApi::replying(|req, _| match req.path.as_str() {
+        "/api" => reply(200, token_body(UPLOAD_TOKEN)),
+        "/upload" => reply(200, "OK"),
+        _ => reply(404, "no such path"),
     });
     let dir = tempfile::tempdir().unwrap();
     let (file, bytes) = parquet_file(dir.path(), "ds_test_1.parquet");
@@ -337,9 +204,9 @@ fn upload_token_api_sends_the_contract_requests() {
 
 #[test]
 fn file_name_with_quote_and_backslash_is_escaped() {
-    let mock = Mock::start(|req, _| match req.path.as_str() {
-        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
-        _ => answer(200, ""),
+    let mock = MockApi::replying(|req, _| match req.path.as_str() {
+        "/api" => reply(200, token_body(UPLOAD_TOKEN)),
+        _ => reply(200, ""),
     });
     let dir = tempfile::tempdir().unwrap();
     let (file, bytes) = parquet_file(dir.path(), "we\"ird\\name.parquet");
@@ -362,7 +229,7 @@ fn status_table_final_answers_on_the_token_request() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     for (status, body, kind, hint) in cases {
-        let mock = Mock::start(move |_, _| answer(status, body.clone()));
+        let mock = MockApi::replying(move |_, _| reply(status, body.clone()));
         let err = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap_err();
         assert_eq!(err.kind(), kind, "{status}: {err}");
         assert!(err.message().contains(&format!("HTTP {status}")), "{err}");
@@ -377,9 +244,9 @@ fn final_answers_on_the_upload_keep_the_body_text_as_reason() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     for (status, kind) in [(401, ErrorKind::ApiAuth), (403, ErrorKind::ApiAuth), (404, ErrorKind::ApiRejected), (412, ErrorKind::ApiRejected), (413, ErrorKind::ApiRejected)] {
-        let mock = Mock::start(move |req, _| match req.path.as_str() {
-            "/api" => answer(200, token_body(UPLOAD_TOKEN)),
-            _ => answer(status, "Data processing terms not acknowledged\n"),
+        let mock = MockApi::replying(move |req, _| match req.path.as_str() {
+            "/api" => reply(200, token_body(UPLOAD_TOKEN)),
+            _ => reply(status, "Data processing terms not acknowledged\n"),
         });
         let err = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap_err();
         assert_eq!(err.kind(), kind, "{err}");
@@ -396,12 +263,12 @@ fn transient_statuses_are_retried_with_a_fresh_token_and_the_whole_file() {
     let (file, bytes) = parquet_file(dir.path(), "ds.parquet");
     for status in [408u16, 429, 500, 502, 503, 504] {
         // First on the token request, then on the upload.
-        let mock = Mock::start(move |req, n| match (req.path.as_str(), n) {
-            ("/api", 0) => answer(status, "busy"),
-            ("/api", 1) => answer(200, token_body(UPLOAD_TOKEN)),
-            ("/api", _) => answer(200, token_body(UPLOAD_TOKEN_2)),
-            ("/upload", 0) => answer(status, "try later"),
-            _ => answer(200, "OK"),
+        let mock = MockApi::replying(move |req, n| match (req.path.as_str(), n) {
+            ("/api", 0) => reply(status, "busy"),
+            ("/api", 1) => reply(200, token_body(UPLOAD_TOKEN)),
+            ("/api", _) => reply(200, token_body(UPLOAD_TOKEN_2)),
+            ("/upload", 0) => reply(status, "try later"),
+            _ => reply(200, "OK"),
         });
         let receipt = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap();
         assert_eq!(receipt.attempts, 3, "{status}");
@@ -414,7 +281,7 @@ fn transient_statuses_are_retried_with_a_fresh_token_and_the_whole_file() {
 
 #[test]
 fn transient_failures_give_up_after_the_configured_attempts() {
-    let mock = Mock::start(|_, _| answer(503, r#"{"error": {"code": 503, "message": "maintenance"}}"#));
+    let mock = MockApi::replying(|_, _| reply(503, r#"{"error": {"code": 503, "message": "maintenance"}}"#));
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let mut s = settings(&mock.url, None);
@@ -429,10 +296,10 @@ fn transient_failures_give_up_after_the_configured_attempts() {
 
 #[test]
 fn retry_after_seconds_is_honoured() {
-    let mock = Mock::start(|req, n| match (req.path.as_str(), n) {
-        ("/api", _) => answer(200, token_body(UPLOAD_TOKEN)),
-        ("/upload", 0) => answer(503, "later").header("Retry-After", "1"),
-        _ => answer(200, "OK"),
+    let mock = MockApi::replying(|req, n| match (req.path.as_str(), n) {
+        ("/api", _) => reply(200, token_body(UPLOAD_TOKEN)),
+        ("/upload", 0) => reply(503, "later").header("Retry-After", "1"),
+        _ => reply(200, "OK"),
     });
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
@@ -446,13 +313,13 @@ fn retry_after_seconds_is_honoured() {
 
 #[test]
 fn retry_after_http_date_is_honoured() {
-    let mock = Mock::start(|req, n| match (req.path.as_str(), n) {
+    let mock = MockApi::replying(|req, n| match (req.path.as_str(), n) {
         ("/api", 0) => {
             let when = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
-            answer(429, "slow down").header("Retry-After", &when)
+            reply(429, "slow down").header("Retry-After", &when)
         }
-        ("/api", _) => answer(200, token_body(UPLOAD_TOKEN)),
-        _ => answer(200, "OK"),
+        ("/api", _) => reply(200, token_body(UPLOAD_TOKEN)),
+        _ => reply(200, "OK"),
     });
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
@@ -466,10 +333,10 @@ fn retry_after_http_date_is_honoured() {
 
 #[test]
 fn retry_after_is_capped_at_the_maximum_backoff() {
-    let mock = Mock::start(|req, n| match (req.path.as_str(), n) {
-        ("/api", 0) => answer(503, "").header("Retry-After", "3600"),
-        ("/api", _) => answer(200, token_body(UPLOAD_TOKEN)),
-        _ => answer(200, "OK"),
+    let mock = MockApi::replying(|req, n| match (req.path.as_str(), n) {
+        ("/api", 0) => reply(503, "").header("Retry-After", "3600"),
+        ("/api", _) => reply(200, token_body(UPLOAD_TOKEN)),
+        _ => reply(200, "OK"),
     });
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
@@ -484,8 +351,8 @@ fn retry_after_is_capped_at_the_maximum_backoff() {
 
 #[test]
 fn http_200_with_an_error_member_fails() {
-    let mock = Mock::start(|_, _| {
-        answer(200, r#"{"error": {"code": 403, "message": "keys are disabled for this organization", "details": []}}"#)
+    let mock = MockApi::replying(|_, _| {
+        reply(200, r#"{"error": {"code": 403, "message": "keys are disabled for this organization", "details": []}}"#)
     });
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
@@ -498,7 +365,7 @@ fn http_200_with_an_error_member_fails() {
 #[test]
 fn malformed_json_is_rejected() {
     for body in ["<html>Login</html>", r#"{"data": {}}"#, r#"{"data": {"token": ""}}"#] {
-        let mock = Mock::start(move |_, _| answer(200, body));
+        let mock = MockApi::replying(move |_, _| reply(200, body));
         let dir = tempfile::tempdir().unwrap();
         let (file, _) = parquet_file(dir.path(), "x.parquet");
         let err = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap_err();
@@ -509,9 +376,9 @@ fn malformed_json_is_rejected() {
 
 #[test]
 fn redirects_are_not_followed() {
-    let elsewhere = Mock::start(|_, _| answer(200, token_body(UPLOAD_TOKEN)));
+    let elsewhere = MockApi::replying(|_, _| reply(200, token_body(UPLOAD_TOKEN)));
     let target = format!("{}/api", elsewhere.url);
-    let mock = Mock::start(move |_, _| answer(302, "").header("Location", &target));
+    let mock = MockApi::replying(move |_, _| reply(302, "").header("Location", &target));
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let err = token_api(&settings(&mock.url, None)).upload(&file, &ignore_progress()).unwrap_err();
@@ -523,9 +390,9 @@ fn redirects_are_not_followed() {
 
 #[test]
 fn connection_reset_is_retried() {
-    let mock = Mock::start(|req, _| match req.path.as_str() {
-        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
-        _ => answer(200, "OK"),
+    let mock = MockApi::replying(|req, _| match req.path.as_str() {
+        "/api" => reply(200, token_body(UPLOAD_TOKEN)),
+        _ => reply(200, "OK"),
     });
     let (front, accepted) = flaky_front(&mock.url, 2);
     let dir = tempfile::tempdir().unwrap();
@@ -547,9 +414,9 @@ fn connection_refused_is_retried_until_the_server_is_up() {
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let upload = std::thread::spawn(move || api.upload(&file, &|_| {}));
     std::thread::sleep(Duration::from_millis(300));
-    let mock = Mock::start_on(&format!("127.0.0.1:{port}"), |req, _| match req.path.as_str() {
-        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
-        _ => answer(200, "OK"),
+    let mock = MockApi::scripted_on(&format!("127.0.0.1:{port}"), |req: &Recorded, _| match req.path.as_str() {
+        "/api" => reply(200, token_body(UPLOAD_TOKEN)),
+        _ => reply(200, "OK"),
     });
     let receipt = upload.join().unwrap().unwrap();
     assert!(receipt.attempts >= 2, "{receipt:?}");
@@ -570,10 +437,10 @@ fn connection_refused_throughout_is_unavailable() {
 
 #[test]
 fn a_timeout_is_retried() {
-    let mock = Mock::start(|req, n| match (req.path.as_str(), n) {
-        ("/api", 0) => answer(200, token_body(UPLOAD_TOKEN)).after(Duration::from_millis(1500)),
-        ("/api", _) => answer(200, token_body(UPLOAD_TOKEN_2)),
-        _ => answer(200, "OK"),
+    let mock = MockApi::replying(|req, n| match (req.path.as_str(), n) {
+        ("/api", 0) => reply(200, token_body(UPLOAD_TOKEN)).after(Duration::from_millis(1500)),
+        ("/api", _) => reply(200, token_body(UPLOAD_TOKEN_2)),
+        _ => reply(200, "OK"),
     });
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
@@ -588,7 +455,7 @@ fn a_timeout_is_retried() {
 
 #[test]
 fn cancel_stops_the_retry_wait_quickly() {
-    let mock = Mock::start(|_, _| answer(503, "down").header("Retry-After", "30"));
+    let mock = MockApi::replying(|_, _| reply(503, "down").header("Retry-After", "30"));
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let mut s = settings(&mock.url, None);
@@ -613,9 +480,9 @@ fn cancel_stops_the_retry_wait_quickly() {
 
 #[test]
 fn cancel_aborts_a_running_upload() {
-    let mock = Mock::start(|req, _| match req.path.as_str() {
-        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
-        _ => answer(200, "OK"),
+    let mock = MockApi::replying(|req, _| match req.path.as_str() {
+        "/api" => reply(200, token_body(UPLOAD_TOKEN)),
+        _ => reply(200, "OK"),
     });
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.parquet");
@@ -632,9 +499,9 @@ fn cancel_aborts_a_running_upload() {
 
 #[test]
 fn secrets_echoed_by_the_server_are_scrubbed() {
-    let mock = Mock::start(|req, _| match req.path.as_str() {
-        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
-        _ => answer(400, format!("token {UPLOAD_TOKEN} does not match key {PAK}")),
+    let mock = MockApi::replying(|req, _| match req.path.as_str() {
+        "/api" => reply(200, token_body(UPLOAD_TOKEN)),
+        _ => reply(400, format!("token {UPLOAD_TOKEN} does not match key {PAK}")),
     });
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
@@ -722,7 +589,7 @@ const PROXY_PASSWORD_ENCODED: &str = "pr0xy%20p%40ss%3Aw%2Frd";
 
 /// Settings for the API at `api.polyteia.test` (the port of `mock`), reached
 /// through the proxy at `proxy` given in HTTP_PROXY with credentials.
-fn proxied_settings(mock: &Mock, proxy: &str) -> PolyteiaSettings {
+fn proxied_settings(mock: &MockApi, proxy: &str) -> PolyteiaSettings {
     let port = mock.url.rsplit(':').next().unwrap();
     let mut s = settings(&format!("http://api.polyteia.test:{port}"), None);
     let url = format!("http://conn-user:{PROXY_PASSWORD_ENCODED}@{proxy}");
@@ -736,9 +603,9 @@ fn assert_no_proxy_password(text: &str) {
 
 #[test]
 fn requests_go_through_the_proxy_of_the_settings_and_check_names_it() {
-    let mock = Mock::start(|r, _| match r.path.as_str() {
-        "/api" => answer(200, token_body(UPLOAD_TOKEN)),
-        _ => answer(200, "OK"),
+    let mock = MockApi::replying(|r, _| match r.path.as_str() {
+        "/api" => reply(200, token_body(UPLOAD_TOKEN)),
+        _ => reply(200, "OK"),
     });
     let (proxy, heads) = connect_proxy(mock.url.trim_start_matches("http://"), 200);
     let settings = proxied_settings(&mock, &proxy);
@@ -775,7 +642,7 @@ fn requests_go_through_the_proxy_of_the_settings_and_check_names_it() {
 
 #[test]
 fn a_proxy_refusing_the_credentials_is_final_and_named() {
-    let mock = Mock::start(|_, _| answer(200, token_body(UPLOAD_TOKEN)));
+    let mock = MockApi::replying(|_, _| reply(200, token_body(UPLOAD_TOKEN)));
     let (proxy, heads) = connect_proxy(mock.url.trim_start_matches("http://"), 407);
     let settings = proxied_settings(&mock, &proxy);
     let err = token_api(&settings).can_generate_token().unwrap_err();
@@ -802,7 +669,7 @@ fn a_proxy_refusing_the_credentials_is_final_and_named() {
 
 #[test]
 fn a_proxy_forbidding_the_host_is_final() {
-    let mock = Mock::start(|_, _| answer(200, token_body(UPLOAD_TOKEN)));
+    let mock = MockApi::replying(|_, _| reply(200, token_body(UPLOAD_TOKEN)));
     let (proxy, _) = connect_proxy(mock.url.trim_start_matches("http://"), 403);
     let err = token_api(&proxied_settings(&mock, &proxy)).can_generate_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ProxyRefused, "{err}");
@@ -812,7 +679,7 @@ fn a_proxy_forbidding_the_host_is_final() {
 
 #[test]
 fn a_proxy_that_cannot_reach_the_api_or_is_down_is_retried() {
-    let mock = Mock::start(|_, _| answer(200, token_body(UPLOAD_TOKEN)));
+    let mock = MockApi::replying(|_, _| reply(200, token_body(UPLOAD_TOKEN)));
     let (proxy, heads) = connect_proxy(mock.url.trim_start_matches("http://"), 502);
     let err = token_api(&proxied_settings(&mock, &proxy)).can_generate_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ApiUnavailable, "{err}");
@@ -848,11 +715,11 @@ fn base64_of(text: &str) -> String {
 
 #[test]
 fn can_generate_token_for_check() {
-    let mock = Mock::start(|_, _| answer(200, token_body(UPLOAD_TOKEN)));
+    let mock = MockApi::replying(|_, _| reply(200, token_body(UPLOAD_TOKEN)));
     token_api(&settings(&mock.url, None)).can_generate_token().unwrap();
     assert_eq!(mock.paths(), ["/api"]);
 
-    let mock = Mock::start(|_, _| answer(401, r#"{"error": {"code": 401, "message": "key revoked"}}"#));
+    let mock = MockApi::replying(|_, _| reply(401, r#"{"error": {"code": 401, "message": "key revoked"}}"#));
     let err = token_api(&settings(&mock.url, None)).can_generate_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ApiAuth);
     assert!(err.message().contains("key revoked") && err.message().contains("PERSONAL_ACCESS_TOKEN"), "{err}");
@@ -876,27 +743,27 @@ fn api_for_picks_the_generation_and_needs_the_settings() {
 // ---------------------------------------------------------------------------
 // Session API
 
-fn session_mock(ingest: impl Fn(usize) -> Answer + Send + 'static) -> Mock {
-    Mock::start(move |req, n| match req.path.as_str() {
-        "/rpc/auth/personalAccessKey/exchange" => answer(
+fn session_mock(ingest: impl Fn(usize) -> Reply + Send + Sync + 'static) -> MockApi {
+    MockApi::replying(move |req, n| match req.path.as_str() {
+        "/rpc/auth/personalAccessKey/exchange" => reply(
             200,
             rpc(json!({"token": SESSION_TOKEN, "expiresAt": "2030-01-01T00:00:00.000Z", "organizationId": "org_test_9", "scope": "organization"})),
         ),
-        p if p.starts_with("/api/upload/dataset/") => answer(
+        p if p.starts_with("/api/upload/dataset/") => reply(
             200,
             json!({"ok": true, "ingestId": "dsig_42", "size": 21, "contentType": "application/vnd.apache.parquet"}).to_string(),
         ),
         "/rpc/dataset/getDatasetIngestStatus" => ingest(n),
-        _ => answer(404, "no such path"),
+        _ => reply(404, "no such path"),
     })
 }
 
 #[test]
 fn session_api_exchanges_uploads_and_waits_for_the_ingest() {
     let mock = session_mock(|n| match n {
-        0 => answer(200, rpc(json!({"status": "pending"}))),
-        1 => answer(200, rpc(json!({"status": "running"}))),
-        _ => answer(200, rpc(json!({"status": "completed"}))),
+        0 => reply(200, rpc(json!({"status": "pending"}))),
+        1 => reply(200, rpc(json!({"status": "running"}))),
+        _ => reply(200, rpc(json!({"status": "completed"}))),
     });
     let dir = tempfile::tempdir().unwrap();
     let (file, bytes) = parquet_file(dir.path(), "ds_test_1.parquet");
@@ -940,7 +807,7 @@ fn session_api_exchanges_uploads_and_waits_for_the_ingest() {
 
 #[test]
 fn session_exchange_with_organization_slug_and_encoded_dataset_id() {
-    let mock = session_mock(|_| answer(200, rpc(json!({"status": "completed"}))));
+    let mock = session_mock(|_| reply(200, rpc(json!({"status": "completed"}))));
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let mut s = settings(&mock.url, Some(Organization::Slug("musterstadt".into())));
@@ -958,7 +825,7 @@ fn session_status_table() {
     let (file, _) = parquet_file(dir.path(), "x.parquet");
 
     // 401 on the exchange: the key.
-    let mock = Mock::start(|_, _| answer(401, rpc_error(401, "UNAUTHORIZED", "Invalid personal access key")));
+    let mock = MockApi::replying(|_, _| reply(401, rpc_error(401, "UNAUTHORIZED", "Invalid personal access key")));
     let err = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ApiAuth);
     assert!(err.message().contains("UNAUTHORIZED: Invalid personal access key"), "{err}");
@@ -967,7 +834,7 @@ fn session_status_table() {
     assert_no_secret(&err);
 
     // 404 on the exchange: the organization.
-    let mock = Mock::start(|_, _| answer(404, rpc_error(404, "NOT_FOUND", "Organization not found")));
+    let mock = MockApi::replying(|_, _| reply(404, rpc_error(404, "NOT_FOUND", "Organization not found")));
     let err = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ApiRejected);
     assert!(err.message().contains("POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG"), "{err}");
@@ -983,9 +850,9 @@ fn session_status_table() {
     ];
     for (status, body, kind, hint) in cases {
         let reason = body["code"].as_str().unwrap().to_string();
-        let mock = Mock::start(move |req, _| match req.path.as_str() {
-            "/rpc/auth/personalAccessKey/exchange" => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
-            _ => answer(status, body.to_string()),
+        let mock = MockApi::replying(move |req, _| match req.path.as_str() {
+            "/rpc/auth/personalAccessKey/exchange" => reply(200, rpc(json!({"token": SESSION_TOKEN}))),
+            _ => reply(status, body.to_string()),
         });
         let err = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap_err();
         assert_eq!(err.kind(), kind, "{status}: {err}");
@@ -998,10 +865,10 @@ fn session_status_table() {
 
 #[test]
 fn session_upload_is_retried_on_transient_answers() {
-    let mock = Mock::start(|req, n| match (req.path.as_str(), n) {
-        ("/rpc/auth/personalAccessKey/exchange", _) => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
-        (_, 0) => answer(502, "<html>Bad Gateway</html>"),
-        _ => answer(200, json!({"ok": true, "ingestId": "dsig_7"}).to_string()),
+    let mock = MockApi::replying(|req, n| match (req.path.as_str(), n) {
+        ("/rpc/auth/personalAccessKey/exchange", _) => reply(200, rpc(json!({"token": SESSION_TOKEN}))),
+        (_, 0) => reply(502, "<html>Bad Gateway</html>"),
+        _ => reply(200, json!({"ok": true, "ingestId": "dsig_7"}).to_string()),
     });
     let dir = tempfile::tempdir().unwrap();
     let (file, bytes) = parquet_file(dir.path(), "x.parquet");
@@ -1019,11 +886,11 @@ fn a_refused_session_is_renewed_once() {
     let exchange = "/rpc/auth/personalAccessKey/exchange";
 
     // Expired session: 401, new exchange, upload again with the new token.
-    let mock = Mock::start(move |req, n| match (req.path.as_str(), n) {
-        (p, 0) if p == exchange => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
-        (p, _) if p == exchange => answer(200, rpc(json!({"token": SESSION_TOKEN_2}))),
-        (_, 0) => answer(401, rpc_error(401, "UNAUTHORIZED", "Session expired")),
-        _ => answer(200, json!({"ok": true, "ingestId": "dsig_8"}).to_string()),
+    let mock = MockApi::replying(move |req, n| match (req.path.as_str(), n) {
+        (p, 0) if p == exchange => reply(200, rpc(json!({"token": SESSION_TOKEN}))),
+        (p, _) if p == exchange => reply(200, rpc(json!({"token": SESSION_TOKEN_2}))),
+        (_, 0) => reply(401, rpc_error(401, "UNAUTHORIZED", "Session expired")),
+        _ => reply(200, json!({"ok": true, "ingestId": "dsig_8"}).to_string()),
     });
     let receipt = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap();
     assert_eq!(receipt.ingest_id.as_deref(), Some("dsig_8"));
@@ -1032,9 +899,9 @@ fn a_refused_session_is_renewed_once() {
     assert_eq!(requests[3].header("Authorization"), Some(format!("Bearer {SESSION_TOKEN_2}").as_str()));
 
     // Refused again: give up after one renewal.
-    let mock = Mock::start(move |req, _| match req.path.as_str() {
-        p if p == exchange => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
-        _ => answer(401, rpc_error(401, "UNAUTHORIZED", "Session invalid")),
+    let mock = MockApi::replying(move |req, _| match req.path.as_str() {
+        p if p == exchange => reply(200, rpc(json!({"token": SESSION_TOKEN}))),
+        _ => reply(401, rpc_error(401, "UNAUTHORIZED", "Session invalid")),
     });
     let err = session_api(&settings(&mock.url, org_id())).upload(&file, &ignore_progress()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ApiAuth);
@@ -1046,8 +913,8 @@ fn a_refused_session_is_renewed_once() {
 #[test]
 fn a_failed_ingest_reports_the_platform_error() {
     let mock = session_mock(|n| match n {
-        0 => answer(200, rpc(json!({"status": "running"}))),
-        _ => answer(200, rpc(json!({"status": "failed", "errorMessage": "column \"fee\" has mixed types"}))),
+        0 => reply(200, rpc(json!({"status": "running"}))),
+        _ => reply(200, rpc(json!({"status": "failed", "errorMessage": "column \"fee\" has mixed types"}))),
     });
     let api = session_api(&settings(&mock.url, org_id()));
     let receipt = UploadReceipt { ingest_id: Some("dsig_9".into()), attempts: 1 };
@@ -1058,7 +925,7 @@ fn a_failed_ingest_reports_the_platform_error() {
 
 #[test]
 fn the_ingest_wait_gives_up_after_the_timeout() {
-    let mock = session_mock(|_| answer(200, rpc(json!({"status": "running"}))));
+    let mock = session_mock(|_| reply(200, rpc(json!({"status": "running"}))));
     let mut s = settings(&mock.url, org_id());
     s.ingest_poll_interval = Duration::from_millis(50);
     s.ingest_timeout = Duration::from_millis(200);
@@ -1076,9 +943,9 @@ fn the_ingest_wait_gives_up_after_the_timeout() {
 #[test]
 fn transient_errors_while_polling_are_retried() {
     let mock = session_mock(|n| match n {
-        0 => answer(503, ""),
-        1 => answer(504, "gateway timeout"),
-        _ => answer(200, rpc(json!({"status": "completed"}))),
+        0 => reply(503, ""),
+        1 => reply(504, "gateway timeout"),
+        _ => reply(200, rpc(json!({"status": "completed"}))),
     });
     let api = session_api(&settings(&mock.url, org_id()));
     let outcome = api.wait_for_ingest(&UploadReceipt { ingest_id: Some("dsig_1".into()), attempts: 1 }).unwrap();
@@ -1088,22 +955,22 @@ fn transient_errors_while_polling_are_retried() {
 
 #[test]
 fn session_check_lookups() {
-    let mock = Mock::start(|req, _| {
+    let mock = MockApi::replying(|req, _| {
         let params = req.json()["json"].clone();
         match req.path.as_str() {
-            "/rpc/auth/personalAccessKey/exchange" => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
-            "/rpc/dataset/getDatasetById" => answer(
+            "/rpc/auth/personalAccessKey/exchange" => reply(200, rpc(json!({"token": SESSION_TOKEN}))),
+            "/rpc/dataset/getDatasetById" => reply(
                 200,
                 rpc(json!({"id": params["id"], "organizationId": "org_test_9", "solutionId": "sol_3", "name": "Permits"})),
             ),
             "/rpc/dpa/getMyAcceptanceStatus" => {
-                answer(200, rpc(json!({"acknowledged": params["solutionId"] == "sol_3"})))
+                reply(200, rpc(json!({"acknowledged": params["solutionId"] == "sol_3"})))
             }
             "/rpc/dataset/getDatasetIngestStatus" => {
                 assert_eq!(params["ingestId"], "dsig_preflight_probe");
-                answer(404, rpc_error(404, "NOT_FOUND", "Ingest not found"))
+                reply(404, rpc_error(404, "NOT_FOUND", "Ingest not found"))
             }
-            _ => answer(404, ""),
+            _ => reply(404, ""),
         }
     });
     let api = session_api(&settings(&mock.url, org_id()));
@@ -1123,13 +990,13 @@ fn session_check_lookups() {
     assert_eq!(requests[1].json(), json!({"json": {"id": DATASET}}));
     assert_eq!(requests[2].json(), json!({"json": {"solutionId": "sol_3"}}));
 
-    let mock = Mock::start(|req, _| match req.path.as_str() {
-        "/rpc/auth/personalAccessKey/exchange" => answer(200, rpc(json!({"token": SESSION_TOKEN}))),
-        _ => answer(403, rpc_error(403, "FORBIDDEN", "No edit rights")),
+    let mock = MockApi::replying(|req, _| match req.path.as_str() {
+        "/rpc/auth/personalAccessKey/exchange" => reply(200, rpc(json!({"token": SESSION_TOKEN}))),
+        _ => reply(403, rpc_error(403, "FORBIDDEN", "No edit rights")),
     });
     assert!(!session_api(&settings(&mock.url, org_id())).may_edit().unwrap());
 
-    let mock = Mock::start(|_, _| answer(401, rpc_error(401, "UNAUTHORIZED", "Invalid personal access key")));
+    let mock = MockApi::replying(|_, _| reply(401, rpc_error(401, "UNAUTHORIZED", "Invalid personal access key")));
     let err = session_api(&settings(&mock.url, org_id())).exchange().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ApiAuth);
     assert_no_secret(&err);

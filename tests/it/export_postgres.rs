@@ -1,9 +1,7 @@
 //! `connector export` against the real local PostgreSQL, through a role whose
 //! awkward password the server checks (scram-sha-256).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn export(db: &PgDatabase, query: &str, extra: &[(&str, &str)]) -> (Run, tempfile::TempDir) {
     export_to_temp(&with(db.env(query), extra), &[&db.password])

@@ -8,19 +8,17 @@
 //! was taken as an upload, that TEMP_DIR is empty afterwards, and (through
 //! `run_with_secrets_checked`) that no secret leaked and nothing panicked.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::mock_api::MockApi;
-use common::raw_mock::{Plan, RawMock, Recorded, Reply, Script};
-use common::secrets::{check_finished_run, run_with_secrets_checked, Secrets};
-use common::servers::TempPostgres;
-use common::*;
+use crate::common::mock_api::{MockApi, Plan, Recorded, Reply, Script};
+use crate::common::secrets::{check_finished_run, run_with_secrets_checked, Secrets};
+use crate::common::servers::TempPostgres;
+use crate::common::skip::{require, skip_requested};
+use crate::common::*;
 
 const PAK: &str = "pak_faults_S3cret'Key\\77";
 const UPLOAD_TOKEN: &str = "upl_faults_token_5e1d";
@@ -53,28 +51,10 @@ fn run_env(base: Vec<(String, String)>, url: &str, temp: &Path, extra: &[(&str, 
     with(vars, extra)
 }
 
-/// An embedded source: no database server involved.
-fn memory_source(query: &str) -> Vec<(String, String)> {
-    env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", query)])
-}
-
 const ROWS_QUERY: &str = "SELECT i AS id, 'row ' || i AS label FROM range(500) t(i) ORDER BY id";
 
 fn expected_rows(n: usize) -> Vec<Vec<Option<String>>> {
     (0..n).map(|i| vec![Some(i.to_string()), Some(format!("row {i}"))]).collect()
-}
-
-/// The rows of the Parquet file in an upload request.
-fn uploaded_rows(upload: &Recorded) -> Vec<Vec<Option<String>>> {
-    let (_, content) = upload.multipart_part();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("uploaded.parquet");
-    std::fs::write(&file, content).unwrap();
-    parquet_rows(&file)
-}
-
-fn assert_temp_empty(temp: &Path) {
-    assert_eq!(dir_entries(temp), Vec::<String>::new(), "files left behind in TEMP_DIR");
 }
 
 fn assert_contains(text: &str, needle: &str) {
@@ -234,18 +214,15 @@ fn a_mariadb_connection_killed_mid_query_fails_clearly_and_uploads_nothing() {
 
 #[test]
 fn a_source_restarted_between_scheduled_cycles_is_used_again_by_a_later_cycle() {
+    if skip_requested("restart") {
+        return;
+    }
     let password = "restart pw 'x\\y\"z";
-    let pg = match TempPostgres::start(
-        "",
-        "host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256",
-        |_| Ok(()),
-    ) {
-        Ok(pg) => pg,
-        Err(e) => {
-            println!("SKIPPED: cannot start a throw-away PostgreSQL instance here: {e}");
-            return;
-        }
-    };
+    let pg = require(
+        "restart",
+        TempPostgres::start("", "host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256", |_| Ok(()))
+            .map_err(|e| format!("cannot start a throw-away PostgreSQL instance: {e}")),
+    );
     pg.sql("postgres", &format!("CREATE ROLE reader LOGIN PASSWORD {}", pg_quote_literal(password)));
     pg.sql("postgres", "CREATE DATABASE city OWNER reader");
     pg.sql("city", "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) g; ALTER TABLE t OWNER TO reader");
@@ -315,7 +292,7 @@ fn a_source_restarted_between_scheduled_cycles_is_used_again_by_a_later_cycle() 
 
 /// A run of the default query against `api`; checks secrets, panics and
 /// TEMP_DIR, and that no partial body was accepted.
-fn api_run(api: &RawMock, extra: &[(&str, &str)]) -> Run {
+fn api_run(api: &MockApi, extra: &[(&str, &str)]) -> Run {
     let temp = tempfile::tempdir().unwrap();
     let vars = run_env(memory_source(ROWS_QUERY), &api.url, temp.path(), extra);
     let run = run_with_secrets_checked(&secrets(&[]), &["run"], &vars, Some(temp.path()));
@@ -327,7 +304,7 @@ fn api_run(api: &RawMock, extra: &[(&str, &str)]) -> Run {
 
 #[test]
 fn server_errors_500_502_503_are_retried_until_the_upload_succeeds() {
-    let api = RawMock::start(|req: &Recorded, index| match (req.path.as_str(), index) {
+    let api = MockApi::replying(|req: &Recorded, index| match (req.path.as_str(), index) {
         ("/api", _) => Reply::new(200, token_body()),
         ("/upload", 0) => Reply::new(500, "internal error"),
         ("/upload", 1) => Reply::new(502, "<html>bad gateway</html>"),
@@ -348,7 +325,7 @@ fn server_errors_500_502_503_are_retried_until_the_upload_succeeds() {
 
 #[test]
 fn a_429_is_retried_after_the_time_retry_after_asks_for() {
-    let api = RawMock::start(|req: &Recorded, index| match (req.path.as_str(), index) {
+    let api = MockApi::replying(|req: &Recorded, index| match (req.path.as_str(), index) {
         ("/api", _) => Reply::new(200, token_body()),
         ("/upload", 0) => Reply::new(429, "slow down").header("Retry-After", "1"),
         _ => Reply::new(200, "OK"),
@@ -385,7 +362,7 @@ impl Script for ResetFirstUpload {
 
 #[test]
 fn a_connection_reset_in_the_middle_of_the_upload_body_is_retried_with_the_whole_file() {
-    let api = RawMock::start(ResetFirstUpload);
+    let api = MockApi::scripted(ResetFirstUpload);
     let temp = tempfile::tempdir().unwrap();
     // About 2.6 MB, more than the socket buffers hold: the reset hits the sender mid-body.
     let query = "SELECT i AS id, md5(i::VARCHAR) AS h FROM range(60000) t(i) ORDER BY id";
@@ -414,7 +391,7 @@ fn a_connection_reset_in_the_middle_of_the_upload_body_is_retried_with_the_whole
 
 #[test]
 fn an_api_slower_than_http_timeout_fails_with_12_after_the_attempts() {
-    let api = RawMock::start(|_: &Recorded, _| Reply::new(200, token_body()).after(Duration::from_secs(4)));
+    let api = MockApi::replying(|_: &Recorded, _| Reply::new(200, token_body()).after(Duration::from_secs(4)));
     let started = Instant::now();
     let run = api_run(&api, &[("HTTP_TIMEOUT", "1s"), ("UPLOAD_MAX_ATTEMPTS", "2")]);
     assert_eq!(run.code, 12, "{}", run.output());
@@ -427,7 +404,7 @@ fn an_api_slower_than_http_timeout_fails_with_12_after_the_attempts() {
 
 #[test]
 fn an_upload_answer_slower_than_http_timeout_is_retried_and_can_still_succeed() {
-    let api = RawMock::start(|req: &Recorded, index| match (req.path.as_str(), index) {
+    let api = MockApi::replying(|req: &Recorded, index| match (req.path.as_str(), index) {
         ("/api", _) => Reply::new(200, token_body()),
         ("/upload", 0) => Reply::new(200, "OK, but too late").after(Duration::from_secs(4)),
         _ => Reply::new(200, "OK"),
@@ -450,7 +427,7 @@ fn refusals_401_403_404_412_are_never_retried() {
         ("/upload", 412, r#"{"error": "Data processing terms not acknowledged", "code": "dpa.not-acknowledged"}"#, 11, "data processing terms"),
     ];
     for (path, status, body, code, hint) in cases {
-        let api = RawMock::start(move |req: &Recorded, _| {
+        let api = MockApi::replying(move |req: &Recorded, _| {
             if req.path == path {
                 Reply::new(status, body)
             } else {
@@ -468,7 +445,7 @@ fn refusals_401_403_404_412_are_never_retried() {
 
 #[test]
 fn a_412_from_the_session_api_is_not_retried() {
-    let api = RawMock::start(|req: &Recorded, _| match req.path.as_str() {
+    let api = MockApi::replying(|req: &Recorded, _| match req.path.as_str() {
         "/rpc/auth/personalAccessKey/exchange" => Reply::new(200, format!(r#"{{"json": {{"token": "{SESSION_TOKEN}"}}}}"#)),
         _ => Reply::new(412, r#"{"error": "Data processing terms not acknowledged", "code": "dpa.not-acknowledged"}"#),
     });
@@ -486,7 +463,7 @@ fn a_malformed_json_answer_is_rejected_without_retries() {
         ("<html><body>Please log in</body></html>", "not JSON"),
         (r#"{"data": {}}"#, "without data.token"),
     ] {
-        let api = RawMock::start(move |req: &Recorded, _| match req.path.as_str() {
+        let api = MockApi::replying(move |req: &Recorded, _| match req.path.as_str() {
             "/api" => Reply::new(200, body),
             _ => Reply::new(200, "OK"),
         });
@@ -500,10 +477,10 @@ fn a_malformed_json_answer_is_rejected_without_retries() {
 #[test]
 fn a_redirect_to_another_host_is_not_followed_with_the_credentials() {
     for (redirecting_path, status) in [("/api", 302), ("/upload", 307), ("/upload", 308)] {
-        let elsewhere = RawMock::start(|_: &Recorded, _| Reply::new(200, token_body()));
+        let elsewhere = MockApi::replying(|_: &Recorded, _| Reply::new(200, token_body()));
         let target = format!("http://localhost:{}{redirecting_path}", elsewhere.port);
         let location = target.clone();
-        let api = RawMock::start(move |req: &Recorded, _| {
+        let api = MockApi::replying(move |req: &Recorded, _| {
             if req.path == redirecting_path {
                 Reply::new(status, "moved").header("Location", &location)
             } else {
@@ -532,7 +509,7 @@ fn an_api_that_stays_unavailable_fails_with_12() {
     assert_temp_empty(temp.path());
 
     // Answers, but only 503.
-    let api = RawMock::start(|_: &Recorded, _| Reply::new(503, "maintenance"));
+    let api = MockApi::replying(|_: &Recorded, _| Reply::new(503, "maintenance"));
     let run = api_run(&api, &[("UPLOAD_MAX_ATTEMPTS", "3")]);
     assert_eq!(run.code, 12, "{}", run.output());
     assert_contains(&run.stderr, "stayed unavailable after 3 attempts; last failure: upload token request: HTTP 503");
@@ -548,20 +525,19 @@ struct TinyDisk {
 }
 
 impl TinyDisk {
+    /// `None` when CONNECTOR_TEST_SKIP names `tmpfs`; a failure to mount fails the test.
     fn mount() -> Option<TinyDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(dir.path()).output();
-        match out {
-            Ok(out) if out.status.success() => Some(TinyDisk { dir }),
-            Ok(out) => {
-                println!("SKIPPED: cannot mount a tmpfs here: {}", String::from_utf8_lossy(&out.stderr).trim());
-                None
-            }
-            Err(e) => {
-                println!("SKIPPED: cannot run mount: {e}");
-                None
-            }
+        if skip_requested("tmpfs") {
+            return None;
         }
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = match Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(dir.path()).output() {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!("cannot mount a tmpfs here: {}", String::from_utf8_lossy(&out.stderr).trim())),
+            Err(e) => Err(format!("cannot run mount: {e}")),
+        };
+        require("tmpfs", mounted);
+        Some(TinyDisk { dir })
     }
 
     fn path(&self) -> &Path {
@@ -581,7 +557,7 @@ const LARGE_QUERY: &str = "SELECT i AS id, md5(i::VARCHAR) AS h FROM range(10000
 #[test]
 fn a_full_temp_dir_is_a_local_io_error_naming_temp_dir() {
     let Some(disk) = TinyDisk::mount() else { return };
-    let api = RawMock::start(|_: &Recorded, _| Reply::new(200, token_body()));
+    let api = MockApi::replying(|_: &Recorded, _| Reply::new(200, token_body()));
     let vars = run_env(memory_source(LARGE_QUERY), &api.url, disk.path(), &[("PARQUET_COMPRESSION", "uncompressed")]);
     let run = run_with_secrets_checked(&secrets(&[]), &["run"], &vars, Some(disk.path()));
     assert_eq!(run.code, 7, "{}", run.output());
@@ -723,7 +699,7 @@ fn fifty_runs_against_randomly_failing_answers_end_verified_or_with_12() {
             self.0.reply(r, i)
         }
     }
-    let api = RawMock::start(Shared(flaky.clone()));
+    let api = MockApi::scripted(Shared(flaky.clone()));
     let query = format!("SELECT i AS id, 'row ' || i AS label FROM range({ROWS}) t(i) ORDER BY id");
     let (mut succeeded, mut failed) = (0, 0);
     let started = Instant::now();

@@ -1,11 +1,9 @@
 //! The command line, configuration errors, logging formats, and the embedded
 //! source types (DuckDB and SQLite files) that need no server.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -415,7 +413,7 @@ fn check_and_run_log_which_env_files_they_read() {
     let db = PgDatabase::create();
     permits_table(&db);
     // Any key is refused: enough to see that check and run got past reading the settings.
-    let api = common::mock_api::MockApi::start(|_, _| (401, r#"{"error": {"message": "invalid key"}}"#.into()));
+    let api = crate::common::mock_api::MockApi::start(|_, _| (401, r#"{"error": {"message": "invalid key"}}"#.into()));
     let dir = tempfile::tempdir().unwrap();
     let (common, job) = layered_env_files(
         &db,
@@ -463,10 +461,6 @@ fn read_like_docker_env_file(text: &str) -> Vec<(String, String)> {
             (key.to_string(), value.to_string())
         })
         .collect()
-}
-
-fn memory_source(query: &str) -> Vec<(String, String)> {
-    env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", query)])
 }
 
 #[test]
@@ -553,8 +547,8 @@ fn parquet_with_rows(path: &Path, rows: u32) {
     .unwrap();
 }
 
-fn upload_token_api() -> common::mock_api::MockApi {
-    common::mock_api::MockApi::start(|req, _| match req.path.as_str() {
+fn upload_token_api() -> crate::common::mock_api::MockApi {
+    crate::common::mock_api::MockApi::start(|req, _| match req.path.as_str() {
         "/api" => (200, r#"{"data": {"token": "upl_file_token_1"}}"#.into()),
         "/upload" => (200, "OK".into()),
         _ => (404, "".into()),
@@ -616,7 +610,7 @@ fn secret_files_lose_trailing_white_space_and_refuse_control_characters() {
     let file = dir.path().join("ready.parquet");
     parquet_with_rows(&file, 2);
     let key_file = dir.path().join("personal-access-token");
-    let api = common::mock_api::MockApi::start(|req, _| match req.path.as_str() {
+    let api = crate::common::mock_api::MockApi::start(|req, _| match req.path.as_str() {
         "/api" if req.header("Authorization") == Some("Bearer pak_file_secret_91") => {
             (200, r#"{"data": {"token": "upl_file_token_2"}}"#.into())
         }
