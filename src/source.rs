@@ -510,7 +510,7 @@ fn tune_scanner(conn: &Connection, settings: &SourceSettings) -> Result<()> {
         // groups. 1M-row table, 2 threads: 1.06–1.12 s / 253–284 MB peak RSS
         // instead of 1.08–1.23 s / 301–324 MB. Only the order of an unordered
         // result changes: DuckDB still keeps a query's ORDER BY (the plan has a
-        // fixed order, tests/ordering.rs). Not for the native dialect, where an
+        // fixed order, tests/it/ordering.rs). Not for the native dialect, where an
         // ORDER BY inside postgres_query() is invisible to DuckDB.
         (SourceKind::Postgres, QueryDialect::DuckDb) => statements.push("SET preserve_insertion_order = false"),
         // The mysql extension may wrap big scans in `SELECT SQL_BUFFER_RESULT …`

@@ -224,7 +224,7 @@ mod tests {
             ("SELECT $$ -- ; $$ AS a", "SELECT $$ -- ; $$ AS a\n"),
             ("-- only a comment", ""),
             ("SELECT 'it''s' AS a;", "SELECT 'it''s' AS a"),
-            // Found by tests/properties.rs: white space the lexer does not know.
+            // Found by tests/it/properties.rs: white space the lexer does not know.
             ("''\u{b};", "''"),
             ("SELECT 1\u{a0};", "SELECT 1"),
             (";\u{b};", ""),
