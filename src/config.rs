@@ -242,54 +242,9 @@ pub struct PolyteiaSettings {
     pub network: NetworkSettings,
 }
 
-/// The variables that choose the network path to the API: the proxy
-/// variables and `SSL_CERT_FILE` / `SSL_CERT_DIR`, read like every other
-/// setting (the environment over the `.env` file), so that a proxy named
-/// only in `--env-file` is used too.
-#[derive(Clone, Default)]
-pub struct NetworkSettings {
-    /// The proxy variables that are set, by name; values may hold credentials.
-    proxy_vars: Vec<(String, String)>,
-    /// `SSL_CERT_FILE`: a PEM bundle trusted instead of the system store.
-    pub ssl_cert_file: Option<PathBuf>,
-    /// `SSL_CERT_DIR`: directories (`:`-separated) of PEM files, likewise.
-    pub ssl_cert_dirs: Vec<PathBuf>,
-}
-
-/// The proxy variables, in both cases (as curl and most tools accept them).
-pub const PROXY_VARIABLES: [&str; 8] =
-    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"];
-
-impl NetworkSettings {
-    /// Reads the proxy and trust-store variables through `var`.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> NetworkSettings {
-        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        NetworkSettings {
-            proxy_vars: PROXY_VARIABLES.iter().filter_map(|name| set(name).map(|v| (name.to_string(), v))).collect(),
-            ssl_cert_file: set("SSL_CERT_FILE").map(|v| PathBuf::from(v.trim())),
-            ssl_cert_dirs: set("SSL_CERT_DIR")
-                .map(|v| std::env::split_paths(v.trim()).filter(|p| !p.as_os_str().is_empty()).collect())
-                .unwrap_or_default(),
-        }
-    }
-
-    /// The value of one of [`PROXY_VARIABLES`], if set.
-    pub fn proxy_var(&self, name: &str) -> Option<String> {
-        self.proxy_vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
-}
+pub use crate::network::{NetworkSettings, PROXY_VARIABLES};
 
 /// Names only: a proxy URL may carry a password.
-impl std::fmt::Debug for NetworkSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NetworkSettings")
-            .field("proxy_vars_set", &self.proxy_vars.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
-            .field("ssl_cert_file", &self.ssl_cert_file)
-            .field("ssl_cert_dirs", &self.ssl_cert_dirs)
-            .finish()
-    }
-}
-
 impl PolyteiaSettings {
     /// The host of `POLYTEIA_BASE_URL` (validated when the settings were read).
     pub fn base_host(&self) -> &str {
@@ -415,7 +370,7 @@ impl Config {
             health_check_port: parse_port(env, &s::HEALTH_CHECK_PORT, &mut p).unwrap_or_default(),
         };
         if purpose == Purpose::Schedule {
-            if let Err(problems) = crate::schedule::Schedule::build(&schedule.cron_schedule, &schedule.cron_tz) {
+            if let Err(problems) = crate::cron::Schedule::build(&schedule.cron_schedule, &schedule.cron_tz) {
                 for (var, message) in problems {
                     p.add(var, message);
                 }
@@ -925,10 +880,10 @@ fn check_network(base_url: &str, network: &NetworkSettings, p: &mut Problems) {
     if split_base_url(base_url).is_none() {
         return;
     }
-    if let Err(problem) = crate::polyteia::proxy::proxy_for(url_host(base_url), base_url.starts_with("https://"), network) {
+    if let Err(problem) = crate::network::proxy::proxy_for(url_host(base_url), base_url.starts_with("https://"), network) {
         p.add(problem.variable, problem.message);
     }
-    if let Err(problem) = crate::polyteia::trust::TrustStore::load(network) {
+    if let Err(problem) = crate::network::trust::TrustStore::load(network) {
         p.add(problem.variable, problem.message);
     }
 }

@@ -1,5 +1,5 @@
 //! The HTTP side both API generations share: the agent (TLS with the trust
-//! store of [`super::trust`], the proxy of [`super::proxy`], timeouts, no
+//! store of [`crate::network::trust`], the proxy of [`crate::network::proxy`], timeouts, no
 //! redirects), the [`NetworkPath`] it takes, the [`RetryPolicy`] and the
 //! [`Client`].
 //!
@@ -23,9 +23,9 @@ use ureq::tls::TlsConfig;
 use ureq::{Agent, SendBody};
 
 use super::multipart::MultipartFile;
-use super::proxy::{proxy_for, ProxyChoice, ProxyInUse};
+use crate::network::proxy::{proxy_for, ProxyChoice, ProxyInUse};
 use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
-use super::trust::TrustStore;
+use crate::network::trust::TrustStore;
 use super::{Outcome, Preflight, ProgressFn};
 use crate::config::{NetworkSettings, PolyteiaSettings};
 use crate::error::{Error, ErrorKind, Result};

@@ -18,25 +18,9 @@ use crate::secret::Secret;
 
 pub(crate) mod http;
 pub(crate) mod multipart;
-pub(crate) mod proxy;
 pub(crate) mod reply;
 pub mod session;
-pub mod trust;
 pub mod upload_token;
-
-/// A network setting that cannot be used: the variable and what is wrong
-/// (validated with the rest of the configuration).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingProblem {
-    pub variable: &'static str,
-    pub message: String,
-}
-
-impl SettingProblem {
-    pub fn into_error(self) -> Error {
-        Error::config(format!("{}: {}", self.variable, self.message))
-    }
-}
 
 /// Called with the number of body bytes sent so far (for a progress bar).
 pub type ProgressFn<'a> = &'a (dyn Fn(u64) + Sync);

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use super::proxy::ProxyInUse;
+use crate::network::proxy::ProxyInUse;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Error bodies are cut to this many characters in messages.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ureq::tls::{Certificate, RootCerts};
 
 use super::SettingProblem;
-use crate::config::NetworkSettings;
+use super::NetworkSettings;
 
 /// Where TLS looks for trusted CA certificates.
 #[derive(Debug, Clone)]

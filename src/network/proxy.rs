@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use ureq::Proxy;
 
 use super::SettingProblem;
-use crate::config::NetworkSettings;
+use super::NetworkSettings;
 use crate::secret::Secret;
 
 /// How the API is reached.
