@@ -60,10 +60,6 @@ def example(name: str) -> dict[str, Any]:
 # Rendering
 
 
-@pytest.fixture(scope="session")
-def chart():
-    with helm.Chart.load(CHART) as loaded:
-        yield loaded
 
 
 class Rendered:

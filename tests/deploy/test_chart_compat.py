@@ -61,10 +61,6 @@ def rendered_text(chart, values: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-@pytest.fixture(scope="module")
-def chart():
-    with helm.Chart.load(CHART) as loaded:
-        yield loaded
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))

@@ -59,10 +59,6 @@ def jobs(count: int, **extra: Any) -> list[dict[str, Any]]:
     return [job(f"table-{i:02d}", **copy.deepcopy(extra)) for i in range(1, count + 1)]
 
 
-@pytest.fixture(scope="module")
-def chart():
-    with helm.Chart.load(CHART) as loaded:
-        yield loaded
 
 
 class Rendered:

@@ -42,10 +42,6 @@ def merge(*parts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@pytest.fixture(scope="module")
-def chart():
-    with helm.Chart.load(CHART) as loaded:
-        yield loaded
 
 
 class Rendered:
