@@ -33,6 +33,22 @@ const SECRETS: [&str; 5] = [PAK, UPLOAD_TOKEN, UPLOAD_TOKEN_2, SESSION_TOKEN, SE
 // ---------------------------------------------------------------------------
 // A resetting front for the mock
 
+/// Copies bytes both ways between `client` and `upstream` until either side
+/// closes, each direction in its own thread.
+fn relay(client: TcpStream, upstream: TcpStream) {
+    let (mut client_r, mut upstream_w) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+    let (mut upstream_r, mut client_w) = (upstream, client);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client_r, &mut upstream_w);
+        let _ = upstream_w.shutdown(std::net::Shutdown::Write);
+    });
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut upstream_r, &mut client_w);
+        let _ = client_w.flush();
+        let _ = client_w.shutdown(std::net::Shutdown::Write);
+    });
+}
+
 /// A TCP front for `target` that resets its first `drop_first` connections
 /// (reads one byte and closes with unread data, which makes Linux send RST)
 /// and relays the others.
@@ -52,17 +68,7 @@ fn flaky_front(target: &str, drop_first: usize) -> (String, Arc<AtomicUsize>) {
                 continue;
             }
             let Ok(upstream) = TcpStream::connect(target) else { return };
-            let (mut client_r, mut upstream_w) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-            let (mut upstream_r, mut client_w) = (upstream, client);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut client_r, &mut upstream_w);
-                let _ = upstream_w.shutdown(std::net::Shutdown::Write);
-            });
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut upstream_r, &mut client_w);
-                let _ = client_w.flush();
-                let _ = client_w.shutdown(std::net::Shutdown::Write);
-            });
+            relay(client, upstream);
         }
     });
     (url, accepted)
@@ -569,16 +575,7 @@ fn connect_proxy(target: &str, status: u16) -> (String, Arc<Mutex<Vec<String>>>)
             }
             let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
             let Ok(upstream) = TcpStream::connect(target) else { return };
-            let (mut client_r, mut upstream_w) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-            let (mut upstream_r, mut client_w) = (upstream, client);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut client_r, &mut upstream_w);
-                let _ = upstream_w.shutdown(std::net::Shutdown::Write);
-            });
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut upstream_r, &mut client_w);
-                let _ = client_w.shutdown(std::net::Shutdown::Write);
-            });
+            relay(client, upstream);
         }
     });
     (address, heads)
