@@ -114,47 +114,7 @@ fn read_env_file(path: &Path) -> Result<HashMap<String, String>> {
 // ---------------------------------------------------------------------------
 // Typed settings
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceKind {
-    Postgres,
-    Mysql,
-    DuckDb,
-    Sqlite,
-}
-
-impl SourceKind {
-    fn parse(value: &str) -> Option<SourceKind> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "postgres" | "postgresql" => Some(SourceKind::Postgres),
-            "mysql" | "mariadb" => Some(SourceKind::Mysql),
-            "duckdb" => Some(SourceKind::DuckDb),
-            "sqlite" | "sqlite3" => Some(SourceKind::Sqlite),
-            _ => None,
-        }
-    }
-
-    /// Server types need host, port and user; embedded types read a file.
-    pub fn is_server(self) -> bool {
-        matches!(self, SourceKind::Postgres | SourceKind::Mysql)
-    }
-
-    pub fn default_port(self) -> Option<u16> {
-        match self {
-            SourceKind::Postgres => Some(5432),
-            SourceKind::Mysql => Some(3306),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SourceKind::Postgres => "postgres",
-            SourceKind::Mysql => "mysql",
-            SourceKind::DuckDb => "duckdb",
-            SourceKind::Sqlite => "sqlite",
-        }
-    }
-}
+pub use crate::source::kind::SourceKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryDialect {
@@ -330,8 +290,6 @@ impl Purpose {
 
 pub const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_secs(1);
 
-const POSTGRES_SSL_MODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
-const MYSQL_SSL_MODES: [&str; 5] = ["disabled", "preferred", "required", "verify_ca", "verify_identity"];
 
 /// Driver options that have a dedicated variable; setting them twice would be ambiguous.
 const RESERVED_OPTIONS: [&str; 13] = [
@@ -640,11 +598,7 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
 
     let ssl_mode = env.get(s::SOURCE_DATABASE_SSL_MODE.name).map(|m| m.trim().to_ascii_lowercase());
     if let (Some(mode), Some(k)) = (&ssl_mode, kind) {
-        let allowed: &[&str] = match k {
-            SourceKind::Postgres => &POSTGRES_SSL_MODES,
-            SourceKind::Mysql => &MYSQL_SSL_MODES,
-            _ => &[],
-        };
+        let allowed = k.ssl_modes();
         if allowed.is_empty() {
             p.add(s::SOURCE_DATABASE_SSL_MODE.name, format!("does not apply to a {} source", k.name()));
         } else if !allowed.contains(&mode.as_str()) {

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use duckdb::Connection;
 
+pub mod kind;
+
 use crate::cancel::{Cancellation, StopQuery};
 use crate::config::{Config, EngineSettings, OutputSettings, QueryDialect, SourceKind, SourceSettings};
 use crate::error::{Error, ErrorKind, Result};
