@@ -1,13 +1,12 @@
 //! `connector check`: every preflight check, one log line each, nothing
 //! uploaded. A check whose prerequisite failed is skipped with a warning.
 
-use std::time::Instant;
-
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::Context;
-use crate::polyteia::{self, Outcome, KEY_CHECK};
-use crate::source::{self, Source};
+use crate::polyteia::{self, KEY_CHECK};
+use crate::source::{QUERY_CHECK, SOURCE_CHECK};
+use crate::stages::{CheckOutcome as Outcome, Export};
 
 #[derive(Default)]
 struct Report {
@@ -33,19 +32,6 @@ impl Report {
                 self.skipped += 1;
                 log::warn!(check = check, result = "skipped"; "SKIP {check}: {reason}");
                 false
-            }
-        }
-    }
-
-    fn pass_or_fail<T>(&mut self, check: &str, result: Result<T>, detail: impl FnOnce(&T) -> String) -> Option<T> {
-        match result {
-            Ok(value) => {
-                self.record(check, Outcome::Passed(detail(&value)));
-                Some(value)
-            }
-            Err(err) => {
-                self.record(check, Outcome::Failed(err));
-                None
             }
         }
     }
@@ -79,37 +65,23 @@ pub fn run_checks(config: &Config, ctx: &Context) -> Result<()> {
 }
 
 fn check_source(config: &Config, report: &mut Report) {
-    let s = match config.source() {
-        Ok(s) => s,
+    let export = match crate::source::export_for(config) {
+        Ok(export) => export,
         Err(err) => {
-            report.record("source database", Outcome::Failed(err));
+            report.record(SOURCE_CHECK, Outcome::Failed(err));
             return;
         }
     };
-    let work_dir = match source::private_work_dir(&config.output.temp_dir) {
+    let work_dir = match crate::job::private_work_dir(&config.output.temp_dir) {
         Ok(dir) => dir,
         Err(err) => {
             report.record("temp directory", Outcome::Failed(err));
-            report.skip("source database", "needs a writable TEMP_DIR");
-            report.skip("source query", "needs a writable TEMP_DIR");
+            report.skip(SOURCE_CHECK, "needs a writable TEMP_DIR");
+            report.skip(QUERY_CHECK, "needs a writable TEMP_DIR");
             return;
         }
     };
-    let started = Instant::now();
-    let opened = report.pass_or_fail("source database", Source::open(s, &config.engine, work_dir.path()), |_| {
-        let target = match (&s.host, s.port) {
-            (Some(host), Some(port)) => format!(" at {host}:{port} as {}", s.user.as_deref().unwrap_or("")),
-            _ => String::new(),
-        };
-        format!("connected to {} database {}{target} in {:.2}s", s.kind.name(), s.database, started.elapsed().as_secs_f64())
-    });
-    match opened {
-        Some(source) => {
-            report.pass_or_fail("source query", source.describe(), |columns| {
-                let list: Vec<String> = columns.iter().map(|c| format!("{} {}", c.name, c.type_name)).collect();
-                format!("valid, {} columns: {}", columns.len(), list.join(", "))
-            });
-        }
-        None => report.skip("source query", "needs a working source database connection"),
+    for preflight in export.preflight(work_dir.path()) {
+        report.record(preflight.check, preflight.outcome);
     }
 }

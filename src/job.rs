@@ -15,8 +15,9 @@ use crate::config::{Config, LogFormat};
 use crate::error::{Error, ErrorKind, Result};
 use crate::health::{Phase, State};
 use crate::metrics::{self, Outcome};
-use crate::polyteia::{self, Api, IngestOutcome};
-use crate::source::{self, Export, ExportStats};
+use crate::stages::{Api, IngestOutcome, UploadReceipt};
+use crate::source;
+use crate::stages::{Export, ExportStats};
 
 /// The stages of a cycle, chosen once (in `main`) from the settings.
 #[derive(Clone, Copy)]
@@ -52,7 +53,7 @@ fn export_to_file_inner(export: &dyn Export, config: &Config, output: &Path, ctx
         .ok_or_else(|| Error::new(ErrorKind::LocalIo, format!("--output {} is not a file path", output.display())))?;
     let partial = parent.join(format!(".{}.partial-{}", file_name.to_string_lossy(), std::process::id()));
 
-    let work_dir = source::private_work_dir(&config.output.temp_dir)?;
+    let work_dir = private_work_dir(&config.output.temp_dir)?;
     let _leftovers = ctx.cancel.remove_on_sudden_exit(&[work_dir.path(), &partial]);
     export.announce();
     let stats = export_into(export, ctx, work_dir.path(), &partial)?;
@@ -66,6 +67,15 @@ fn export_to_file_inner(export: &dyn Export, config: &Config, output: &Path, ctx
     let summary = ExportSummary { file: output, stats, total: started.elapsed() };
     log_export_summary(&summary);
     Ok(summary)
+}
+
+/// A private directory for one run's files (the Parquet file, DuckDB's
+/// spill files), removed when dropped: on every exit path, success or failure.
+pub fn private_work_dir(temp_dir: &Path) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("polyteia-connector-")
+        .tempdir_in(temp_dir)
+        .map_err(|e| Error::io(format!("cannot create a work directory in TEMP_DIR {}", temp_dir.display()), &e))
 }
 
 /// What a finished `run` reports.
@@ -109,7 +119,7 @@ pub fn run_once(stages: Stages, config: &Config, ctx: &Context) -> Result<RunSum
 
 fn run_phases(stages: Stages, config: &Config, ctx: &Context) -> Result<RunSummary> {
     let started = Instant::now();
-    let work_dir = source::private_work_dir(&config.output.temp_dir)?;
+    let work_dir = private_work_dir(&config.output.temp_dir)?;
     let _leftovers = ctx.cancel.remove_on_sudden_exit(&[work_dir.path()]);
     stages.export.announce();
 
@@ -149,7 +159,7 @@ fn publish(
     api: &dyn Api,
     file: &Path,
     bytes: u64,
-) -> Result<(Duration, polyteia::UploadReceipt, Option<Duration>)> {
+) -> Result<(Duration, UploadReceipt, Option<Duration>)> {
     ctx.state.set_phase(Phase::Uploading);
     let upload_started = Instant::now();
     let progress = UploadProgress::new(bytes, config.log_format);
@@ -344,7 +354,7 @@ pub fn human_bytes(bytes: u64) -> String {
 mod tests {
     use super::*;
     use crate::config::{Env, Purpose};
-    use crate::polyteia::{Preflight, ProgressFn, UploadReceipt};
+    use crate::stages::{Preflight, ProgressFn, UploadReceipt};
     use std::sync::Mutex;
 
     #[test]
@@ -370,6 +380,10 @@ mod tests {
 
     impl Export for FakeExport {
         fn announce(&self) {}
+
+        fn preflight(&self, _spill: &Path) -> Vec<Preflight> {
+            Vec::new()
+        }
 
         fn export(&self, dest: &Path, _spill: &Path, cancel: &Cancellation, connected: &dyn Fn()) -> Result<ExportStats> {
             connected();

@@ -23,5 +23,6 @@ pub mod secret;
 pub mod settings;
 pub mod source;
 pub mod sql;
+pub mod stages;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -9,7 +9,6 @@ use connector::config::{self, Config, Env, LogFormat, Purpose};
 use connector::error::{Error, ErrorKind};
 use connector::job::{self, Context, Stages};
 use connector::polyteia;
-use connector::source::DuckDbExport;
 use connector::schedule::{self, Schedule};
 use connector::{check, health, logging, metrics};
 
@@ -58,7 +57,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Export { output } => {
             let config = Config::from_env(&env, Purpose::Export)?;
-            let export = DuckDbExport::new(&config)?;
+            let export = connector::source::export_for(&config)?;
             ctx.cancel.install_signal_handlers()?;
             job::export_to_file(&export, &config, &output, &ctx)?;
             Ok(())
@@ -90,7 +89,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             // Validates CRON_SCHEDULE and CRON_TZ with everything else, before anything runs.
             let config = Config::from_env(&env, Purpose::Schedule)?;
             let schedule = Schedule::parse(&config.schedule.cron_schedule, &config.schedule.cron_tz)?;
-            let export = DuckDbExport::new(&config)?;
+            let export = connector::source::export_for(&config)?;
             let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
             ctx.cancel.install_signal_handlers()?;
             let _server = health::Server::start(config.schedule.health_check_port, ctx.state.clone())?;
@@ -104,7 +103,7 @@ fn run(cli: Cli) -> Result<(), Error> {
 fn run_once(env: &Env, serve_health: bool, ctx: &Context) -> Result<job::RunSummary, Error> {
     let config = Config::from_env(env, Purpose::Upload)?;
     // The stages are chosen here, once: the job only orchestrates them.
-    let export = DuckDbExport::new(&config)?;
+    let export = connector::source::export_for(&config)?;
     let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
     let stages = Stages { export: &export, api: api.as_ref() };
     ctx.cancel.install_signal_handlers()?;

@@ -13,8 +13,7 @@ use crate::config::Config;
 pub use crate::cron::Schedule;
 use crate::error::{Error, Result};
 use crate::job::{self, Context, Stages};
-use crate::polyteia::Api;
-use crate::source::Export;
+use crate::stages::{Api, Export};
 
 /// Runs cycles on the schedule until a signal arrives; then stops the
 /// running cycle, waits for its clean-up and returns the interruption.

@@ -256,3 +256,8 @@ mod tests {
         }
     }
 }
+
+/// A DuckDB string literal.
+pub fn sql_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}

@@ -26,7 +26,7 @@ use super::multipart::MultipartFile;
 use crate::network::proxy::{proxy_for, ProxyChoice, ProxyInUse};
 use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
 use crate::network::trust::TrustStore;
-use super::{Outcome, Preflight, ProgressFn};
+use super::{CheckOutcome, Preflight, ProgressFn};
 use crate::config::{NetworkSettings, PolyteiaSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
@@ -268,8 +268,8 @@ impl Client {
     /// the request that did not get through.
     pub fn network_check(&self, failure: Option<&Error>) -> Preflight {
         let outcome = match failure {
-            Some(err) if !self.answered.load(Ordering::SeqCst) => Outcome::Failed(err.clone()),
-            _ => Outcome::Passed(format!("{} reached {}", self.base_url, self.path.describe())),
+            Some(err) if !self.answered.load(Ordering::SeqCst) => CheckOutcome::Failed(err.clone()),
+            _ => CheckOutcome::Passed(format!("{} reached {}", self.base_url, self.path.describe())),
         };
         Preflight { check: NETWORK_CHECK, outcome }
     }

@@ -7,10 +7,8 @@
 //! (answers, error parsing and the failures they stand for). The retry
 //! schedule is [`crate::retry`]'s, shared with the source connection.
 
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::config::{ApiGeneration, PolyteiaSettings};
 use crate::error::{Error, Result};
@@ -22,60 +20,7 @@ pub(crate) mod reply;
 pub mod session;
 pub mod upload_token;
 
-/// Called with the number of body bytes sent so far (for a progress bar).
-pub type ProgressFn<'a> = &'a (dyn Fn(u64) + Sync);
-
-/// What the platform said about an accepted upload.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UploadReceipt {
-    /// The ingest id (session API only).
-    pub ingest_id: Option<String>,
-    /// How many attempts the upload took (1 = no retry).
-    pub attempts: u32,
-}
-
-/// How waiting for the ingest ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IngestOutcome {
-    /// The API has no ingest step (upload-token API): the upload is final.
-    NotApplicable,
-    /// The platform reported `completed`.
-    Completed { waited: Duration },
-}
-
-/// How one preflight check ended (`connector check` prints one line each).
-#[derive(Debug)]
-pub enum Outcome {
-    Passed(String),
-    Failed(Error),
-    /// Not run because a check it needs failed; says which.
-    Skipped(String),
-}
-
-/// One named preflight check and how it ended.
-#[derive(Debug)]
-pub struct Preflight {
-    pub check: &'static str,
-    pub outcome: Outcome,
-}
-
-impl Preflight {
-    fn new(check: &'static str, outcome: Outcome) -> Preflight {
-        Preflight { check, outcome }
-    }
-
-    /// Passed with `detail(value)`, or failed with the error.
-    fn from_result<T>(check: &'static str, result: Result<T>, detail: impl FnOnce(&T) -> String) -> (Preflight, Option<T>) {
-        match result {
-            Ok(value) => (Preflight::new(check, Outcome::Passed(detail(&value))), Some(value)),
-            Err(err) => (Preflight::new(check, Outcome::Failed(err)), None),
-        }
-    }
-
-    fn skipped(check: &'static str, reason: &str) -> Preflight {
-        Preflight::new(check, Outcome::Skipped(reason.to_string()))
-    }
-}
+pub use crate::stages::{Api, CheckOutcome, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 
 /// The name of the check of the key, the first request of every generation's
 /// preflight; also what `check` reports when the API cannot even be set up.
@@ -87,29 +32,11 @@ pub const KEY_CHECK: &str = "polyteia key";
 /// skipped rather than blamed.
 fn network_and_key<T>(client: &http::Client, key: Result<T>, detail: impl FnOnce(&T) -> String) -> (Vec<Preflight>, Option<T>) {
     let network = client.network_check(key.as_ref().err());
-    if matches!(network.outcome, Outcome::Failed(_)) {
+    if matches!(network.outcome, CheckOutcome::Failed(_)) {
         return (vec![network, Preflight::skipped(KEY_CHECK, "needs a working network path to the API")], None);
     }
     let (key, value) = Preflight::from_result(KEY_CHECK, key, detail);
     (vec![network, key], value)
-}
-
-/// One API generation.
-pub trait Api: Send + Sync {
-    /// e.g. "upload-token API at https://app.polyteia.com".
-    fn describe(&self) -> String;
-
-    /// Replaces the dataset's data with the Parquet file at `file`. Retries
-    /// transient failures, each time from the first byte.
-    fn upload(&self, file: &Path, progress: ProgressFn) -> Result<UploadReceipt>;
-
-    /// Waits until the platform has ingested the upload.
-    fn wait_for_ingest(&self, receipt: &UploadReceipt) -> Result<IngestOutcome>;
-
-    /// Everything this generation can check without uploading, in order,
-    /// starting with [`http::NETWORK_CHECK`] and [`KEY_CHECK`]; a check whose
-    /// prerequisite failed is skipped.
-    fn preflight(&self) -> Vec<Preflight>;
 }
 
 /// The key and the dataset both API generations need.

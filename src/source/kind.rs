@@ -1,4 +1,12 @@
-//! The source kinds: what SOURCE_DATABASE_TYPE names.
+//! The source kinds SOURCE_DATABASE_TYPE names, and the one place that
+//! picks the description of a kind ([`SourceKind::source_type`]). Each kind
+//! is described once, in its own file, by a [`SourceType`].
+
+use duckdb::Connection;
+
+use super::settings::{QueryDialect, SourceSettings};
+use super::{duckdb_file, mysql, postgres, sqlite};
+use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
@@ -9,44 +17,117 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub fn parse(value: &str) -> Option<SourceKind> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "postgres" | "postgresql" => Some(SourceKind::Postgres),
-            "mysql" | "mariadb" => Some(SourceKind::Mysql),
-            "duckdb" => Some(SourceKind::DuckDb),
-            "sqlite" | "sqlite3" => Some(SourceKind::Sqlite),
-            _ => None,
+    /// Every kind, in the order the documentation lists them.
+    pub const ALL: [SourceKind; 4] = [SourceKind::Postgres, SourceKind::Mysql, SourceKind::DuckDb, SourceKind::Sqlite];
+
+    /// The description of this kind: the one match over the kinds.
+    pub(crate) fn source_type(self) -> &'static dyn SourceType {
+        match self {
+            SourceKind::Postgres => &postgres::Postgres,
+            SourceKind::Mysql => &mysql::Mysql,
+            SourceKind::DuckDb => &duckdb_file::DuckDbFile,
+            SourceKind::Sqlite => &sqlite::Sqlite,
         }
+    }
+
+    /// The kind a SOURCE_DATABASE_TYPE value names (any of its spellings).
+    pub fn parse(value: &str) -> Option<SourceKind> {
+        let value = value.trim().to_ascii_lowercase();
+        SourceKind::ALL.into_iter().find(|kind| kind.source_type().names().contains(&value.as_str()))
+    }
+
+    /// Every accepted spelling, for messages and docs.
+    pub fn spellings() -> Vec<&'static str> {
+        SourceKind::ALL.iter().flat_map(|kind| kind.source_type().names().iter().copied()).collect()
     }
 
     /// Server types need host, port and user; embedded types read a file.
     pub fn is_server(self) -> bool {
-        matches!(self, SourceKind::Postgres | SourceKind::Mysql)
+        self.default_port().is_some()
     }
 
     pub fn default_port(self) -> Option<u16> {
-        match self {
-            SourceKind::Postgres => Some(5432),
-            SourceKind::Mysql => Some(3306),
-            _ => None,
-        }
+        self.source_type().default_port()
     }
 
+    /// The canonical name (the first spelling).
     pub fn name(self) -> &'static str {
-        match self {
-            SourceKind::Postgres => "postgres",
-            SourceKind::Mysql => "mysql",
-            SourceKind::DuckDb => "duckdb",
-            SourceKind::Sqlite => "sqlite",
-        }
+        self.source_type().names()[0]
     }
 
     /// The values SOURCE_DATABASE_SSL_MODE may take (none: TLS does not apply).
     pub fn ssl_modes(self) -> &'static [&'static str] {
-        match self {
-            SourceKind::Postgres => &["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
-            SourceKind::Mysql => &["disabled", "preferred", "required", "verify_ca", "verify_identity"],
-            _ => &[],
-        }
+        self.source_type().ssl_modes()
     }
+}
+
+/// What the connector knows about one kind of source: how DuckDB reaches it,
+/// how it is tuned, how its statements are cancelled and how its errors read.
+/// Everything has a default that fits an embedded file source.
+pub(crate) trait SourceType: Sync {
+    /// The SOURCE_DATABASE_TYPE spellings, the canonical one first.
+    fn names(&self) -> &'static [&'static str];
+
+    /// A database server's default port; `None` for a file source.
+    fn default_port(&self) -> Option<u16> {
+        None
+    }
+
+    /// Accepted SOURCE_DATABASE_SSL_MODE values; empty when TLS does not apply.
+    fn ssl_modes(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The DuckDB extension that reads this kind (its canonical file name).
+    fn extension(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Adjusts the settings before connecting: e.g. names the run on the
+    /// server with `tag`.
+    fn prepare(&self, _settings: &mut SourceSettings, _tag: &str) {}
+
+    /// Warnings about the settings, logged before the export starts.
+    fn warnings(&self, _settings: &SourceSettings) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// DuckDB settings chosen by measurement, applied before ATTACH.
+    fn tuning(&self, _dialect: QueryDialect) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Attaches the source read-only as [`super::CATALOG`]; `Ok(false)`
+    /// when there is nothing to attach (the query runs on DuckDB itself).
+    fn attach(&self, conn: &Connection, settings: &SourceSettings) -> Result<bool>;
+
+    /// Strings of ours that the driver may echo in an error (connection
+    /// strings with the password); they are cut out of messages.
+    fn echoed(&self, _settings: &SourceSettings) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The native-dialect query as DuckDB runs it (a pass-through call);
+    /// `None` when this kind has no native dialect.
+    fn pass_through(&self, _native_query: &str) -> Option<String> {
+        None
+    }
+
+    /// Cancels the statements that carry `marker` on the server, from a
+    /// second connection of the same DuckDB; how many were found. `None`
+    /// when this kind has no server-side cancel.
+    fn server_cancel(&self) -> Option<&dyn ServerCancelStatement> {
+        None
+    }
+
+    /// A hint that names the setting a connection error points at, when
+    /// this kind's server or driver says so recognisably.
+    fn login_hint(&self, _lower_message: &str) -> Option<&'static str> {
+        None
+    }
+}
+
+/// How a server kind cancels this run's statement (see `source::cancel`).
+pub(crate) trait ServerCancelStatement: Sync {
+    fn cancel(&self, conn: &Connection, settings: &SourceSettings, tag: &str, marker: &str) -> std::result::Result<usize, duckdb::Error>;
 }

@@ -1,0 +1,122 @@
+//! What every kind shares when it connects: `key=value` connection strings,
+//! the ATTACH itself, and a connection error that names what to check.
+
+use duckdb::Connection;
+
+use super::settings::SourceSettings;
+use super::CATALOG;
+use crate::error::{Error, ErrorKind, Result};
+
+/// The key names one driver uses for the settings we pass.
+pub(crate) struct DriverKeys {
+    /// Whether host, port, user, password, database and TLS go into the
+    /// string (else they travel in a DuckDB secret).
+    pub carries_settings: bool,
+    pub database: &'static str,
+    pub ssl_mode: &'static str,
+    pub ssl_root_cert: &'static str,
+    /// Options we set unless SOURCE_DATABASE_OPTIONS does.
+    pub defaults: &'static [(&'static str, &'static str)],
+}
+
+/// `key=value` pairs, each value quoted by `quote`, then the user's options.
+pub(crate) fn connection_string(s: &SourceSettings, keys: &DriverKeys, quote: fn(&str) -> String) -> String {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    if keys.carries_settings {
+        pairs.extend(s.host.as_ref().map(|h| ("host", h.clone())));
+        pairs.extend(s.port.map(|p| ("port", p.to_string())));
+        pairs.extend(s.user.as_ref().map(|u| ("user", u.clone())));
+        pairs.extend(s.password.as_ref().map(|p| ("password", p.expose().to_string())));
+        pairs.push((keys.database, s.database.clone()));
+        pairs.extend(s.ssl_mode.as_ref().map(|m| (keys.ssl_mode, m.clone())));
+        pairs.extend(s.ssl_root_cert.as_ref().map(|c| (keys.ssl_root_cert, c.to_string_lossy().into_owned())));
+    }
+    for (key, value) in keys.defaults {
+        if !s.options.iter().any(|(k, _)| k == key) {
+            pairs.push((key, value.to_string()));
+        }
+    }
+    pairs.extend(s.options.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    pairs.iter().map(|(key, value)| format!("{key}={}", quote(value))).collect::<Vec<_>>().join(" ")
+}
+
+/// Runs `attach_sql` and makes the catalog the default, so that
+/// `SELECT * FROM t` works as well as the documented `db.t`.
+pub(crate) fn attach_as_catalog(conn: &Connection, settings: &SourceSettings, attach_sql: &str) -> Result<bool> {
+    conn.execute_batch(attach_sql).map_err(|e| connect_error(settings, &e, attach_sql))?;
+    conn.execute_batch(&format!("USE {CATALOG}"))
+        .map_err(|e| Error::new(ErrorKind::SourceUnreachable, format!("cannot select the attached database: {e}")))?;
+    Ok(true)
+}
+
+pub(crate) fn connect_error(settings: &SourceSettings, err: &duckdb::Error, attach_sql: &str) -> Error {
+    let kind = settings.kind;
+    let what = if kind.is_server() {
+        format!(
+            "cannot connect to the {} database {} at {}:{} as {}",
+            kind.name(),
+            settings.database,
+            settings.host.as_deref().unwrap_or("?"),
+            settings.port.map(|p| p.to_string()).unwrap_or_default(),
+            settings.user.as_deref().unwrap_or("?"),
+        )
+    } else {
+        format!("cannot open the {} database file {}", kind.name(), settings.database)
+    };
+    // The drivers echo the whole connection string; it repeats our settings
+    // (and words like "password" or "connect_timeout" that would mislead the
+    // hint below), so it is cut out of the message.
+    let mut text = err.to_string();
+    for echoed in kind.source_type().echoed(settings).into_iter().chain([attach_sql.to_string()]) {
+        if !echoed.is_empty() {
+            text = text.replace(&echoed, "…");
+        }
+    }
+    let lower = text.to_ascii_lowercase();
+    let hint = login_hint(kind.source_type(), &lower);
+    let error = Error::new(ErrorKind::SourceUnreachable, format!("{what}: {}; {hint}", super::errors::strip_duckdb_prefix(&text)));
+    // A server that is down, restarting or not reachable yet may come back; a
+    // refused login or a missing database will not.
+    const MAY_RECOVER: [&str; 8] = [
+        "connection refused",
+        "timeout",
+        "timed out",
+        "could not connect",
+        "can't connect",
+        "lost connection",
+        "the database system is starting up",
+        "temporary failure in name resolution",
+    ];
+    match MAY_RECOVER.iter().any(|m| lower.contains(m)) {
+        true => error.transient(),
+        false => error,
+    }
+}
+
+/// What to check after a failed connection, from the server's or driver's
+/// message: the setting it points at, or all of them when it cannot tell.
+pub(crate) fn login_hint(source_type: &dyn super::kind::SourceType, lower: &str) -> &'static str {
+    const HOST: [&str; 11] = [
+        "connection refused",
+        "could not translate host name",
+        "name or service not known",
+        "temporary failure in name resolution",
+        "unknown mysql server host",
+        "can't connect to",
+        "no route to host",
+        "network is unreachable",
+        "timeout expired",
+        "timed out",
+        "could not connect to server",
+    ];
+    if let Some(hint) = source_type.login_hint(lower) {
+        hint
+    } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") {
+        "check SOURCE_DATABASE_SSL_MODE and SOURCE_DATABASE_SSL_ROOT_CERT"
+    } else if HOST.iter().any(|m| lower.contains(m)) {
+        "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and that the server accepts connections from here"
+    } else {
+        "check SOURCE_DATABASE_HOST, SOURCE_DATABASE_PORT, SOURCE_DATABASE_USER, SOURCE_DATABASE_PASSWORD and \
+         SOURCE_DATABASE_NAME"
+    }
+}
