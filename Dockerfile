@@ -33,7 +33,7 @@ WORKDIR /src
 
 # 1. The prebuilt DuckDB library, then the dependencies only: built from the
 #    manifests and an empty crate, cached until Cargo.toml/Cargo.lock change.
-COPY scripts/fetch-duckdb ./scripts/fetch-duckdb
+COPY scripts/lib.sh scripts/fetch-duckdb ./scripts/
 RUN CONNECTOR_CACHE_DIR=/tmp/connector-cache scripts/fetch-duckdb /src/.duckdb/lib \
     && rm -rf /tmp/connector-cache
 COPY Cargo.toml Cargo.lock build.rs ./
@@ -64,8 +64,8 @@ FROM ${PYTHON_IMAGE} AS extensions
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     CONNECTOR_CACHE_DIR=/tmp/connector-cache
-COPY scripts/fetch-extensions /usr/local/bin/fetch-extensions
-RUN fetch-extensions /opt/connector/extensions \
+COPY scripts/lib.sh scripts/fetch-extensions /src/scripts/
+RUN /src/scripts/fetch-extensions /opt/connector/extensions \
     && chmod -R a+rX,go-w /opt/connector/extensions \
     && rm -rf /tmp/connector-cache
 
