@@ -7,6 +7,8 @@
 #   log_on_stderr     for a script whose stdout is its result (a path, a report)
 #   error_label WORD  die writes "<script>: WORD: MESSAGE" instead ("FAILED" for a check)
 #   use_cargo         puts rustup's cargo on PATH when it is not there yet; dies without it
+#   duckdb_version    prints the DuckDB release the connector is built for (MAJOR.MINOR.PATCH), from
+#                     the file DUCKDB_VERSION at the repository root, the one place it is written
 #
 # <script> is the file name of the script that sourced this file, so a line in a long
 # CI log says which script wrote it. Usage, after `ROOT=` in the script:
@@ -14,6 +16,7 @@
 #   . "$ROOT/scripts/lib.sh"
 
 LIB_SCRIPT_NAME="$(basename "${BASH_SOURCE[1]:-$0}")"
+LIB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 lib_log_fd=1
 lib_error_label=error
 
@@ -30,3 +33,10 @@ use_cargo() {
     command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust (rustup) first"
 }
 
+duckdb_version() {
+    local file="$LIB_ROOT/DUCKDB_VERSION" version
+    [[ -s "$file" ]] || die "$file is missing (it names the DuckDB release the connector is built for)"
+    version="$(tr -d '[:space:]' <"$file")"
+    [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "$file: '$version' is not a DuckDB release number (MAJOR.MINOR.PATCH)"
+    printf '%s\n' "$version"
+}

@@ -21,7 +21,7 @@ pub const CATALOG: &str = "db";
 /// crate pin, the prebuilt library (scripts/fetch-duckdb) and the extension
 /// files (scripts/fetch-extensions) all belong to it. Extensions only load into
 /// the exact release they were built for, so another library is refused at start.
-pub const DUCKDB_VERSION: &str = "v1.5.5";
+pub const DUCKDB_VERSION: &str = concat!("v", env!("CONNECTOR_DUCKDB_VERSION"));
 
 /// How DuckDB is linked into this build: `"shared"` (the official prebuilt
 /// libduckdb.so, the default) or `"bundled"` (compiled in, `--features bundled`).
