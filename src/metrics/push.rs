@@ -15,7 +15,7 @@ use base64::Engine as _;
 
 use super::{last_run, seconds, Exposition, Outcome, CONTENT_TYPE, LAST_SUCCESS};
 use crate::config::PushgatewaySettings;
-use crate::polyteia::http::agent_for_url;
+use crate::network::agent::agent_for_url;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
 
