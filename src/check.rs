@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::Context;
-use crate::polyteia::{self, Outcome, KEY_CHECK};
+use crate::polyteia::{self, CheckResult, KEY_CHECK};
 use crate::source::{self, Source};
 
 #[derive(Default)]
@@ -17,19 +17,19 @@ struct Report {
 }
 
 impl Report {
-    fn record(&mut self, check: &str, outcome: Outcome) -> bool {
+    fn record(&mut self, check: &str, outcome: CheckResult) -> bool {
         match outcome {
-            Outcome::Passed(detail) => {
+            CheckResult::Passed(detail) => {
                 self.passed += 1;
                 log::info!(check = check, result = "passed"; "PASS {check}: {detail}");
                 true
             }
-            Outcome::Failed(err) => {
+            CheckResult::Failed(err) => {
                 self.failed += 1;
                 log::error!(check = check, result = "failed", exit_code = err.exit_code(); "FAIL {check}: {err}");
                 false
             }
-            Outcome::Skipped(reason) => {
+            CheckResult::Skipped(reason) => {
                 self.skipped += 1;
                 log::warn!(check = check, result = "skipped"; "SKIP {check}: {reason}");
                 false
@@ -40,18 +40,18 @@ impl Report {
     fn pass_or_fail<T>(&mut self, check: &str, result: Result<T>, detail: impl FnOnce(&T) -> String) -> Option<T> {
         match result {
             Ok(value) => {
-                self.record(check, Outcome::Passed(detail(&value)));
+                self.record(check, CheckResult::Passed(detail(&value)));
                 Some(value)
             }
             Err(err) => {
-                self.record(check, Outcome::Failed(err));
+                self.record(check, CheckResult::Failed(err));
                 None
             }
         }
     }
 
     fn skip(&mut self, check: &str, reason: &str) {
-        self.record(check, Outcome::Skipped(reason.to_string()));
+        self.record(check, CheckResult::Skipped(reason.to_string()));
     }
 }
 
@@ -66,7 +66,7 @@ pub fn run_checks(config: &Config, ctx: &Context) -> Result<()> {
             }
         }
         Err(err) => {
-            report.record(KEY_CHECK, Outcome::Failed(err));
+            report.record(KEY_CHECK, CheckResult::Failed(err));
         }
     }
     log::info!(passed = report.passed, failed = report.failed, skipped = report.skipped;
@@ -82,14 +82,14 @@ fn check_source(config: &Config, report: &mut Report) {
     let s = match config.source() {
         Ok(s) => s,
         Err(err) => {
-            report.record("source database", Outcome::Failed(err));
+            report.record("source database", CheckResult::Failed(err));
             return;
         }
     };
     let work_dir = match source::private_work_dir(&config.output.temp_dir) {
         Ok(dir) => dir,
         Err(err) => {
-            report.record("temp directory", Outcome::Failed(err));
+            report.record("temp directory", CheckResult::Failed(err));
             report.skip("source database", "needs a writable TEMP_DIR");
             report.skip("source query", "needs a writable TEMP_DIR");
             return;

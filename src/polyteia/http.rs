@@ -21,7 +21,7 @@ use ureq::{Agent, SendBody};
 
 use super::multipart::MultipartFile;
 use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
-use super::{Outcome, Preflight, ProgressFn};
+use super::{CheckResult, Preflight, ProgressFn};
 use crate::config::PolyteiaSettings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::agent::{build_agent, NetworkPath};
@@ -167,8 +167,8 @@ impl Client {
     /// the request that did not get through.
     pub fn network_check(&self, failure: Option<&Error>) -> Preflight {
         let outcome = match failure {
-            Some(err) if !self.answered.load(Ordering::SeqCst) => Outcome::Failed(err.clone()),
-            _ => Outcome::Passed(format!("{} reached {}", self.base_url, self.path.describe())),
+            Some(err) if !self.answered.load(Ordering::SeqCst) => CheckResult::Failed(err.clone()),
+            _ => CheckResult::Passed(format!("{} reached {}", self.base_url, self.path.describe())),
         };
         Preflight { check: NETWORK_CHECK, outcome }
     }

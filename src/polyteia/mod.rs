@@ -1,11 +1,11 @@
 //! The Polyteia API client. Two API generations (see
 //! `../shared/polyteia-api.md`) sit behind one small trait, so the job never
 //! sees HTTP: [`upload_token`] (the default) and [`session`] (chosen when an
-//! organization is configured). What both share: [`http`] (the agent, the
-//! retry policy and the [`http::Client`]), [`proxy`] (the proxy from the
-//! environment), [`multipart`] (the streamed upload body) and [`reply`]
-//! (answers, error parsing and the failures they stand for). The retry
-//! schedule is [`crate::retry`]'s, shared with the source connection.
+//! organization is configured). What both share: [`http`] (the retry policy and
+//! the [`http::Client`], whose agent takes the network path of [`crate::network`]),
+//! [`multipart`] (the streamed upload body) and [`reply`] (answers, error parsing
+//! and the failures they stand for). The retry schedule is [`crate::retry`]'s,
+//! shared with the source connection.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -45,7 +45,7 @@ pub enum IngestOutcome {
 
 /// How one preflight check ended (`connector check` prints one line each).
 #[derive(Debug)]
-pub enum Outcome {
+pub enum CheckResult {
     Passed(String),
     Failed(Error),
     /// Not run because a check it needs failed; says which.
@@ -56,24 +56,24 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Preflight {
     pub check: &'static str,
-    pub outcome: Outcome,
+    pub outcome: CheckResult,
 }
 
 impl Preflight {
-    fn new(check: &'static str, outcome: Outcome) -> Preflight {
+    fn new(check: &'static str, outcome: CheckResult) -> Preflight {
         Preflight { check, outcome }
     }
 
     /// Passed with `detail(value)`, or failed with the error.
     fn from_result<T>(check: &'static str, result: Result<T>, detail: impl FnOnce(&T) -> String) -> (Preflight, Option<T>) {
         match result {
-            Ok(value) => (Preflight::new(check, Outcome::Passed(detail(&value))), Some(value)),
-            Err(err) => (Preflight::new(check, Outcome::Failed(err)), None),
+            Ok(value) => (Preflight::new(check, CheckResult::Passed(detail(&value))), Some(value)),
+            Err(err) => (Preflight::new(check, CheckResult::Failed(err)), None),
         }
     }
 
     fn skipped(check: &'static str, reason: &str) -> Preflight {
-        Preflight::new(check, Outcome::Skipped(reason.to_string()))
+        Preflight::new(check, CheckResult::Skipped(reason.to_string()))
     }
 }
 
@@ -87,7 +87,7 @@ pub const KEY_CHECK: &str = "polyteia key";
 /// skipped rather than blamed.
 fn network_and_key<T>(client: &http::Client, key: Result<T>, detail: impl FnOnce(&T) -> String) -> (Vec<Preflight>, Option<T>) {
     let network = client.network_check(key.as_ref().err());
-    if matches!(network.outcome, Outcome::Failed(_)) {
+    if matches!(network.outcome, CheckResult::Failed(_)) {
         return (vec![network, Preflight::skipped(KEY_CHECK, "needs a working network path to the API")], None);
     }
     let (key, value) = Preflight::from_result(KEY_CHECK, key, detail);
