@@ -1,8 +1,8 @@
 //! The metrics the connector reports, defined once: every family's name,
 //! type and help, and their rendering as Prometheus text. The long-lived
 //! mode serves them on `/metrics` ([`crate::health`]); after a run they are
-//! pushed to a Pushgateway ([`push`]) and written for node_exporter's
-//! textfile collector ([`textfile`]), so one alerting rule covers every way
+//! pushed to a Pushgateway (`push.rs`) and written for node_exporter's
+//! textfile collector (`textfile.rs`), so one alerting rule covers every way
 //! of running the connector.
 
 mod push;

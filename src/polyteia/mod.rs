@@ -1,9 +1,9 @@
 //! The Polyteia API client. Two API generations (see
 //! `../shared/polyteia-api.md`) sit behind one small trait, so the job never
 //! sees HTTP: [`upload_token`] (the default) and [`session`] (chosen when an
-//! organization is configured). What both share: [`http`] (the retry policy and
-//! the [`http::Client`], whose agent takes the network path of [`crate::network`]),
-//! [`multipart`] (the streamed upload body) and [`reply`] (answers, error parsing
+//! organization is configured). What both share: `http.rs` (the retry policy and
+//! the `Client`, whose agent takes the network path of [`crate::network`]),
+//! `multipart.rs` (the streamed upload body) and `reply.rs` (answers, error parsing
 //! and the failures they stand for). The retry schedule is [`crate::retry`]'s,
 //! shared with the source connection.
 
@@ -96,7 +96,7 @@ fn network_and_key<T>(client: &http::Client, key: Result<T>, detail: impl FnOnce
 
 /// One API generation.
 pub trait Api: Send + Sync {
-    /// e.g. "upload-token API at https://app.polyteia.com".
+    /// e.g. `upload-token API at https://app.polyteia.com`.
     fn describe(&self) -> String;
 
     /// Replaces the dataset's data with the Parquet file at `file`. Retries
@@ -107,7 +107,7 @@ pub trait Api: Send + Sync {
     fn wait_for_ingest(&self, receipt: &UploadReceipt) -> Result<IngestOutcome>;
 
     /// Everything this generation can check without uploading, in order,
-    /// starting with [`http::NETWORK_CHECK`] and [`KEY_CHECK`]; a check whose
+    /// starting with the network path check (`http::NETWORK_CHECK`) and [`KEY_CHECK`]; a check whose
     /// prerequisite failed is skipped.
     fn preflight(&self) -> Vec<Preflight>;
 }
