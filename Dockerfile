@@ -33,7 +33,8 @@ WORKDIR /src
 
 # 1. The prebuilt DuckDB library, then the dependencies only: built from the
 #    manifests and an empty crate, cached until Cargo.toml/Cargo.lock change.
-COPY scripts/fetch-duckdb ./scripts/fetch-duckdb
+COPY DUCKDB_VERSION ./
+COPY scripts/lib.sh scripts/fetch-duckdb ./scripts/
 RUN CONNECTOR_CACHE_DIR=/tmp/connector-cache scripts/fetch-duckdb /src/.duckdb/lib \
     && rm -rf /tmp/connector-cache
 COPY Cargo.toml Cargo.lock build.rs ./
@@ -59,13 +60,14 @@ RUN touch src/main.rs src/lib.rs \
 # ---------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS extensions
 # scripts/fetch-extensions downloads duckdb-extension-{postgres,mysql,sqlite}==1.5.5
-# (pinned inside the script) with pip and unpacks the signed extension binaries into
+# (the release in the file DUCKDB_VERSION) with pip and unpacks the signed extension binaries into
 # <dir>/v1.5.5/<platform>/<name>_scanner.duckdb_extension.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     CONNECTOR_CACHE_DIR=/tmp/connector-cache
-COPY scripts/fetch-extensions /usr/local/bin/fetch-extensions
-RUN fetch-extensions /opt/connector/extensions \
+COPY DUCKDB_VERSION /src/
+COPY scripts/lib.sh scripts/fetch-extensions /src/scripts/
+RUN /src/scripts/fetch-extensions /opt/connector/extensions \
     && chmod -R a+rX,go-w /opt/connector/extensions \
     && rm -rf /tmp/connector-cache
 

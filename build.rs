@@ -9,6 +9,9 @@
 //!   (`target/<profile>/` and, for test executables, `target/<profile>/deps/`).
 //!
 //! With `--features bundled` DuckDB is compiled into the binary and none of this applies.
+//!
+//! Both builds also get the DuckDB release the connector is made for, from the file
+//! `DUCKDB_VERSION` (the one place it is written), as `env!("CONNECTOR_DUCKDB_VERSION")`.
 
 use std::env;
 use std::fs;
@@ -18,6 +21,7 @@ const LIBRARY: &str = "libduckdb.so";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    export_duckdb_version();
     println!("cargo:rerun-if-env-changed=DUCKDB_LIB_DIR");
     if env::var_os("CARGO_FEATURE_BUNDLED").is_some() {
         println!("cargo:rustc-env=CONNECTOR_DUCKDB_LINKAGE=bundled");
@@ -44,6 +48,21 @@ fn main() {
             fail(&format!("cannot copy {} to {}: {err}", library.display(), dir.display()));
         }
     }
+}
+
+/// `CONNECTOR_DUCKDB_VERSION` (three numbers, no `v`) for the library, the binary and the tests,
+/// read from the file `DUCKDB_VERSION`, which the scripts read as well.
+fn export_duckdb_version() {
+    const FILE: &str = "DUCKDB_VERSION";
+    let path = Path::new(&env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join(FILE);
+    println!("cargo:rerun-if-changed={}", path.display());
+    let text = fs::read_to_string(&path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+    let version = text.trim();
+    let numbers: Vec<&str> = version.split('.').collect();
+    if numbers.len() != 3 || numbers.iter().any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit())) {
+        panic!("{}: {version:?} is not a DuckDB release number (MAJOR.MINOR.PATCH)", path.display());
+    }
+    println!("cargo:rustc-env=CONNECTOR_DUCKDB_VERSION={version}");
 }
 
 /// `target/<profile>` (or `target/<triple>/<profile>`): OUT_DIR is
@@ -76,6 +95,6 @@ fn fail(problem: &str) -> ! {
     panic!(
         "\n\nThe default build links the official prebuilt DuckDB library, but {problem}.\n\
          Fetch it with `scripts/fetch-duckdb` (or point DUCKDB_LIB_DIR at a directory holding the \
-         v1.5.5 libduckdb.so), or compile DuckDB into the binary instead: `cargo build --release --features bundled`.\n\n"
+         libduckdb.so of the release in the file DUCKDB_VERSION), or compile DuckDB into the binary instead: `cargo build --release --features bundled`.\n\n"
     )
 }

@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::job::Context;
 use crate::polyteia::{self, KEY_CHECK};
 use crate::source::{QUERY_CHECK, SOURCE_CHECK};
-use crate::stages::{CheckOutcome as Outcome, Export};
+use crate::stages::{CheckResult, Export};
 
 #[derive(Default)]
 struct Report {
@@ -16,19 +16,19 @@ struct Report {
 }
 
 impl Report {
-    fn record(&mut self, check: &str, outcome: Outcome) -> bool {
+    fn record(&mut self, check: &str, outcome: CheckResult) -> bool {
         match outcome {
-            Outcome::Passed(detail) => {
+            CheckResult::Passed(detail) => {
                 self.passed += 1;
                 log::info!(check = check, result = "passed"; "PASS {check}: {detail}");
                 true
             }
-            Outcome::Failed(err) => {
+            CheckResult::Failed(err) => {
                 self.failed += 1;
                 log::error!(check = check, result = "failed", exit_code = err.exit_code(); "FAIL {check}: {err}");
                 false
             }
-            Outcome::Skipped(reason) => {
+            CheckResult::Skipped(reason) => {
                 self.skipped += 1;
                 log::warn!(check = check, result = "skipped"; "SKIP {check}: {reason}");
                 false
@@ -37,7 +37,7 @@ impl Report {
     }
 
     fn skip(&mut self, check: &str, reason: &str) {
-        self.record(check, Outcome::Skipped(reason.to_string()));
+        self.record(check, CheckResult::Skipped(reason.to_string()));
     }
 }
 
@@ -52,7 +52,7 @@ pub fn run_checks(config: &Config, ctx: &Context) -> Result<()> {
             }
         }
         Err(err) => {
-            report.record(KEY_CHECK, Outcome::Failed(err));
+            report.record(KEY_CHECK, CheckResult::Failed(err));
         }
     }
     log::info!(passed = report.passed, failed = report.failed, skipped = report.skipped;
@@ -68,14 +68,14 @@ fn check_source(config: &Config, report: &mut Report) {
     let export = match crate::source::export_for(config) {
         Ok(export) => export,
         Err(err) => {
-            report.record(SOURCE_CHECK, Outcome::Failed(err));
+            report.record(SOURCE_CHECK, CheckResult::Failed(err));
             return;
         }
     };
     let work_dir = match crate::job::private_work_dir(&config.output.temp_dir) {
         Ok(dir) => dir,
         Err(err) => {
-            report.record("temp directory", Outcome::Failed(err));
+            report.record("temp directory", CheckResult::Failed(err));
             report.skip(SOURCE_CHECK, "needs a writable TEMP_DIR");
             report.skip(QUERY_CHECK, "needs a writable TEMP_DIR");
             return;

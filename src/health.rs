@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::metrics::{self, Exposition};
+use crate::metrics::{self, Exposition, FinishedRun};
 
 /// The step a cycle is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,13 +36,11 @@ impl Phase {
     }
 }
 
-pub use crate::metrics::Outcome;
-
 #[derive(Debug, Default)]
 struct Inner {
     phase: Option<Phase>,
     current_start: Option<DateTime<Utc>>,
-    last: Option<Outcome>,
+    last: Option<FinishedRun>,
     last_success: Option<DateTime<Utc>>,
     next_run: Option<DateTime<Utc>>,
     runs_by_result: BTreeMap<String, u64>,
@@ -81,7 +79,7 @@ impl State {
         self.lock().phase = Some(phase);
     }
 
-    pub fn cycle_finished(&self, outcome: Outcome) {
+    pub fn cycle_finished(&self, outcome: FinishedRun) {
         let mut inner = self.lock();
         *inner.runs_by_result.entry(outcome.result.clone()).or_default() += 1;
         if outcome.is_success() {
@@ -93,7 +91,7 @@ impl State {
     }
 
     /// The outcome of the last finished cycle.
-    pub fn last_outcome(&self) -> Option<Outcome> {
+    pub fn last_outcome(&self) -> Option<FinishedRun> {
         self.lock().last.clone()
     }
 
@@ -209,7 +207,7 @@ mod tests {
     fn metrics_reflect_finished_cycles() {
         let state = State::new();
         state.cycle_started();
-        state.cycle_finished(Outcome {
+        state.cycle_finished(FinishedRun {
             started: Utc::now(),
             ended: Utc::now(),
             result: "success".into(),

@@ -14,7 +14,7 @@ use crate::cancel::Cancellation;
 use crate::config::{Config, LogFormat};
 use crate::error::{Error, ErrorKind, Result};
 use crate::health::{Phase, State};
-use crate::metrics::{self, Outcome};
+use crate::metrics::{self, FinishedRun};
 use crate::stages::{Api, IngestOutcome, UploadReceipt};
 use crate::source;
 use crate::stages::{Export, ExportStats};
@@ -220,7 +220,7 @@ pub fn run_recorded(stages: Stages, config: &Config, ctx: &Context) -> Result<Ru
 }
 
 /// What the metrics report of a run that began at `started` and just ended.
-pub fn outcome_of(started: chrono::DateTime<chrono::Utc>, result: &Result<RunSummary>) -> Outcome {
+pub fn outcome_of(started: chrono::DateTime<chrono::Utc>, result: &Result<RunSummary>) -> FinishedRun {
     let (result_name, exit_code, rows, bytes, phase_seconds) = match result {
         Ok(s) => {
             let mut phases = vec![
@@ -236,7 +236,7 @@ pub fn outcome_of(started: chrono::DateTime<chrono::Utc>, result: &Result<RunSum
         }
         Err(e) => (e.kind().name().to_string(), e.exit_code(), None, None, vec![]),
     };
-    Outcome { started, ended: chrono::Utc::now(), result: result_name, exit_code, rows, bytes, phase_seconds }
+    FinishedRun { started, ended: chrono::Utc::now(), result: result_name, exit_code, rows, bytes, phase_seconds }
 }
 
 fn check_cancelled(cancel: &Cancellation) -> Result<()> {

@@ -69,7 +69,7 @@ pub enum IngestOutcome {
 
 /// How one preflight check ended (`connector check` prints one line each).
 #[derive(Debug)]
-pub enum CheckOutcome {
+pub enum CheckResult {
     Passed(String),
     Failed(Error),
     /// Not run because a check it needs failed; says which.
@@ -80,24 +80,24 @@ pub enum CheckOutcome {
 #[derive(Debug)]
 pub struct Preflight {
     pub check: &'static str,
-    pub outcome: CheckOutcome,
+    pub outcome: CheckResult,
 }
 
 impl Preflight {
-    pub(crate) fn new(check: &'static str, outcome: CheckOutcome) -> Preflight {
+    pub(crate) fn new(check: &'static str, outcome: CheckResult) -> Preflight {
         Preflight { check, outcome }
     }
 
     /// Passed with `detail(value)`, or failed with the error.
     pub(crate) fn from_result<T>(check: &'static str, result: Result<T>, detail: impl FnOnce(&T) -> String) -> (Preflight, Option<T>) {
         match result {
-            Ok(value) => (Preflight::new(check, CheckOutcome::Passed(detail(&value))), Some(value)),
-            Err(err) => (Preflight::new(check, CheckOutcome::Failed(err)), None),
+            Ok(value) => (Preflight::new(check, CheckResult::Passed(detail(&value))), Some(value)),
+            Err(err) => (Preflight::new(check, CheckResult::Failed(err)), None),
         }
     }
 
     pub(crate) fn skipped(check: &'static str, reason: &str) -> Preflight {
-        Preflight::new(check, CheckOutcome::Skipped(reason.to_string()))
+        Preflight::new(check, CheckResult::Skipped(reason.to_string()))
     }
 }
 

@@ -1,8 +1,8 @@
 //! The metrics the connector reports, defined once: every family's name,
 //! type and help, and their rendering as Prometheus text. The long-lived
 //! mode serves them on `/metrics` ([`crate::health`]); after a run they are
-//! pushed to a Pushgateway ([`push`]) and written for node_exporter's
-//! textfile collector ([`textfile`]), so one alerting rule covers every way
+//! pushed to a Pushgateway (`push.rs`) and written for node_exporter's
+//! textfile collector (`textfile.rs`), so one alerting rule covers every way
 //! of running the connector.
 
 mod push;
@@ -86,9 +86,10 @@ pub const ALL: [Family; 14] = [
 /// `ErrorKind::name`).
 pub const SUCCESS: &str = "success";
 
-/// The outcome of a finished run, as reported on `/healthz` and in the metrics.
+/// A finished run: when, how it ended and what it moved, as reported on `/healthz`
+/// and in the metrics.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct FinishedRun {
     pub started: DateTime<Utc>,
     pub ended: DateTime<Utc>,
     /// [`SUCCESS`] or an error class (see `ErrorKind::name`).
@@ -100,7 +101,7 @@ pub struct Outcome {
     pub phase_seconds: Vec<(&'static str, f64)>,
 }
 
-impl Outcome {
+impl FinishedRun {
     pub fn is_success(&self) -> bool {
         self.result == SUCCESS
     }
@@ -167,7 +168,7 @@ impl Exposition {
 /// The families of the last run: start, end, duration, exit code, result,
 /// rows, bytes and phase durations (rows and bytes only when the export got
 /// that far).
-pub fn last_run(out: &mut Exposition, outcome: &Outcome) {
+pub fn last_run(out: &mut Exposition, outcome: &FinishedRun) {
     out.one(&LAST_RUN_START, seconds(outcome.started));
     out.one(&LAST_RUN_END, seconds(outcome.ended));
     let duration = (outcome.ended - outcome.started).to_std().unwrap_or_default();
@@ -217,7 +218,7 @@ fn escape_help(help: &str) -> String {
 /// Pushgateway and writes the textfile. A failure is a warning in the log
 /// and never changes the run's result. After a signal the push is tried
 /// once only, as the process has little time left.
-pub fn publish(settings: &MetricsSettings, outcome: &Outcome, interrupted: bool) {
+pub fn publish(settings: &MetricsSettings, outcome: &FinishedRun, interrupted: bool) {
     if !settings.is_enabled() {
         return;
     }
@@ -237,9 +238,9 @@ pub fn publish(settings: &MetricsSettings, outcome: &Outcome, interrupted: bool)
 mod tests {
     use super::*;
 
-    fn outcome(result: &str) -> Outcome {
+    fn outcome(result: &str) -> FinishedRun {
         let started = DateTime::from_timestamp_millis(1_764_000_000_250).unwrap();
-        Outcome {
+        FinishedRun {
             started,
             ended: started + chrono::Duration::milliseconds(4_500),
             result: result.into(),

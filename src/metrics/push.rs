@@ -13,16 +13,16 @@ use std::time::Duration;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine as _;
 
-use super::{last_run, seconds, Exposition, Outcome, CONTENT_TYPE, LAST_SUCCESS};
+use super::{last_run, seconds, Exposition, FinishedRun, CONTENT_TYPE, LAST_SUCCESS};
 use crate::config::PushgatewaySettings;
-use crate::polyteia::http::agent_for_url;
+use crate::network::agent::agent_for_url;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
 
 /// How much of an error answer goes into the warning.
 const MAX_ANSWER_CHARS: usize = 300;
 
-pub(super) fn push(settings: &PushgatewaySettings, job: &str, instance: &str, outcome: &Outcome, interrupted: bool) {
+pub(super) fn push(settings: &PushgatewaySettings, job: &str, instance: &str, outcome: &FinishedRun, interrupted: bool) {
     let url = &settings.url;
     let pusher = match Pusher::new(settings, interrupted) {
         Ok(pusher) => pusher,

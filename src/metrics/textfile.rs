@@ -8,9 +8,9 @@ use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use super::{last_run, seconds, Exposition, Outcome, LAST_SUCCESS};
+use super::{last_run, seconds, Exposition, FinishedRun, LAST_SUCCESS};
 
-pub(super) fn write(path: &Path, job: &str, instance: &str, outcome: &Outcome) {
+pub(super) fn write(path: &Path, job: &str, instance: &str, outcome: &FinishedRun) {
     let last_success = match outcome.is_success() {
         true => Some(seconds(outcome.ended)),
         false => previous_success(path),

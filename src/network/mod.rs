@@ -1,11 +1,13 @@
 //! The network path to a service the connector talks to (the Polyteia API,
 //! the Pushgateway): the proxy from the proxy variables ([`proxy`]) and the CAs
-//! that TLS trusts ([`trust`]), read like every other setting.
+//! that TLS trusts ([`trust`]), read like every other setting, and the HTTP
+//! agent that takes that path ([`agent`]).
 
 use std::path::PathBuf;
 
 use crate::error::Error;
 
+pub mod agent;
 pub mod proxy;
 pub mod trust;
 

@@ -2,7 +2,7 @@
 //! environment over the `.env` file, see [`NetworkSettings`]): `HTTPS_PROXY`
 //! or `HTTP_PROXY`, else `ALL_PROXY`, except for hosts that `NO_PROXY`
 //! (names, IP addresses, CIDR blocks) exempts and loopback addresses. The
-//! agent in [`super::http`] uses it.
+//! agent of [`super::agent`] uses it.
 
 use std::net::IpAddr;
 

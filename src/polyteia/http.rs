@@ -1,7 +1,5 @@
-//! The HTTP side both API generations share: the agent (TLS with the trust
-//! store of [`crate::network::trust`], the proxy of [`crate::network::proxy`], timeouts, no
-//! redirects), the [`NetworkPath`] it takes, the [`RetryPolicy`] and the
-//! [`Client`].
+//! The HTTP side both API generations share: the [`Client`] with its agent (from
+//! [`crate::network::agent`], over the API's [`NetworkPath`]) and [`RetryPolicy`].
 //!
 //! A request goes through three layers:
 //! 1. [`Client::post_json`] / [`Client::post_multipart`] send one request and
@@ -19,122 +17,23 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use ureq::tls::TlsConfig;
 use ureq::{Agent, SendBody};
 
 use super::multipart::MultipartFile;
-use crate::network::proxy::{proxy_for, ProxyChoice, ProxyInUse};
 use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
-use crate::network::trust::TrustStore;
-use super::{CheckOutcome, Preflight, ProgressFn};
-use crate::config::{NetworkSettings, PolyteiaSettings};
+use super::{CheckResult, Preflight, ProgressFn};
+use crate::config::PolyteiaSettings;
 use crate::error::{Error, ErrorKind, Result};
+use crate::network::agent::{build_agent, NetworkPath};
+use crate::network::proxy::ProxyInUse;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
-
-/// Sent with every request.
-pub const USER_AGENT: &str = concat!("polyteia-db-connector/", env!("CARGO_PKG_VERSION"));
-
-/// Connecting (DNS, TCP, TLS, proxy) never gets more than this, even with a
-/// long `HTTP_TIMEOUT`.
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Responses larger than this are not read (the API answers small JSON).
 const MAX_RESPONSE_BYTES: u64 = 4 << 20;
 
-// ---------------------------------------------------------------------------
-// Network path and agent
-
-/// The name of the preflight check that reports the [`NetworkPath`].
+/// The name of the preflight check that reports the API's [`NetworkPath`].
 pub const NETWORK_CHECK: &str = "network path";
-
-/// How requests reach the API: directly or through a proxy, and which
-/// certificates TLS trusts. Chosen once from the settings.
-#[derive(Debug, Clone)]
-pub struct NetworkPath {
-    pub proxy: ProxyChoice,
-    pub trust: TrustStore,
-    /// Whether `POLYTEIA_BASE_URL` is https (else no TLS to the API).
-    pub https: bool,
-}
-
-impl NetworkPath {
-    pub fn from_settings(settings: &PolyteiaSettings) -> Result<NetworkPath> {
-        NetworkPath::to(settings.base_host(), settings.base_url_is_https(), &settings.network)
-    }
-
-    /// The path to `host` with the proxy and CA settings `network`.
-    pub(crate) fn to(host: &str, https: bool, network: &NetworkSettings) -> Result<NetworkPath> {
-        let proxy = proxy_for(host, https, network).map_err(|p| p.into_error())?;
-        let trust = TrustStore::load(network).map_err(|p| p.into_error())?;
-        Ok(NetworkPath { proxy, trust, https })
-    }
-
-    /// e.g. "through the proxy proxy.corp:3128 (HTTPS_PROXY); TLS verified
-    /// with the operating system's certificate store". Never credentials.
-    pub fn describe(&self) -> String {
-        let route = match &self.proxy {
-            ProxyChoice::Proxy { variable, .. } => {
-                format!("through the proxy {} ({variable})", self.proxy.proxy_address().unwrap_or_default())
-            }
-            ProxyChoice::Direct(why) => format!("directly ({why})"),
-        };
-        let tls = if self.https {
-            format!("TLS verified with {}", self.trust.describe())
-        } else {
-            "plain HTTP, no TLS (use https:// outside tests)".into()
-        };
-        format!("{route}; {tls}")
-    }
-}
-
-/// The ureq agent for `settings` over `path`: TLS via rustls with the [`TrustStore`]
-/// (the OS certificate store unless `SSL_CERT_FILE` / `SSL_CERT_DIR` name
-/// others), the proxy from the proxy variables (honouring `NO_PROXY`),
-/// `User-Agent: polyteia-db-connector/…`, `HTTP_TIMEOUT` on every phase but
-/// sending a request body, and no redirects.
-///
-/// Sending a body has no total limit (a large upload may take longer than one
-/// timeout); instead every single socket write must finish within
-/// `HTTP_TIMEOUT`, so a stalled upload still fails.
-pub fn build_agent(settings: &PolyteiaSettings, path: &NetworkPath) -> Agent {
-    agent(settings.base_host(), path, settings.http_timeout)
-}
-
-/// The same agent for another service the connector reports to (the
-/// Pushgateway): proxy, trusted CAs and `timeout` chosen the same way.
-pub(crate) fn agent_for_url(url: &str, network: &NetworkSettings, timeout: Duration) -> Result<Agent> {
-    let uri: ureq::http::Uri =
-        url.parse().map_err(|_| Error::config(format!("'{url}' is not a URL such as http://host:9091")))?;
-    let host = uri.host().unwrap_or_default();
-    let path = NetworkPath::to(host, uri.scheme_str() == Some("https"), network)?;
-    Ok(agent(host, &path, timeout))
-}
-
-fn agent(host: &str, path: &NetworkPath, timeout: Duration) -> Agent {
-    match &path.proxy {
-        ProxyChoice::Proxy { .. } => log::info!("using the proxy {} for {host}", path.proxy.proxy_address().unwrap_or_default()),
-        ProxyChoice::Direct(why) => log::debug!("not using a proxy for {host}: {why}"),
-    }
-    let limit = Some(timeout);
-    let tls = TlsConfig::builder().root_certs(path.trust.root_certs()).build();
-    let config = Agent::config_builder()
-        .tls_config(tls)
-        .proxy(path.proxy.proxy().cloned())
-        .user_agent(USER_AGENT)
-        .http_status_as_error(false)
-        // Never follow a redirect: the credentials must not go to another host.
-        .max_redirects(0)
-        .timeout_resolve(limit)
-        .timeout_connect(Some(timeout.min(MAX_CONNECT_TIMEOUT)))
-        .timeout_send_request(limit)
-        .timeout_send_body(None)
-        .timeout_per_write(limit)
-        .timeout_recv_response(limit)
-        .timeout_recv_body(limit)
-        .build();
-    Agent::new_with_config(config)
-}
 
 // ---------------------------------------------------------------------------
 // Client
@@ -157,9 +56,9 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>, not_found_hint: &'static str) -> Result<Client> {
-        let path = NetworkPath::from_settings(settings)?;
+        let path = NetworkPath::to(settings.base_host(), settings.base_url_is_https(), &settings.network)?;
         Ok(Client {
-            agent: build_agent(settings, &path),
+            agent: build_agent(settings.base_host(), &path, settings.http_timeout),
             proxy: path.proxy.in_use(),
             path,
             answered: AtomicBool::new(false),
@@ -268,8 +167,8 @@ impl Client {
     /// the request that did not get through.
     pub fn network_check(&self, failure: Option<&Error>) -> Preflight {
         let outcome = match failure {
-            Some(err) if !self.answered.load(Ordering::SeqCst) => CheckOutcome::Failed(err.clone()),
-            _ => CheckOutcome::Passed(format!("{} reached {}", self.base_url, self.path.describe())),
+            Some(err) if !self.answered.load(Ordering::SeqCst) => CheckResult::Failed(err.clone()),
+            _ => CheckResult::Passed(format!("{} reached {}", self.base_url, self.path.describe())),
         };
         Preflight { check: NETWORK_CHECK, outcome }
     }

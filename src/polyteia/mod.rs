@@ -1,11 +1,11 @@
 //! The Polyteia API client. Two API generations (see
 //! `../shared/polyteia-api.md`) sit behind one small trait, so the job never
 //! sees HTTP: [`upload_token`] (the default) and [`session`] (chosen when an
-//! organization is configured). What both share: [`http`] (the agent, the
-//! retry policy and the [`http::Client`]), [`proxy`] (the proxy from the
-//! environment), [`multipart`] (the streamed upload body) and [`reply`]
-//! (answers, error parsing and the failures they stand for). The retry
-//! schedule is [`crate::retry`]'s, shared with the source connection.
+//! organization is configured). What both share: `http.rs` (the retry policy and
+//! the `Client`, whose agent takes the network path of [`crate::network`]),
+//! `multipart.rs` (the streamed upload body) and `reply.rs` (answers, error parsing
+//! and the failures they stand for). The retry schedule is [`crate::retry`]'s,
+//! shared with the source connection.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub(crate) mod reply;
 pub mod session;
 pub mod upload_token;
 
-pub use crate::stages::{Api, CheckOutcome, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
+pub use crate::stages::{Api, CheckResult, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 
 /// The name of the check of the key, the first request of every generation's
 /// preflight; also what `check` reports when the API cannot even be set up.
@@ -32,7 +32,7 @@ pub const KEY_CHECK: &str = "polyteia key";
 /// skipped rather than blamed.
 fn network_and_key<T>(client: &http::Client, key: Result<T>, detail: impl FnOnce(&T) -> String) -> (Vec<Preflight>, Option<T>) {
     let network = client.network_check(key.as_ref().err());
-    if matches!(network.outcome, CheckOutcome::Failed(_)) {
+    if matches!(network.outcome, CheckResult::Failed(_)) {
         return (vec![network, Preflight::skipped(KEY_CHECK, "needs a working network path to the API")], None);
     }
     let (key, value) = Preflight::from_result(KEY_CHECK, key, detail);

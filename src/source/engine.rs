@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// crate pin, the prebuilt library (scripts/fetch-duckdb) and the extension
 /// files (scripts/fetch-extensions) all belong to it. Extensions only load into
 /// the exact release they were built for, so another library is refused at start.
-pub const DUCKDB_VERSION: &str = "v1.5.5";
+pub const DUCKDB_VERSION: &str = concat!("v", env!("CONNECTOR_DUCKDB_VERSION"));
 
 /// How DuckDB is linked into this build: `"shared"` (the official prebuilt
 /// libduckdb.so, the default) or `"bundled"` (compiled in, `--features bundled`).
@@ -139,7 +139,7 @@ mod tests {
         let err = super::require_pinned_version("v1.4.3", Some(std::path::Path::new("/usr/lib/libduckdb.so"))).unwrap_err();
         assert_eq!(err.exit_code(), 9);
         assert!(err.message().contains("v1.4.3 (/usr/lib/libduckdb.so)"), "{err}");
-        assert!(err.message().contains("need DuckDB v1.5.5"), "{err}");
+        assert!(err.message().contains(&format!("need DuckDB {}", super::DUCKDB_VERSION)), "{err}");
     }
 
     #[test]

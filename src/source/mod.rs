@@ -17,7 +17,7 @@ use crate::config::{Config, EngineSettings, OutputSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::sql::sql_literal;
-use crate::stages::{CheckOutcome, Column, Export, ExportStats, Preflight};
+use crate::stages::{CheckResult, Column, Export, ExportStats, Preflight};
 
 mod cancel;
 mod connect;
@@ -132,7 +132,7 @@ impl Export for DuckDbExport {
                 })
                 .0
             }
-            None => Preflight::new(QUERY_CHECK, CheckOutcome::Skipped("needs a working source database connection".into())),
+            None => Preflight::new(QUERY_CHECK, CheckResult::Skipped("needs a working source database connection".into())),
         };
         vec![connected, query]
     }

@@ -130,3 +130,103 @@ def read_text(path: Path) -> str:
         return path.read_text()
     except UnicodeDecodeError:
         return ""
+
+
+# --- The DuckDB release ------------------------------------------------------------
+# The file DUCKDB_VERSION names it once; the scripts read it, and build.rs passes it to
+# the crate (the library's version check and the Rust tests). What cannot read it
+# (the duckdb crate pin, cargo-deb's asset paths, the Dockerfile's and the documents'
+# text) is compared with it here.
+
+VERSION_NUMBER = re.compile(r"\bv?(\d+\.\d+\.\d+)\b")
+# A line about DuckDB: its version numbers are DuckDB's (with the exceptions below).
+ABOUT_DUCKDB = re.compile(r"duckdb|scanner|extension", re.IGNORECASE)
+# Records of the past name the versions they were made with; Cargo.lock is every
+# crate's (its duckdb entries are checked on their own).
+HISTORY = {"CHANGELOG.md", "bench/README.md", "Cargo.lock", "tests/deploy/test_versions.py"}
+HISTORY_DIRS = ("bench/results/",)
+# Version numbers on such lines that are not DuckDB's.
+NOT_DUCKDB = {
+    "v1.4.3": "a library of another release, which the version check's unit test refuses",
+}
+# "name==X.Y.Z" of another Python package (bench/compare's peers), and the duckdb
+# crate's own numbering (checked by test_duckdb_crate_is_the_pinned_release).
+OTHER_PIN = re.compile(r"(?<![\w-])(?!duckdb)[A-Za-z][\w.-]*==v?\d+\.\d+\.\d+|\b\d+\.\d{5}\.\d+\b", re.IGNORECASE)
+
+
+def duckdb_version() -> str:
+    text = (ROOT / "DUCKDB_VERSION").read_text().strip()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", text), f"DUCKDB_VERSION: {text!r} is not MAJOR.MINOR.PATCH"
+    return text
+
+
+def text_files_that_are_not_history() -> list[tuple[str, list[str]]]:
+    files = []
+    for name in repository_files():
+        if name in HISTORY or name.startswith(HISTORY_DIRS) or name == "DUCKDB_VERSION":
+            continue
+        text = read_text(ROOT / name)
+        if text and "\0" not in text:
+            files.append((name, text.splitlines()))
+    return files
+
+
+def test_every_duckdb_version_written_down_is_the_one_in_duckdb_version():
+    wanted = duckdb_version()
+    wrong = []
+    seen = 0
+    for name, lines in text_files_that_are_not_history():
+        for number, line in enumerate(lines, start=1):
+            if not ABOUT_DUCKDB.search(line):
+                continue
+            others = [m.span() for m in OTHER_PIN.finditer(line)]
+            for match in VERSION_NUMBER.finditer(line):
+                if match.group(0) in NOT_DUCKDB or any(a <= match.start() < b for a, b in others):
+                    continue
+                seen += 1
+                if match.group(1) != wanted:
+                    wrong.append(f"{name}:{number}: {match.group(0)}: {line.strip()}")
+    assert seen > 20, "hardly any DuckDB version found: has the documentation moved?"
+    assert not wrong, f"DuckDB versions other than {wanted} (the file DUCKDB_VERSION):\n" + "\n".join(wrong)
+
+
+def test_the_duckdb_version_is_only_written_on_lines_the_check_above_reads():
+    """So that a new sentence naming the release without saying "DuckDB" (or "extension")
+    cannot keep an old version after a bump: it fails here first."""
+    wanted = re.compile(rf"\b{re.escape(duckdb_version())}\b")
+    unread = [f"{name}:{number}: {line.strip()}"
+              for name, lines in text_files_that_are_not_history()
+              for number, line in enumerate(lines, start=1)
+              if wanted.search(line) and not ABOUT_DUCKDB.search(line)]
+    assert not unread, "the DuckDB version on a line that does not say DuckDB (say it there):\n" + "\n".join(unread)
+
+
+def test_duckdb_crate_is_the_pinned_release():
+    """The duckdb crate numbers DuckDB MAJOR.MINOR.PATCH as 1.(MAJOR*10000 + MINOR*100 + PATCH).x."""
+    major, minor, patch = (int(n) for n in duckdb_version().split("."))
+    crate = f"1.{major * 10000 + minor * 100 + patch}"
+    pin = cargo_manifest()["dependencies"]["duckdb"]["version"]
+    assert re.fullmatch(rf"={re.escape(crate)}\.\d+", pin), (
+        f"Cargo.toml: duckdb = {pin!r} is not DuckDB {duckdb_version()} (the file DUCKDB_VERSION): want ={crate}.N"
+    )
+    lock = tomllib.loads((ROOT / "Cargo.lock").read_text())
+    for package in lock["package"]:
+        if package["name"] in ("duckdb", "libduckdb-sys"):
+            assert package["version"].startswith(crate + "."), f"Cargo.lock: {package['name']} {package['version']}"
+
+
+def test_debian_package_ships_the_extensions_of_the_pinned_release():
+    deb = cargo_manifest()["package"]["metadata"]["deb"]
+    extension_assets = [asset for asset in deb["assets"] if "duckdb_extension" in asset[0]]
+    assert extension_assets, "[package.metadata.deb] assets: no extension files"
+    for source, target, _mode in extension_assets:
+        for path in (source, target):
+            assert f"/v{duckdb_version()}/" in path, f"Cargo.toml deb asset {path!r}: not v{duckdb_version()}"
+
+
+def test_the_prebuilt_library_is_a_build_of_the_pinned_release():
+    script = (ROOT / "scripts" / "fetch-duckdb").read_text()
+    pinned = re.findall(r"^NPM_PACKAGE_VERSION=(\S+)", script, flags=re.M)
+    assert len(pinned) == 1 and pinned[0].startswith(duckdb_version() + "-"), (
+        f"scripts/fetch-duckdb: NPM_PACKAGE_VERSION {pinned} is not a build of DuckDB {duckdb_version()}"
+    )

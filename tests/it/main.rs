@@ -7,8 +7,7 @@ mod common;
 
 mod check_schedule_signals;
 mod cli_and_embedded;
-mod export_mysql;
-mod export_postgres;
+mod export_servers;
 mod faults;
 mod hostile_input;
 mod monitoring;

@@ -14,7 +14,7 @@ use connector::config::{NetworkSettings, Organization, PolyteiaSettings};
 use connector::error::{Error, ErrorKind};
 use connector::polyteia::session::{DatasetInfo, SessionApi};
 use connector::polyteia::upload_token::UploadTokenApi;
-use connector::polyteia::{api_for, Api, CheckOutcome, IngestOutcome, UploadReceipt};
+use connector::polyteia::{api_for, Api, IngestOutcome, CheckResult, UploadReceipt};
 use connector::retry::RetryPolicy;
 use connector::secret::Secret;
 use serde_json::{json, Value};
@@ -624,7 +624,7 @@ fn requests_go_through_the_proxy_of_the_settings_and_check_names_it() {
     let names: Vec<&str> = checks.iter().map(|c| c.check).collect();
     assert_eq!(names, ["network path", "polyteia key"]);
     match &checks[0].outcome {
-        CheckOutcome::Passed(detail) => {
+        CheckResult::Passed(detail) => {
             assert_eq!(
                 detail,
                 &format!(
@@ -636,7 +636,7 @@ fn requests_go_through_the_proxy_of_the_settings_and_check_names_it() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(checks[1].outcome, CheckOutcome::Passed(_)), "{:?}", checks[1].outcome);
+    assert!(matches!(checks[1].outcome, CheckResult::Passed(_)), "{:?}", checks[1].outcome);
 }
 
 #[test]
@@ -661,8 +661,8 @@ fn a_proxy_refusing_the_credentials_is_final_and_named() {
 
     // check: the network path fails with that error, the key is not blamed.
     let checks = token_api(&settings).preflight();
-    assert!(matches!(&checks[0].outcome, CheckOutcome::Failed(e) if e.kind() == ErrorKind::ProxyRefused), "{checks:?}");
-    assert!(matches!(&checks[1].outcome, CheckOutcome::Skipped(r) if r == "needs a working network path to the API"), "{checks:?}");
+    assert!(matches!(&checks[0].outcome, CheckResult::Failed(e) if e.kind() == ErrorKind::ProxyRefused), "{checks:?}");
+    assert!(matches!(&checks[1].outcome, CheckResult::Skipped(r) if r == "needs a working network path to the API"), "{checks:?}");
     assert_no_proxy_password(&format!("{checks:?}"));
 }
 
@@ -695,7 +695,7 @@ fn a_proxy_that_cannot_reach_the_api_or_is_down_is_retried() {
     assert!(err.message().contains(&format!("(through the proxy {down})")), "{err}");
     assert_no_proxy_password(err.message());
     let checks = token_api(&settings).preflight();
-    assert!(matches!(&checks[0].outcome, CheckOutcome::Failed(e) if e.kind() == ErrorKind::ApiUnavailable), "{checks:?}");
+    assert!(matches!(&checks[0].outcome, CheckResult::Failed(e) if e.kind() == ErrorKind::ApiUnavailable), "{checks:?}");
 }
 
 fn base64_of(text: &str) -> String {

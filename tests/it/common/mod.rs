@@ -29,12 +29,16 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), fastrand::u32(..10_000))
 }
 
+/// The DuckDB release of this build as the connector writes it (`v` and three numbers), from the file
+/// `DUCKDB_VERSION` through build.rs: the extension directory's `v…` level and `connector version`.
+pub const DUCKDB_VERSION: &str = concat!("v", env!("CONNECTOR_DUCKDB_VERSION"));
+
 pub fn extension_dir() -> PathBuf {
     let dir = std::env::var_os("DUCKDB_EXTENSION_DIRECTORY")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".extensions"));
     assert!(
-        dir.join("v1.5.5/linux_amd64/postgres_scanner.duckdb_extension").is_file(),
+        dir.join(DUCKDB_VERSION).join("linux_amd64/postgres_scanner.duckdb_extension").is_file(),
         "DuckDB extensions missing in {}: run scripts/fetch-extensions (scripts/test does it)",
         dir.display()
     );
