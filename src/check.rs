@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::RunConfig;
+use crate::source::export_settings::TEMP_DIR;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::Context;
 use crate::polyteia::{self, Outcome, KEY_CHECK};
@@ -55,11 +56,11 @@ impl Report {
     }
 }
 
-pub fn run_checks(config: &Config, ctx: &Context) -> Result<()> {
+pub fn run_checks(config: &RunConfig, ctx: &Context) -> Result<()> {
     let mut report = Report::default();
     check_source(config, &mut report);
     // The API generation decides what can be checked; this only prints it.
-    match polyteia::api_for(&config.polyteia, ctx.cancel.flag()) {
+    match polyteia::api_for(&config.api, ctx.cancel.flag()) {
         Ok(api) => {
             for preflight in api.preflight() {
                 report.record(preflight.check, preflight.outcome);
@@ -78,25 +79,20 @@ pub fn run_checks(config: &Config, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-fn check_source(config: &Config, report: &mut Report) {
-    let s = match config.source() {
-        Ok(s) => s,
-        Err(err) => {
-            report.record("source database", Outcome::Failed(err));
-            return;
-        }
-    };
-    let work_dir = match source::private_work_dir(&config.output.temp_dir) {
+fn check_source(config: &RunConfig, report: &mut Report) {
+    let s = &config.export.source;
+    let work_dir = match source::private_work_dir(&config.export.output.temp_dir) {
         Ok(dir) => dir,
         Err(err) => {
             report.record("temp directory", Outcome::Failed(err));
-            report.skip("source database", "needs a writable TEMP_DIR");
-            report.skip("source query", "needs a writable TEMP_DIR");
+            let reason = format!("needs a writable {}", TEMP_DIR.name);
+            report.skip("source database", &reason);
+            report.skip("source query", &reason);
             return;
         }
     };
     let started = Instant::now();
-    let opened = report.pass_or_fail("source database", Source::open(s, &config.engine, work_dir.path()), |_| {
+    let opened = report.pass_or_fail("source database", Source::open(s, &config.export.engine, work_dir.path()), |_| {
         let target = match (&s.host, s.port) {
             (Some(host), Some(port)) => format!(" at {host}:{port} as {}", s.user.as_deref().unwrap_or("")),
             _ => String::new(),

@@ -6,13 +6,14 @@
 //! of running the connector.
 
 mod push;
+pub mod settings;
 mod textfile;
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::MetricsSettings;
+use settings::MetricsSettings;
 
 /// The content type of the text format written here.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

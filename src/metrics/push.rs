@@ -14,7 +14,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine as _;
 
 use super::{last_run, seconds, Exposition, Outcome, CONTENT_TYPE, LAST_SUCCESS};
-use crate::config::PushgatewaySettings;
+use super::settings::PushgatewaySettings;
 use crate::polyteia::http::agent_for_url;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
@@ -83,7 +83,8 @@ struct Failure {
 
 impl Pusher {
     fn new(settings: &PushgatewaySettings, interrupted: bool) -> Result<Pusher, String> {
-        let agent = agent_for_url(&settings.url, &settings.network, settings.timeout).map_err(|e| e.message().to_string())?;
+        let path = settings.network.as_ref().map_err(String::clone)?;
+        let agent = agent_for_url(&settings.url, path, settings.timeout).map_err(|e| e.message().to_string())?;
         let authorization = match (&settings.username, &settings.password) {
             (Some(user), Some(password)) => {
                 // Registered, so that neither the pair nor its encoding can show up in a message.

@@ -1,6 +1,6 @@
 //! The HTTP side both API generations share: the agent (TLS with the trust
 //! store of [`crate::network::trust`], the proxy of [`crate::network::proxy`], timeouts, no
-//! redirects), the [`NetworkPath`] it takes, the [`RetryPolicy`] and the
+//! redirects) over the [`NetworkPath`] chosen with the settings, the [`RetryPolicy`] and the
 //! [`Client`].
 //!
 //! A request goes through three layers:
@@ -23,11 +23,11 @@ use ureq::tls::TlsConfig;
 use ureq::{Agent, SendBody};
 
 use super::multipart::MultipartFile;
-use crate::network::proxy::{proxy_for, ProxyChoice, ProxyInUse};
+use crate::network::proxy::{ProxyChoice, ProxyInUse};
 use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
-use crate::network::trust::TrustStore;
+pub use crate::network::NetworkPath;
 use super::{Outcome, Preflight, ProgressFn};
-use crate::config::{NetworkSettings, PolyteiaSettings};
+use super::settings::PolyteiaSettings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
@@ -48,47 +48,7 @@ const MAX_RESPONSE_BYTES: u64 = 4 << 20;
 /// The name of the preflight check that reports the [`NetworkPath`].
 pub const NETWORK_CHECK: &str = "network path";
 
-/// How requests reach the API: directly or through a proxy, and which
-/// certificates TLS trusts. Chosen once from the settings.
-#[derive(Debug, Clone)]
-pub struct NetworkPath {
-    pub proxy: ProxyChoice,
-    pub trust: TrustStore,
-    /// Whether `POLYTEIA_BASE_URL` is https (else no TLS to the API).
-    pub https: bool,
-}
-
-impl NetworkPath {
-    pub fn from_settings(settings: &PolyteiaSettings) -> Result<NetworkPath> {
-        NetworkPath::to(settings.base_host(), settings.base_url_is_https(), &settings.network)
-    }
-
-    /// The path to `host` with the proxy and CA settings `network`.
-    pub(crate) fn to(host: &str, https: bool, network: &NetworkSettings) -> Result<NetworkPath> {
-        let proxy = proxy_for(host, https, network).map_err(|p| p.into_error())?;
-        let trust = TrustStore::load(network).map_err(|p| p.into_error())?;
-        Ok(NetworkPath { proxy, trust, https })
-    }
-
-    /// e.g. "through the proxy proxy.corp:3128 (HTTPS_PROXY); TLS verified
-    /// with the operating system's certificate store". Never credentials.
-    pub fn describe(&self) -> String {
-        let route = match &self.proxy {
-            ProxyChoice::Proxy { variable, .. } => {
-                format!("through the proxy {} ({variable})", self.proxy.proxy_address().unwrap_or_default())
-            }
-            ProxyChoice::Direct(why) => format!("directly ({why})"),
-        };
-        let tls = if self.https {
-            format!("TLS verified with {}", self.trust.describe())
-        } else {
-            "plain HTTP, no TLS (use https:// outside tests)".into()
-        };
-        format!("{route}; {tls}")
-    }
-}
-
-/// The ureq agent for `settings` over `path`: TLS via rustls with the [`TrustStore`]
+/// The ureq agent for `settings` over `path`: TLS via rustls with the [`crate::network::trust::TrustStore`]
 /// (the OS certificate store unless `SSL_CERT_FILE` / `SSL_CERT_DIR` name
 /// others), the proxy from the proxy variables (honouring `NO_PROXY`),
 /// `User-Agent: polyteia-db-connector/…`, `HTTP_TIMEOUT` on every phase but
@@ -98,17 +58,15 @@ impl NetworkPath {
 /// timeout); instead every single socket write must finish within
 /// `HTTP_TIMEOUT`, so a stalled upload still fails.
 pub fn build_agent(settings: &PolyteiaSettings, path: &NetworkPath) -> Agent {
-    agent(settings.base_host(), path, settings.http_timeout)
+    agent(settings.base_url.host(), path, settings.http_timeout)
 }
 
 /// The same agent for another service the connector reports to (the
 /// Pushgateway): proxy, trusted CAs and `timeout` chosen the same way.
-pub(crate) fn agent_for_url(url: &str, network: &NetworkSettings, timeout: Duration) -> Result<Agent> {
+pub(crate) fn agent_for_url(url: &str, path: &NetworkPath, timeout: Duration) -> Result<Agent> {
     let uri: ureq::http::Uri =
         url.parse().map_err(|_| Error::config(format!("'{url}' is not a URL such as http://host:9091")))?;
-    let host = uri.host().unwrap_or_default();
-    let path = NetworkPath::to(host, uri.scheme_str() == Some("https"), network)?;
-    Ok(agent(host, &path, timeout))
+    Ok(agent(uri.host().unwrap_or_default(), path, timeout))
 }
 
 fn agent(host: &str, path: &NetworkPath, timeout: Duration) -> Agent {
@@ -157,13 +115,13 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>, not_found_hint: &'static str) -> Result<Client> {
-        let path = NetworkPath::from_settings(settings)?;
+        let path = settings.network.clone();
         Ok(Client {
             agent: build_agent(settings, &path),
             proxy: path.proxy.in_use(),
             path,
             answered: AtomicBool::new(false),
-            base_url: settings.base_url.trim_end_matches('/').to_string(),
+            base_url: settings.base_url.as_str().to_string(),
             retry: settings.retry.clone(),
             cancel,
             not_found_hint,

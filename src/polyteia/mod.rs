@@ -2,8 +2,7 @@
 //! `../shared/polyteia-api.md`) sit behind one small trait, so the job never
 //! sees HTTP: [`upload_token`] (the default) and [`session`] (chosen when an
 //! organization is configured). What both share: [`http`] (the agent, the
-//! retry policy and the [`http::Client`]), [`proxy`] (the proxy from the
-//! environment), [`multipart`] (the streamed upload body) and [`reply`]
+//! retry policy and the [`http::Client`]), [`settings`] (the settings, parsed once), [`multipart`] (the streamed upload body) and [`reply`]
 //! (answers, error parsing and the failures they stand for). The retry
 //! schedule is [`crate::retry`]'s, shared with the source connection.
 
@@ -12,14 +11,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{ApiGeneration, PolyteiaSettings};
 use crate::error::{Error, Result};
-use crate::secret::Secret;
+use settings::{ApiGeneration, PolyteiaSettings};
 
 pub(crate) mod http;
 pub(crate) mod multipart;
 pub(crate) mod reply;
 pub mod session;
+pub mod settings;
 pub mod upload_token;
 
 /// Called with the number of body bytes sent so far (for a progress bar).
@@ -110,21 +109,6 @@ pub trait Api: Send + Sync {
     /// starting with [`http::NETWORK_CHECK`] and [`KEY_CHECK`]; a check whose
     /// prerequisite failed is skipped.
     fn preflight(&self) -> Vec<Preflight>;
-}
-
-/// The key and the dataset both API generations need.
-fn credentials(settings: &PolyteiaSettings) -> Result<(Secret, String)> {
-    let pak = settings
-        .personal_access_token
-        .clone()
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| Error::config("PERSONAL_ACCESS_TOKEN: is required to talk to Polyteia"))?;
-    let dataset_id = settings
-        .dataset_id
-        .clone()
-        .filter(|d| !d.trim().is_empty())
-        .ok_or_else(|| Error::config("DATASET_ID: is required to talk to Polyteia"))?;
-    Ok((pak, dataset_id))
 }
 
 /// The one place that picks the API generation from the settings.

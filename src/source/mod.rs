@@ -9,10 +9,14 @@ use std::time::{Duration, Instant};
 
 use duckdb::Connection;
 
+pub mod export_settings;
 pub mod kind;
+pub mod settings;
 
 use crate::cancel::{Cancellation, StopQuery};
-use crate::config::{Config, EngineSettings, OutputSettings, QueryDialect, SourceKind, SourceSettings};
+use export_settings::{EngineSettings, ExportSettings, OutputSettings};
+use kind::SourceKind;
+use settings::{QueryDialect, SourceSettings, SslMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 
@@ -108,14 +112,13 @@ pub struct DuckDbExport {
 }
 
 impl DuckDbExport {
-    /// Needs the source settings (every command but `upload --file` has them).
-    pub fn new(config: &Config) -> Result<DuckDbExport> {
-        Ok(DuckDbExport {
-            source: config.source()?.clone(),
-            engine: config.engine.clone(),
-            output: config.output.clone(),
-            connect_retry: config.source_connect_retry.clone(),
-        })
+    pub fn new(settings: &ExportSettings) -> DuckDbExport {
+        DuckDbExport {
+            source: settings.source.clone(),
+            engine: settings.engine.clone(),
+            output: settings.output.clone(),
+            connect_retry: settings.connect_retry.clone(),
+        }
     }
 
     /// Opens the source, retrying while the server is unreachable (a database
@@ -142,7 +145,7 @@ impl DuckDbExport {
 impl Export for DuckDbExport {
     fn announce(&self) {
         let s = &self.source;
-        if s.kind == SourceKind::Mysql && s.ssl_mode.as_deref() == Some("verify_identity") && s.ssl_root_cert.is_none() {
+        if s.kind == SourceKind::Mysql && s.ssl_mode.is_some_and(SslMode::verifies_identity) && s.ssl_root_cert.is_none() {
             log::warn!(
                 "SOURCE_DATABASE_SSL_MODE=verify_identity without SOURCE_DATABASE_SSL_ROOT_CERT: the server certificate's \
                  host name is checked only against a CA given there; set it to the CA that signed the server's certificate"
@@ -440,7 +443,7 @@ fn open_duckdb(engine: &EngineSettings, spill_dir: &Path) -> Result<Connection> 
     let mut config = duckdb::Config::default();
     let engine_error = |e: duckdb::Error| Error::new(ErrorKind::Internal, format!("cannot start DuckDB: {e}"));
     if let Some(limit) = &engine.memory_limit {
-        config = config.max_memory(limit).map_err(|e| Error::config(format!("DUCKDB_MEMORY_LIMIT: {e}")))?;
+        config = config.max_memory(limit.as_str()).map_err(|e| Error::config(format!("DUCKDB_MEMORY_LIMIT: {e}")))?;
     }
     if let Some(threads) = engine.threads {
         config = config.threads(i64::from(threads)).map_err(|e| Error::config(format!("DUCKDB_THREADS: {e}")))?;
@@ -545,8 +548,8 @@ fn attach(conn: &Connection, settings: &SourceSettings) -> Result<()> {
             format!("ATTACH {} AS {CATALOG} (TYPE postgres, READ_ONLY)", sql_literal(&postgres_conninfo(settings)))
         }
         SourceKind::Mysql => {
-            if let (Some("verify_identity"), Some(ca), Some(host), Some(port)) =
-                (settings.ssl_mode.as_deref(), &settings.ssl_root_cert, &settings.host, settings.port)
+            if let (Some(true), Some(ca), Some(host), Some(port)) =
+                (settings.ssl_mode.map(SslMode::verifies_identity), &settings.ssl_root_cert, &settings.host, settings.port)
             {
                 // The extension checks the chain only; the host name is checked here.
                 crate::mysql_tls::verify_server_identity(host, port, ca)?;
@@ -784,7 +787,7 @@ fn connection_string(s: &SourceSettings, keys: &DriverKeys, quote: fn(&str) -> S
         pairs.extend(s.user.as_ref().map(|u| ("user", u.clone())));
         pairs.extend(s.password.as_ref().map(|p| ("password", p.expose().to_string())));
         pairs.push((keys.database, s.database.clone()));
-        pairs.extend(s.ssl_mode.as_ref().map(|m| (keys.ssl_mode, m.clone())));
+        pairs.extend(s.ssl_mode.map(|m| (keys.ssl_mode, m.as_str().to_string())));
         pairs.extend(s.ssl_root_cert.as_ref().map(|c| (keys.ssl_root_cert, c.to_string_lossy().into_owned())));
     }
     for (key, value) in keys.defaults {
@@ -829,8 +832,8 @@ pub fn mysql_secret_sql(s: &SourceSettings) -> String {
         add("PASSWORD", password.expose());
     }
     add("DATABASE", &s.database);
-    if let Some(mode) = &s.ssl_mode {
-        add("SSL_MODE", mode);
+    if let Some(mode) = s.ssl_mode {
+        add("SSL_MODE", mode.as_str());
     }
     if let Some(cert) = &s.ssl_root_cert {
         add("SSL_CA", &cert.to_string_lossy());
