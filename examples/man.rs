@@ -11,6 +11,7 @@
 //! EXIT STATUS (from the --help text) and SEE ALSO.
 
 use connector::cli;
+use connector::settings::{self, Setting, WhenUnset};
 
 use std::path::Path;
 
@@ -65,17 +66,12 @@ fn extra_sections(settings_note: &str, exit_codes: &str) -> Roff {
 
     roff.control("SH", ["ENVIRONMENT"]);
     roff.text([roman(format!(
-        "{settings_note} The documentation is in /usr/share/doc/polyteia-db-connector/. The main variables:"
+        "{settings_note} The documentation is in /usr/share/doc/polyteia-db-connector/. Every variable:"
     ))]);
-    entry(&mut roff, bold("SOURCE_DATABASE_TYPE"), "postgres, mysql, duckdb or sqlite; with SOURCE_DATABASE_HOST, _PORT, _USER, _NAME and SOURCE_DATABASE_SQL_QUERY, the query whose result is uploaded.");
-    entry(&mut roff, bold("SOURCE_DATABASE_PASSWORD_FILE"), "A file holding the database password (or SOURCE_DATABASE_PASSWORD).");
-    entry(&mut roff, bold("PERSONAL_ACCESS_TOKEN_FILE"), "A file holding the Polyteia personal access key (or PERSONAL_ACCESS_TOKEN).");
-    entry(&mut roff, bold("DATASET_ID"), "The Polyteia dataset whose data every run replaces.");
-    entry(
-        &mut roff,
-        bold("DUCKDB_EXTENSION_DIRECTORY"),
-        "Where the DuckDB extensions are. When unset, /usr/lib/polyteia-db-connector/extensions is used if it exists, else DuckDB's own default (downloaded on first use).",
-    );
+    // One entry per setting, from its definition (src/settings.rs joins the areas' lists).
+    for setting in settings::ALL.iter() {
+        entry(&mut roff, bold(setting.name), &environment_entry(setting));
+    }
 
     roff.control("SH", ["FILES"]);
     entry(&mut roff, italic("/etc/polyteia-db-connector/common.env"), "Settings shared by every job of the systemd service, read first.");
@@ -102,4 +98,20 @@ fn extra_sections(settings_note: &str, exit_codes: &str) -> Roff {
         roman("(1), /usr/share/doc/polyteia-db-connector/debian.md, /usr/share/doc/polyteia-db-connector/README.md"),
     ]);
     roff
+}
+
+/// A setting's doc line, its default and, for a secret, its `_FILE` variant.
+fn environment_entry(setting: &Setting) -> String {
+    // Kept as written: a doc line may start with a value (postgres, debug, …).
+    let mut text = format!("{}.", setting.doc);
+    match setting.default {
+        WhenUnset::Required("") => text.push_str(" Required."),
+        WhenUnset::Required(when) => text.push_str(&format!(" Required {when}.")),
+        WhenUnset::Value(value) | WhenUnset::Described(value) => text.push_str(&format!(" Default: {value}.")),
+        WhenUnset::Unset => {}
+    }
+    if let Some(file) = setting.file_variant() {
+        text.push_str(&format!(" Or {file}: a file holding it."));
+    }
+    text.replace('`', "")
 }

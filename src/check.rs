@@ -1,7 +1,8 @@
 //! `connector check`: every preflight check, one log line each, nothing
 //! uploaded. A check whose prerequisite failed is skipped with a warning.
 
-use crate::config::Config;
+use crate::config::RunConfig;
+use crate::source::export_settings::TEMP_DIR;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::Context;
 use crate::polyteia::{self, KEY_CHECK};
@@ -41,11 +42,11 @@ impl Report {
     }
 }
 
-pub fn run_checks(config: &Config, ctx: &Context) -> Result<()> {
+pub fn run_checks(config: &RunConfig, ctx: &Context) -> Result<()> {
     let mut report = Report::default();
     check_source(config, &mut report);
     // The API generation decides what can be checked; this only prints it.
-    match polyteia::api_for(&config.polyteia, ctx.cancel.flag()) {
+    match polyteia::api_for(&config.api, ctx.cancel.flag()) {
         Ok(api) => {
             for preflight in api.preflight() {
                 report.record(preflight.check, preflight.outcome);
@@ -64,20 +65,15 @@ pub fn run_checks(config: &Config, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-fn check_source(config: &Config, report: &mut Report) {
-    let export = match crate::source::export_for(config) {
-        Ok(export) => export,
-        Err(err) => {
-            report.record(SOURCE_CHECK, CheckResult::Failed(err));
-            return;
-        }
-    };
-    let work_dir = match crate::job::private_work_dir(&config.output.temp_dir) {
+fn check_source(config: &RunConfig, report: &mut Report) {
+    let export = crate::source::export_for(&config.export);
+    let work_dir = match crate::job::private_work_dir(&config.export.output.temp_dir) {
         Ok(dir) => dir,
         Err(err) => {
             report.record("temp directory", CheckResult::Failed(err));
-            report.skip(SOURCE_CHECK, "needs a writable TEMP_DIR");
-            report.skip(QUERY_CHECK, "needs a writable TEMP_DIR");
+            let reason = format!("needs a writable {}", TEMP_DIR.name);
+            report.skip(SOURCE_CHECK, &reason);
+            report.skip(QUERY_CHECK, &reason);
             return;
         }
     };

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
-pub use crate::config::LogFormat;
+pub use crate::logging::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,11 +1,35 @@
-//! A cron schedule: `CRON_SCHEDULE` (5 fields, or 6 with seconds first) in the
-//! time zone `CRON_TZ`. Kept apart from the long-lived mode that runs it, so
-//! that the configuration can validate it with everything else.
+//! The settings of the long-lived mode: a cron schedule, `CRON_SCHEDULE` (5
+//! fields, or 6 with seconds first) in the time zone `CRON_TZ`, and the port
+//! of `/healthz` and `/metrics`. Kept apart from the long-lived mode that runs
+//! it, so that the configuration validates it with everything else, once.
 
 use chrono::{DateTime, Utc};
 use croner::parser::{CronParser, Seconds};
 
-use crate::error::{Error, Result};
+use crate::env::Env;
+use crate::error::Result;
+use crate::setting::{self, define_settings, Problems, WhenUnset::Value};
+
+define_settings! {
+    /// The settings of the long-lived mode.
+    SETTINGS;
+    CRON_SCHEDULE: Value("0 0 * * *"), "schedule of the long-lived mode", chart_managed;
+    CRON_TZ: Value("UTC"), "time zone of CRON_SCHEDULE", chart_managed;
+    HEALTH_CHECK_PORT: Value("8080"), "port of /healthz and /metrics", chart_managed;
+}
+
+/// `HEALTH_CHECK_PORT` (validated for every command, as a typo there should
+/// not wait for the first `schedule`).
+pub fn parse_health_check_port(env: &Env, p: &mut Problems) -> u16 {
+    setting::port(env, &HEALTH_CHECK_PORT, p).unwrap_or_default()
+}
+
+/// `CRON_SCHEDULE` in `CRON_TZ`, parsed once.
+pub fn parse_schedule(env: &Env, p: &mut Problems) -> Option<Schedule> {
+    let expression = CRON_SCHEDULE.text(env).unwrap_or_default().trim();
+    let tz = CRON_TZ.text(env).unwrap_or_default().trim();
+    Schedule::build(expression, tz, p)
+}
 
 pub struct Schedule {
     cron: croner::Cron,
@@ -13,32 +37,44 @@ pub struct Schedule {
     expression: String,
 }
 
+impl std::fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Schedule({})", self.describe())
+    }
+}
+
 impl Schedule {
     /// Parses the expression and time zone; an error names the variable.
     pub fn parse(expression: &str, tz: &str) -> Result<Schedule> {
-        Schedule::build(expression, tz).map_err(|problems| {
-            Error::config(problems.iter().map(|(var, message)| format!("{var}: {message}")).collect::<Vec<_>>().join("; "))
-        })
+        let mut problems = Problems::default();
+        let schedule = Schedule::build(expression, tz, &mut problems);
+        problems.into_result(|| schedule)
     }
 
-    /// Like [`Schedule::parse`], with each problem as (variable, message),
-    /// for configuration validation to report them with everything else.
-    pub fn build(expression: &str, tz: &str) -> std::result::Result<Schedule, Vec<(&'static str, String)>> {
-        let mut problems = Vec::new();
+    /// Like [`Schedule::parse`], with each problem added to `p`, for
+    /// configuration validation to report them with everything else.
+    fn build(expression: &str, tz: &str, p: &mut Problems) -> Option<Schedule> {
         let cron = CronParser::builder()
             .seconds(Seconds::Optional)
             .build()
             .parse(expression)
-            .map_err(|e| problems.push(("CRON_SCHEDULE", format!("'{expression}' is not a cron expression ({e})"))))
+            .map_err(|e| p.add(&CRON_SCHEDULE, format!("'{expression}' is not a cron expression ({e})")))
             .ok();
         let tz = tz
             .parse::<chrono_tz::Tz>()
-            .map_err(|_| problems.push(("CRON_TZ", format!("'{tz}' is not a time zone name such as UTC or Europe/Berlin"))))
+            .map_err(|_| p.add(&CRON_TZ, format!("'{tz}' is not a time zone name such as UTC or Europe/Berlin")))
             .ok();
-        match (cron, tz) {
-            (Some(cron), Some(tz)) => Ok(Schedule { cron, tz, expression: expression.to_string() }),
-            _ => Err(problems),
-        }
+        Some(Schedule { cron: cron?, tz: tz?, expression: expression.to_string() })
+    }
+
+    /// The time zone the expression is read in.
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.tz
+    }
+
+    /// The expression as given.
+    pub fn expression(&self) -> &str {
+        &self.expression
     }
 
     /// The first due time strictly after `after`.

@@ -235,6 +235,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_kind_is_in_all() {
+        // The variants as this file declares them, so that a new one cannot be left out of ALL.
+        let source = include_str!("error.rs");
+        let body = source.split("pub enum ErrorKind {").nth(1).and_then(|rest| rest.split('}').next()).unwrap();
+        let declared: Vec<&str> = body
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .map(|l| l.trim_end_matches(','))
+            .collect();
+        let listed: Vec<String> = ErrorKind::ALL.iter().map(|k| format!("{k:?}")).collect();
+        for variant in &declared {
+            assert!(listed.iter().any(|l| l == variant), "ErrorKind::{variant} is missing from ErrorKind::ALL");
+        }
+        assert_eq!(declared.len(), listed.len(), "ErrorKind::ALL lists a kind twice");
+    }
+
+    #[test]
     fn exit_codes_are_distinct() {
         let kinds = ErrorKind::ALL;
         let mut codes: Vec<i32> = kinds.iter().map(|k| k.exit_code()).collect();

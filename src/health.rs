@@ -160,7 +160,7 @@ impl Server {
     /// Serves `/healthz` and `/metrics` on 0.0.0.0:`port` (port 0 picks one).
     pub fn start(port: u16, state: Arc<State>) -> Result<Server> {
         let server = tiny_http::Server::http(("0.0.0.0", port)).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("HEALTH_CHECK_PORT: cannot listen on port {port}: {e}"))
+            Error::new(ErrorKind::Config, format!("{}: cannot listen on port {port}: {e}", crate::cron::HEALTH_CHECK_PORT.name))
         })?;
         let port = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(port);
         let stop = Arc::new(AtomicBool::new(false));

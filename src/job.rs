@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cancel::Cancellation;
-use crate::config::{Config, LogFormat};
+use crate::config::{ExportConfig, LogFormat, RunConfig, UploadConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::health::{Phase, State};
 use crate::metrics::{self, FinishedRun};
@@ -37,11 +37,11 @@ pub struct ExportSummary {
 /// `connector export --output PATH`: the query result as a verified Parquet
 /// file at `output`, written beside it and renamed into place, so a reader
 /// never sees a half-written file.
-pub fn export_to_file(export: &dyn Export, config: &Config, output: &Path, ctx: &Context) -> Result<ExportSummary> {
+pub fn export_to_file(export: &dyn Export, config: &ExportConfig, output: &Path, ctx: &Context) -> Result<ExportSummary> {
     ctx.cancel.explain("the export", export_to_file_inner(export, config, output, ctx))
 }
 
-fn export_to_file_inner(export: &dyn Export, config: &Config, output: &Path, ctx: &Context) -> Result<ExportSummary> {
+fn export_to_file_inner(export: &dyn Export, config: &ExportConfig, output: &Path, ctx: &Context) -> Result<ExportSummary> {
     let started = Instant::now();
     let output = absolute(output)?;
     let parent = output.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
@@ -53,7 +53,7 @@ fn export_to_file_inner(export: &dyn Export, config: &Config, output: &Path, ctx
         .ok_or_else(|| Error::new(ErrorKind::LocalIo, format!("--output {} is not a file path", output.display())))?;
     let partial = parent.join(format!(".{}.partial-{}", file_name.to_string_lossy(), std::process::id()));
 
-    let work_dir = private_work_dir(&config.output.temp_dir)?;
+    let work_dir = private_work_dir(&config.export.output.temp_dir)?;
     let _leftovers = ctx.cancel.remove_on_sudden_exit(&[work_dir.path(), &partial]);
     export.announce();
     let stats = export_into(export, ctx, work_dir.path(), &partial)?;
@@ -112,24 +112,24 @@ impl Default for Context {
 /// One full cycle: export → upload → wait for the ingest → clean up.
 /// The work directory (Parquet file, DuckDB spill files) is removed on every
 /// path out of this function.
-pub fn run_once(stages: Stages, config: &Config, ctx: &Context) -> Result<RunSummary> {
+pub fn run_once(stages: Stages, config: &RunConfig, ctx: &Context) -> Result<RunSummary> {
     let result = run_phases(stages, config, ctx);
     ctx.cancel.explain(ctx.state.phase().name(), result)
 }
 
-fn run_phases(stages: Stages, config: &Config, ctx: &Context) -> Result<RunSummary> {
+fn run_phases(stages: Stages, config: &RunConfig, ctx: &Context) -> Result<RunSummary> {
     let started = Instant::now();
-    let work_dir = private_work_dir(&config.output.temp_dir)?;
+    let work_dir = private_work_dir(&config.export.output.temp_dir)?;
     let _leftovers = ctx.cancel.remove_on_sudden_exit(&[work_dir.path()]);
     stages.export.announce();
 
-    let file = work_dir.path().join(upload_file_name(config.polyteia.dataset_id.as_deref().unwrap_or("export")));
+    let file = work_dir.path().join(upload_file_name(&config.api.dataset_id));
     let export = export_into(stages.export, ctx, work_dir.path(), &file)?;
     check_cancelled(&ctx.cancel)?;
     log::info!(rows = export.rows, bytes = export.bytes; "export verified: {} rows, {}; uploading to {}",
         export.rows, human_bytes(export.bytes), stages.api.describe());
 
-    let (upload, receipt, ingest) = publish(config, ctx, stages.api, &file, export.bytes)?;
+    let (upload, receipt, ingest) = publish(config.log.format, ctx, stages.api, &file, export.bytes)?;
     drop(work_dir);
 
     let summary = RunSummary {
@@ -154,7 +154,7 @@ fn export_into(export: &dyn Export, ctx: &Context, spill_dir: &Path, dest: &Path
 
 /// Uploads `file` and waits for the ingest: the part of a cycle after the export.
 fn publish(
-    config: &Config,
+    log_format: LogFormat,
     ctx: &Context,
     api: &dyn Api,
     file: &Path,
@@ -162,7 +162,7 @@ fn publish(
 ) -> Result<(Duration, UploadReceipt, Option<Duration>)> {
     ctx.state.set_phase(Phase::Uploading);
     let upload_started = Instant::now();
-    let progress = UploadProgress::new(bytes, config.log_format);
+    let progress = UploadProgress::new(bytes, log_format);
     let receipt = api.upload(file, &|sent| progress.set(sent));
     progress.finish();
     let receipt = receipt?;
@@ -185,19 +185,23 @@ fn rate(bytes: u64, elapsed: Duration) -> String {
 
 /// `connector upload --file PATH`: an existing Parquet file, checked to be
 /// readable Parquet (and not empty unless allowed), replaces the dataset's data.
-pub fn upload_file(api: &dyn Api, config: &Config, file: &Path, ctx: &Context) -> Result<()> {
+pub fn upload_file(api: &dyn Api, config: &UploadConfig, file: &Path, ctx: &Context) -> Result<()> {
     let started = Instant::now();
     let (rows, columns) = source::inspect_parquet(file)?;
-    if rows == 0 && !config.output.allow_empty_result {
+    if rows == 0 && !config.allow_empty_result {
         return Err(Error::new(
             ErrorKind::EmptyResult,
-            format!("{} holds no rows; uploading it would empty the dataset (set ALLOW_EMPTY_RESULT=true if intended)", file.display()),
+            format!(
+                "{} holds no rows; uploading it would empty the dataset (set {}=true if intended)",
+                file.display(),
+                crate::source::export_settings::ALLOW_EMPTY_RESULT.name
+            ),
         ));
     }
     let bytes = std::fs::metadata(file).map_err(|e| Error::io(format!("reading {}", file.display()), &e))?.len();
     log::info!(rows = rows, columns = columns, bytes = bytes;
         "uploading {} ({} rows, {} columns, {}) to {}", file.display(), rows, columns, human_bytes(bytes), api.describe());
-    let (upload, receipt, ingest) = ctx.cancel.explain("the upload", publish(config, ctx, api, file, bytes))?;
+    let (upload, receipt, ingest) = ctx.cancel.explain("the upload", publish(config.log.format, ctx, api, file, bytes))?;
     log::info!(rows = rows, bytes = bytes, upload_seconds = upload.as_secs_f64(), upload_attempts = receipt.attempts,
         ingest_seconds = ingest.map(|d| d.as_secs_f64()).unwrap_or(0.0), ingest_id = receipt.ingest_id.as_deref().unwrap_or(""),
         total_seconds = started.elapsed().as_secs_f64();
@@ -208,7 +212,7 @@ pub fn upload_file(api: &dyn Api, config: &Config, file: &Path, ctx: &Context) -
 
 /// A cycle for the scheduler and `--serve-health`: records the outcome in
 /// the shared state and logs a failure with its exit class.
-pub fn run_recorded(stages: Stages, config: &Config, ctx: &Context) -> Result<RunSummary> {
+pub fn run_recorded(stages: Stages, config: &RunConfig, ctx: &Context) -> Result<RunSummary> {
     let started = chrono::Utc::now();
     ctx.state.cycle_started();
     let result = run_once(stages, config, ctx);
@@ -353,7 +357,7 @@ pub fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Env, Purpose};
+    use crate::config::Env;
     use crate::stages::{Preflight, ProgressFn, UploadReceipt};
     use std::sync::Mutex;
 
@@ -440,7 +444,7 @@ mod tests {
         }
     }
 
-    fn config(temp: &Path) -> Config {
+    fn config(temp: &Path) -> RunConfig {
         let env = Env::from_pairs([
             ("SOURCE_DATABASE_TYPE", "duckdb"),
             ("SOURCE_DATABASE_NAME", ":memory:"),
@@ -449,7 +453,7 @@ mod tests {
             ("DATASET_ID", "ds_unit"),
             ("TEMP_DIR", temp.to_str().unwrap()),
         ]);
-        Config::from_env(&env, Purpose::Upload).unwrap()
+        RunConfig::from_env(&env).unwrap()
     }
 
     fn leftovers(temp: &Path) -> Vec<String> {

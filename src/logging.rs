@@ -5,8 +5,114 @@ use std::io::Write;
 
 use log::kv::{Key, Value, VisitSource};
 
-use crate::config::LogFormat;
+use crate::env::Env;
 use crate::secret::scrub;
+use crate::setting::{define_settings, Problems, WhenUnset};
+
+// ---------------------------------------------------------------------------
+// Settings
+
+define_settings! {
+    /// The logging settings.
+    SETTINGS;
+    LOG_LEVEL: WhenUnset::Value("info"), "debug, info, warn or error";
+    LOG_FORMAT: WhenUnset::Value("text"), "text or json";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// The value as `LOG_FORMAT` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// `LOG_LEVEL` and `LOG_FORMAT`, validated.
+#[derive(Debug, Clone, Copy)]
+pub struct LogSettings {
+    pub level: log::LevelFilter,
+    pub format: LogFormat,
+}
+
+/// Reads `LOG_LEVEL` and `LOG_FORMAT`; a bad value is a problem (and the default is used).
+pub fn parse_settings(env: &Env, p: &mut Problems) -> LogSettings {
+    let level = match env.get(LOG_LEVEL.name) {
+        None => default_log_level(),
+        Some(v) => level_from_str(v).unwrap_or_else(|| {
+            p.add(&LOG_LEVEL, format!("'{v}' is not one of debug, info, warn, error"));
+            default_log_level()
+        }),
+    };
+    let format = match env.get(LOG_FORMAT.name) {
+        None => default_log_format(),
+        Some(v) => format_from_str(v).unwrap_or_else(|| {
+            p.add(&LOG_FORMAT, format!("'{v}' is not one of text, json"));
+            default_log_format()
+        }),
+    };
+    LogSettings { level, format }
+}
+
+/// The command-line flags `--log-level` and `--log-format`, which win over the environment.
+pub fn override_settings(env: &mut Env, level: Option<&str>, format: Option<LogFormat>) {
+    if let Some(level) = level {
+        env.set(LOG_LEVEL.name, level);
+    }
+    if let Some(format) = format {
+        env.set(LOG_FORMAT.name, format.name());
+    }
+}
+
+/// Reads the settings leniently, for setting up logging before validation.
+pub fn settings_hint(env: &Env) -> LogSettings {
+    LogSettings {
+        level: env.get(LOG_LEVEL.name).and_then(level_from_str).unwrap_or_else(default_log_level),
+        format: env.get(LOG_FORMAT.name).and_then(format_from_str).unwrap_or_else(default_log_format),
+    }
+}
+
+/// `LOG_FORMAT` from the process environment, if it names a format.
+pub fn format_from_process_environment() -> Option<LogFormat> {
+    std::env::var(LOG_FORMAT.name).ok().as_deref().and_then(format_from_str)
+}
+
+pub fn level_from_str(value: &str) -> Option<log::LevelFilter> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "trace" => Some(log::LevelFilter::Trace),
+        "debug" => Some(log::LevelFilter::Debug),
+        "info" => Some(log::LevelFilter::Info),
+        "warn" | "warning" => Some(log::LevelFilter::Warn),
+        "error" => Some(log::LevelFilter::Error),
+        _ => None,
+    }
+}
+
+pub fn format_from_str(value: &str) -> Option<LogFormat> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        _ => None,
+    }
+}
+
+fn default_log_level() -> log::LevelFilter {
+    LOG_LEVEL.default_value().and_then(level_from_str).expect("LOG_LEVEL's default is a level")
+}
+
+fn default_log_format() -> LogFormat {
+    LOG_FORMAT.default_value().and_then(format_from_str).expect("LOG_FORMAT's default is a format")
+}
+
+// ---------------------------------------------------------------------------
+// Output
 
 /// A structured field of a log line.
 pub type Field = (String, serde_json::Value);

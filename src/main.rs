@@ -5,11 +5,12 @@ use clap::error::ErrorKind as ClapErrorKind;
 use clap::Parser;
 
 use connector::cli::{Cli, Command};
-use connector::config::{self, Config, Env, LogFormat, Purpose};
+use connector::config::{self, Env, ExportConfig, LogFormat, RunConfig, ScheduleConfig, UploadConfig};
 use connector::error::{Error, ErrorKind};
 use connector::job::{self, Context, Stages};
 use connector::polyteia;
-use connector::schedule::{self, Schedule};
+
+use connector::schedule;
 use connector::{check, health, logging, metrics};
 
 fn main() {
@@ -19,7 +20,7 @@ fn main() {
         Err(err) => usage_error(err, &args),
     };
     // Known before the env file is read, so that its errors are in the format asked for.
-    let early_format = cli.log_format.unwrap_or_else(|| format_from_environment().unwrap_or(LogFormat::Text));
+    let early_format = cli.log_format.unwrap_or_else(|| logging::format_from_process_environment().unwrap_or(LogFormat::Text));
     std::process::exit(match run(cli) {
         Ok(()) => 0,
         Err(err) => {
@@ -45,19 +46,15 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
     let mut env = Env::load(&cli.env_file)?;
     // Command-line flags win over the environment.
-    if let Some(level) = cli.log_level {
-        env.set("LOG_LEVEL", level.name());
-    }
-    if let Some(format) = cli.log_format {
-        env.set("LOG_FORMAT", format.name());
-    }
-    logging::init(config::log_level_hint(&env), config::log_format_hint(&env));
+    logging::override_settings(&mut env, cli.log_level.map(|level| level.name()), cli.log_format);
+    let hint = logging::settings_hint(&env);
+    logging::init(hint.level, hint.format);
 
     let ctx = Context::new();
     match cli.command {
         Command::Export { output } => {
-            let config = Config::from_env(&env, Purpose::Export)?;
-            let export = connector::source::export_for(&config)?;
+            let config = ExportConfig::from_env(&env)?;
+            let export = connector::source::export_for(&config.export);
             ctx.cancel.install_signal_handlers()?;
             job::export_to_file(&export, &config, &output, &ctx)?;
             Ok(())
@@ -65,53 +62,56 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Run { serve_health } => {
             log_env_files(&env);
             let started = chrono::Utc::now();
-            let result = run_once(&env, serve_health, &ctx);
+            let config = RunConfig::from_env(&env);
             // Every run is reported, a failed configuration included, as long
             // as the monitoring settings themselves are usable.
-            if let Some(settings) = config::metrics_settings(&env) {
+            let monitoring = match &config {
+                Ok(config) => Some(config.metrics.clone()),
+                Err(_) => config::metrics_settings(&env),
+            };
+            let result = config.and_then(|config| run_once(&config, serve_health, &ctx));
+            if let Some(settings) = monitoring {
                 metrics::publish(&settings, &job::outcome_of(started, &result), ctx.cancel.is_cancelled());
             }
             result.map(|_| ())
         }
         Command::Upload { file } => {
-            let config = Config::from_env(&env, Purpose::UploadFile)?;
-            let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
+            let config = UploadConfig::from_env(&env)?;
+            let api = polyteia::api_for(&config.api, ctx.cancel.flag())?;
             ctx.cancel.install_signal_handlers()?;
             job::upload_file(api.as_ref(), &config, &file, &ctx)?;
             Ok(())
         }
         Command::Check => {
             log_env_files(&env);
-            let config = Config::from_env(&env, Purpose::Upload)?;
+            let config = RunConfig::from_env(&env)?;
             check::run_checks(&config, &ctx)
         }
         Command::Schedule { run_now } => {
-            // Validates CRON_SCHEDULE and CRON_TZ with everything else, before anything runs.
-            let config = Config::from_env(&env, Purpose::Schedule)?;
-            let schedule = Schedule::parse(&config.schedule.cron_schedule, &config.schedule.cron_tz)?;
-            let export = connector::source::export_for(&config)?;
-            let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
+            // Validates the schedule with everything else, before anything runs.
+            let ScheduleConfig { run, schedule } = ScheduleConfig::from_env(&env)?;
+            let export = connector::source::export_for(&run.export);
+            let api = polyteia::api_for(&run.api, ctx.cancel.flag())?;
             ctx.cancel.install_signal_handlers()?;
-            let _server = health::Server::start(config.schedule.health_check_port, ctx.state.clone())?;
-            schedule::run(Arc::new(config), Arc::new(export), Arc::from(api), schedule, run_now, ctx)
+            let _server = health::Server::start(run.health_check_port, ctx.state.clone())?;
+            schedule::run(Arc::new(run), Arc::new(export), Arc::from(api), schedule, run_now, ctx)
         }
         Command::Version | Command::Completions { .. } => unreachable!("handled above"),
     }
 }
 
 /// `connector run`: one cycle, optionally with `/healthz` and `/metrics` served meanwhile.
-fn run_once(env: &Env, serve_health: bool, ctx: &Context) -> Result<job::RunSummary, Error> {
-    let config = Config::from_env(env, Purpose::Upload)?;
+fn run_once(config: &RunConfig, serve_health: bool, ctx: &Context) -> Result<job::RunSummary, Error> {
     // The stages are chosen here, once: the job only orchestrates them.
-    let export = connector::source::export_for(&config)?;
-    let api = polyteia::api_for(&config.polyteia, ctx.cancel.flag())?;
+    let export = connector::source::export_for(&config.export);
+    let api = polyteia::api_for(&config.api, ctx.cancel.flag())?;
     let stages = Stages { export: &export, api: api.as_ref() };
     ctx.cancel.install_signal_handlers()?;
     if serve_health {
-        let _server = health::Server::start(config.schedule.health_check_port, ctx.state.clone())?;
-        job::run_recorded(stages, &config, ctx)
+        let _server = health::Server::start(config.health_check_port, ctx.state.clone())?;
+        job::run_recorded(stages, config, ctx)
     } else {
-        job::run_once(stages, &config, ctx)
+        job::run_once(stages, config, ctx)
     }
 }
 
@@ -126,11 +126,6 @@ fn log_env_files(env: &Env) {
     }
 }
 
-/// `LOG_FORMAT` from the process environment, if it names a format.
-fn format_from_environment() -> Option<LogFormat> {
-    std::env::var("LOG_FORMAT").ok().as_deref().and_then(config::format_from_str)
-}
-
 /// A command-line error: clap's message and exit code (2), as one JSON log
 /// line when JSON is asked for (by a valid `--log-format` or `LOG_FORMAT`).
 /// Help and version output stay as they are.
@@ -139,7 +134,7 @@ fn usage_error(err: clap::Error, args: &[OsString]) -> ! {
         err.kind(),
         ClapErrorKind::DisplayHelp | ClapErrorKind::DisplayVersion | ClapErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
-    if !is_output && format_from_args(args).or_else(format_from_environment) == Some(LogFormat::Json) {
+    if !is_output && format_from_args(args).or_else(logging::format_from_process_environment) == Some(LogFormat::Json) {
         let message = err.render().to_string();
         let message = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
         let message = message.strip_prefix("error: ").unwrap_or(&message);
@@ -156,8 +151,8 @@ fn usage_error(err: clap::Error, args: &[OsString]) -> ! {
 fn format_from_args(args: &[OsString]) -> Option<LogFormat> {
     let args: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
     args.iter().enumerate().rev().find_map(|(i, arg)| match arg.strip_prefix("--log-format") {
-        Some("") => args.get(i + 1).and_then(|v| config::format_from_str(v)),
-        Some(rest) => rest.strip_prefix('=').and_then(config::format_from_str),
+        Some("") => args.get(i + 1).and_then(|v| logging::format_from_str(v)),
+        Some(rest) => rest.strip_prefix('=').and_then(logging::format_from_str),
         None => None,
     })
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::cancel::Cancellation;
-use crate::config::Config;
+use crate::config::RunConfig;
 pub use crate::cron::Schedule;
 use crate::error::{Error, Result};
 use crate::job::{self, Context, Stages};
@@ -18,7 +18,7 @@ use crate::stages::{Api, Export};
 /// Runs cycles on the schedule until a signal arrives; then stops the
 /// running cycle, waits for its clean-up and returns the interruption.
 pub fn run(
-    config: Arc<Config>,
+    config: Arc<RunConfig>,
     export: Arc<dyn Export>,
     api: Arc<dyn Api>,
     schedule: Schedule,
@@ -59,7 +59,7 @@ pub fn run(
     }
     while !ctx.cancel.is_cancelled() {
         let Some(next) = schedule.next_after(Utc::now()) else {
-            return Err(Error::config(format!("CRON_SCHEDULE {} has no future run time", schedule.describe())));
+            return Err(Error::config(format!("{} {} has no future run time", crate::cron::CRON_SCHEDULE.name, schedule.describe())));
         };
         ctx.state.set_next_run(Some(next));
         log::debug!(next_run = next.to_rfc3339(); "next cycle at {next}");

@@ -6,13 +6,14 @@
 //! of running the connector.
 
 mod push;
+pub mod settings;
 mod textfile;
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::MetricsSettings;
+use settings::MetricsSettings;
 
 /// The content type of the text format written here.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -223,7 +224,11 @@ pub fn publish(settings: &MetricsSettings, outcome: &FinishedRun, interrupted: b
         return;
     }
     let Some(instance) = settings.instance.as_deref() else {
-        log::warn!("the metrics of this run are not reported: neither PUSHGATEWAY_INSTANCE nor DATASET_ID is set to label them");
+        log::warn!(
+            "the metrics of this run are not reported: neither {} nor {} is set to label them",
+            settings::PUSHGATEWAY_INSTANCE.name,
+            crate::polyteia::settings::DATASET_ID.name
+        );
         return;
     };
     if let Some(pushgateway) = &settings.pushgateway {
@@ -237,6 +242,21 @@ pub fn publish(settings: &MetricsSettings, outcome: &FinishedRun, interrupted: b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_family_is_in_all() {
+        // The families as this file defines them, so that a new one cannot be left out of ALL.
+        let source = include_str!("mod.rs");
+        let defined: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub const ")?.split_once(": Family")?.0.into())
+            .collect();
+        assert_eq!(defined.len(), ALL.len(), "metrics::ALL and the families defined in metrics/mod.rs differ: {defined:?}");
+        let mut names: Vec<&str> = ALL.iter().map(|f| f.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len(), "metrics::ALL lists a family twice");
+    }
 
     fn outcome(result: &str) -> FinishedRun {
         let started = DateTime::from_timestamp_millis(1_764_000_000_250).unwrap();

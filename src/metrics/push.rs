@@ -13,8 +13,8 @@ use std::time::Duration;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine as _;
 
+use super::settings::{PushgatewaySettings, PUSHGATEWAY_PASSWORD, PUSHGATEWAY_URL, PUSHGATEWAY_USERNAME};
 use super::{last_run, seconds, Exposition, FinishedRun, CONTENT_TYPE, LAST_SUCCESS};
-use crate::config::PushgatewaySettings;
 use crate::network::agent::agent_for_url;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
@@ -83,7 +83,8 @@ struct Failure {
 
 impl Pusher {
     fn new(settings: &PushgatewaySettings, interrupted: bool) -> Result<Pusher, String> {
-        let agent = agent_for_url(&settings.url, &settings.network, settings.timeout).map_err(|e| e.message().to_string())?;
+        let path = settings.network.as_ref().map_err(String::clone)?;
+        let agent = agent_for_url(&settings.url, path, settings.timeout).map_err(|e| e.message().to_string())?;
         let authorization = match (&settings.username, &settings.password) {
             (Some(user), Some(password)) => {
                 // Registered, so that neither the pair nor its encoding can show up in a message.
@@ -137,9 +138,9 @@ impl Pusher {
         let answer = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
         let answer: String = answer.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_ANSWER_CHARS).collect();
         let hint = match status {
-            401 | 403 => " (check PUSHGATEWAY_USERNAME and PUSHGATEWAY_PASSWORD)",
-            404 => " (check the path of PUSHGATEWAY_URL)",
-            _ => "",
+            401 | 403 => format!(" (check {} and {})", PUSHGATEWAY_USERNAME.name, PUSHGATEWAY_PASSWORD.name),
+            404 => format!(" (check the path of {})", PUSHGATEWAY_URL.name),
+            _ => String::new(),
         };
         let reason = match answer.is_empty() {
             true => format!("HTTP {status}{hint}"),

@@ -1,16 +1,15 @@
 //! The HTTP agent of the network path, for every service the connector talks to
 //! (the Polyteia API, the Pushgateway): TLS with the trust store of [`super::trust`],
-//! the proxy of [`super::proxy`], timeouts, no redirects; and the [`NetworkPath`] it
-//! takes, as `connector check` describes it.
+//! the proxy of [`super::proxy`], timeouts, no redirects, over the
+//! [`NetworkPath`] chosen with the settings.
 
 use std::time::Duration;
 
 use ureq::tls::TlsConfig;
 use ureq::Agent;
 
-use super::proxy::{proxy_for, ProxyChoice};
-use super::trust::TrustStore;
-use super::NetworkSettings;
+use super::proxy::ProxyChoice;
+use super::NetworkPath;
 use crate::error::{Error, Result};
 
 /// Sent with every request.
@@ -19,42 +18,6 @@ pub const USER_AGENT: &str = concat!("polyteia-db-connector/", env!("CARGO_PKG_V
 /// Connecting (DNS, TCP, TLS, proxy) never gets more than this, even with a
 /// long `HTTP_TIMEOUT`.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How requests reach a service: directly or through a proxy, and which
-/// certificates TLS trusts. Chosen once from the settings.
-#[derive(Debug, Clone)]
-pub struct NetworkPath {
-    pub proxy: ProxyChoice,
-    pub trust: TrustStore,
-    /// Whether the service's URL is https (else no TLS).
-    pub https: bool,
-}
-
-impl NetworkPath {
-    /// The path to `host` with the proxy and CA settings `network`.
-    pub fn to(host: &str, https: bool, network: &NetworkSettings) -> Result<NetworkPath> {
-        let proxy = proxy_for(host, https, network).map_err(|p| p.into_error())?;
-        let trust = TrustStore::load(network).map_err(|p| p.into_error())?;
-        Ok(NetworkPath { proxy, trust, https })
-    }
-
-    /// e.g. "through the proxy proxy.corp:3128 (HTTPS_PROXY); TLS verified
-    /// with the operating system's certificate store". Never credentials.
-    pub fn describe(&self) -> String {
-        let route = match &self.proxy {
-            ProxyChoice::Proxy { variable, .. } => {
-                format!("through the proxy {} ({variable})", self.proxy.proxy_address().unwrap_or_default())
-            }
-            ProxyChoice::Direct(why) => format!("directly ({why})"),
-        };
-        let tls = if self.https {
-            format!("TLS verified with {}", self.trust.describe())
-        } else {
-            "plain HTTP, no TLS (use https:// outside tests)".into()
-        };
-        format!("{route}; {tls}")
-    }
-}
 
 /// The ureq agent for `host` over `path`: TLS via rustls with the [`TrustStore`]
 /// (the OS certificate store unless `SSL_CERT_FILE` / `SSL_CERT_DIR` name
@@ -90,12 +53,10 @@ pub fn build_agent(host: &str, path: &NetworkPath, timeout: Duration) -> Agent {
     Agent::new_with_config(config)
 }
 
-/// The agent for the service at `url` (the Pushgateway): its [`NetworkPath`] from
-/// `network`, then [`build_agent`].
-pub fn agent_for_url(url: &str, network: &NetworkSettings, timeout: Duration) -> Result<Agent> {
+/// The agent for another service at `url` (the Pushgateway), over the
+/// [`NetworkPath`] chosen for it with the settings.
+pub fn agent_for_url(url: &str, path: &NetworkPath, timeout: Duration) -> Result<Agent> {
     let uri: ureq::http::Uri =
         url.parse().map_err(|_| Error::config(format!("'{url}' is not a URL such as http://host:9091")))?;
-    let host = uri.host().unwrap_or_default();
-    let path = NetworkPath::to(host, uri.scheme_str() == Some("https"), network)?;
-    Ok(build_agent(host, &path, timeout))
+    Ok(build_agent(uri.host().unwrap_or_default(), path, timeout))
 }

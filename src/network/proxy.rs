@@ -8,9 +8,10 @@ use std::net::IpAddr;
 
 use ureq::Proxy;
 
-use super::SettingProblem;
+use super::settings::{ALL_PROXY, HTTPS_PROXY, HTTP_PROXY, NO_PROXY, PROXY_SPELLINGS};
 use super::NetworkSettings;
 use crate::secret::Secret;
+use crate::setting::{Problem, Setting};
 
 /// How the API is reached.
 #[derive(Debug, Clone)]
@@ -54,7 +55,7 @@ pub struct ProxyInUse {
 }
 
 /// The proxy for requests to `host` from the settings; see [`choose_proxy`].
-pub fn proxy_for(host: &str, https: bool, network: &NetworkSettings) -> Result<ProxyChoice, SettingProblem> {
+pub fn proxy_for(host: &str, https: bool, network: &NetworkSettings) -> Result<ProxyChoice, Problem> {
     choose_proxy(host, https, |name| network.proxy_var(name))
 }
 
@@ -67,30 +68,33 @@ pub fn proxy_for(host: &str, https: bool, network: &NetworkSettings) -> Result<P
 /// treats `example.com` as that exact host only (curl and most tools also
 /// match its subdomains), so the choice is made here and the proxy given to
 /// ureq without a NO_PROXY list: an agent only ever talks to one host.
-pub fn choose_proxy(host: &str, https: bool, var: impl Fn(&str) -> Option<String>) -> Result<ProxyChoice, SettingProblem> {
+pub fn choose_proxy(host: &str, https: bool, var: impl Fn(&str) -> Option<String>) -> Result<ProxyChoice, Problem> {
     let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let candidates: [&'static str; 4] = if https {
-        ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-    } else {
-        ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    // A setting, else its lower-case spelling.
+    let spellings = |setting: Setting| {
+        let lower = PROXY_SPELLINGS.iter().find(|(s, _)| *s == setting).map(|(_, lower)| *lower);
+        [Some(setting.name), lower].into_iter().flatten()
     };
+    let scheme_proxy = if https { HTTPS_PROXY } else { HTTP_PROXY };
+    let candidates: Vec<&'static str> = spellings(scheme_proxy).chain(spellings(ALL_PROXY)).collect();
     let Some((variable, value)) = candidates.iter().find_map(|name| get(name).map(|v| (*name, v))) else {
         return Ok(ProxyChoice::Direct("no proxy variable is set"));
     };
     // The URL may carry credentials: keep them out of every message.
     register_proxy_credentials(&value);
-    let no_proxy = get("NO_PROXY").or_else(|| get("no_proxy")).unwrap_or_default();
+    let no_proxy = spellings(NO_PROXY).find_map(get).unwrap_or_default();
     if is_loopback(host) {
         return Ok(ProxyChoice::Direct("loopback addresses are never proxied"));
     }
     if no_proxy_matches(&no_proxy, host) {
         return Ok(ProxyChoice::Direct("NO_PROXY exempts the host"));
     }
-    let proxy = Proxy::new(&value).map_err(|_| SettingProblem {
-        variable,
-        message: "is not a proxy URL such as http://proxy.example:3128 or http://user:password@proxy.example:3128 \
-                  (special characters in user or password percent-encoded; value not shown)"
-            .into(),
+    let proxy = Proxy::new(&value).map_err(|_| {
+        Problem::new(
+            variable,
+            "is not a proxy URL such as http://proxy.example:3128 or http://user:password@proxy.example:3128 \
+             (special characters in user or password percent-encoded; value not shown)",
+        )
     })?;
     Ok(ProxyChoice::Proxy { proxy, variable })
 }

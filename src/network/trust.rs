@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use ureq::tls::{Certificate, RootCerts};
 
-use super::SettingProblem;
+use super::settings::{SSL_CERT_DIR, SSL_CERT_FILE};
 use super::NetworkSettings;
+use crate::setting::{Problem, Setting};
 
 /// Where TLS looks for trusted CA certificates.
 #[derive(Debug, Clone)]
@@ -24,20 +25,20 @@ pub enum TrustStore {
 
 impl TrustStore {
     /// The trust store the settings ask for; reads and checks the files.
-    pub fn load(network: &NetworkSettings) -> Result<TrustStore, SettingProblem> {
+    pub fn load(network: &NetworkSettings) -> Result<TrustStore, Problem> {
         if network.ssl_cert_file.is_none() && network.ssl_cert_dirs.is_empty() {
             return Ok(TrustStore::System);
         }
         let mut certs = Vec::new();
         let mut sources = Vec::new();
         if let Some(file) = &network.ssl_cert_file {
-            let found = read_certificates("SSL_CERT_FILE", file, false)?;
-            sources.push(format!("SSL_CERT_FILE={}", file.display()));
+            let found = read_certificates(&SSL_CERT_FILE, file, false)?;
+            sources.push(format!("{}={}", SSL_CERT_FILE.name, file.display()));
             certs.extend(found);
         }
         for dir in &network.ssl_cert_dirs {
-            let found = read_certificates("SSL_CERT_DIR", dir, true)?;
-            sources.push(format!("SSL_CERT_DIR={}", dir.display()));
+            let found = read_certificates(&SSL_CERT_DIR, dir, true)?;
+            sources.push(format!("{}={}", SSL_CERT_DIR.name, dir.display()));
             certs.extend(found);
         }
         let count = certs.len();
@@ -63,8 +64,8 @@ impl TrustStore {
 
 /// The certificates in a PEM file or a directory of them; a path that is
 /// missing, of the wrong type, unreadable or without a certificate is a problem.
-fn read_certificates(variable: &'static str, path: &Path, dir: bool) -> Result<Vec<Certificate<'static>>, SettingProblem> {
-    let problem = |message: String| SettingProblem { variable, message };
+fn read_certificates(setting: &Setting, path: &Path, dir: bool) -> Result<Vec<Certificate<'static>>, Problem> {
+    let problem = |message: String| Problem::new(setting.name, message);
     let kind = if dir { "a directory" } else { "a file" };
     match std::fs::metadata(path) {
         Err(e) => return Err(problem(format!("cannot read {}: {e}", path.display()))),

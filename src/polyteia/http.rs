@@ -21,10 +21,11 @@ use ureq::{Agent, SendBody};
 
 use super::multipart::MultipartFile;
 use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
+use super::settings::PolyteiaSettings;
 use super::{CheckResult, Preflight, ProgressFn};
-use crate::config::PolyteiaSettings;
 use crate::error::{Error, ErrorKind, Result};
-use crate::network::agent::{build_agent, NetworkPath};
+use crate::network::agent::build_agent;
+use crate::network::NetworkPath;
 use crate::network::proxy::ProxyInUse;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
@@ -56,13 +57,13 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>, not_found_hint: &'static str) -> Result<Client> {
-        let path = NetworkPath::to(settings.base_host(), settings.base_url_is_https(), &settings.network)?;
+        let path = settings.network.clone();
         Ok(Client {
-            agent: build_agent(settings.base_host(), &path, settings.http_timeout),
+            agent: build_agent(settings.base_url.host(), &path, settings.http_timeout),
             proxy: path.proxy.in_use(),
             path,
             answered: AtomicBool::new(false),
-            base_url: settings.base_url.trim_end_matches('/').to_string(),
+            base_url: settings.base_url.as_str().to_string(),
             retry: settings.retry.clone(),
             cancel,
             not_found_hint,

@@ -3,21 +3,21 @@
 //! sees HTTP: [`upload_token`] (the default) and [`session`] (chosen when an
 //! organization is configured). What both share: `http.rs` (the retry policy and
 //! the `Client`, whose agent takes the network path of [`crate::network`]),
-//! `multipart.rs` (the streamed upload body) and `reply.rs` (answers, error parsing
-//! and the failures they stand for). The retry schedule is [`crate::retry`]'s,
-//! shared with the source connection.
+//! [`settings`] (the settings, parsed once), `multipart.rs` (the streamed upload
+//! body) and `reply.rs` (answers, error parsing and the failures they stand for).
+//! The retry schedule is [`crate::retry`]'s, shared with the source connection.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::config::{ApiGeneration, PolyteiaSettings};
-use crate::error::{Error, Result};
-use crate::secret::Secret;
+use crate::error::Result;
+use settings::{ApiGeneration, PolyteiaSettings};
 
 pub(crate) mod http;
 pub(crate) mod multipart;
 pub(crate) mod reply;
 pub mod session;
+pub mod settings;
 pub mod upload_token;
 
 pub use crate::stages::{Api, CheckResult, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
@@ -37,21 +37,6 @@ fn network_and_key<T>(client: &http::Client, key: Result<T>, detail: impl FnOnce
     }
     let (key, value) = Preflight::from_result(KEY_CHECK, key, detail);
     (vec![network, key], value)
-}
-
-/// The key and the dataset both API generations need.
-fn credentials(settings: &PolyteiaSettings) -> Result<(Secret, String)> {
-    let pak = settings
-        .personal_access_token
-        .clone()
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| Error::config("PERSONAL_ACCESS_TOKEN: is required to talk to Polyteia"))?;
-    let dataset_id = settings
-        .dataset_id
-        .clone()
-        .filter(|d| !d.trim().is_empty())
-        .ok_or_else(|| Error::config("DATASET_ID: is required to talk to Polyteia"))?;
-    Ok((pak, dataset_id))
 }
 
 /// The one place that picks the API generation from the settings.

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use super::http::Client;
 use super::reply::{unexpected_answer, Failure};
 use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
-use crate::config::{Organization, PolyteiaSettings};
+use super::settings::{Organization, PolyteiaSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
 
@@ -63,7 +63,7 @@ impl SessionApi {
     /// Needs `PERSONAL_ACCESS_TOKEN`, `DATASET_ID` and an organization; logs
     /// the API in use. Nothing is sent yet: the session is obtained on first use.
     pub fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>) -> Result<Self> {
-        let (pak, dataset_id) = super::credentials(settings)?;
+        let (pak, dataset_id) = (settings.personal_access_token.clone(), settings.dataset_id.clone());
         let organization = settings.organization.clone().ok_or_else(|| {
             Error::config("POLYTEIA_ORGANIZATION_ID or POLYTEIA_ORGANIZATION_SLUG: is required for the session API")
         })?;

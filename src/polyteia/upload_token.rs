@@ -14,7 +14,7 @@ use super::http::Client;
 use super::multipart::PARQUET_CONTENT_TYPE;
 use super::reply::Failure;
 use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
-use crate::config::PolyteiaSettings;
+use super::settings::PolyteiaSettings;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -30,7 +30,7 @@ pub struct UploadTokenApi {
 impl UploadTokenApi {
     /// Needs `PERSONAL_ACCESS_TOKEN` and `DATASET_ID`; logs the API in use.
     pub fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>) -> Result<Self> {
-        let (pak, dataset_id) = super::credentials(settings)?;
+        let (pak, dataset_id) = (settings.personal_access_token.clone(), settings.dataset_id.clone());
         let api = UploadTokenApi { client: Client::new(settings, cancel, "check DATASET_ID")?, pak, dataset_id };
         log::info!(api = "upload-token", base_url = api.client.base_url(); "using the {}", api.describe());
         Ok(api)

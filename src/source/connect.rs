@@ -28,7 +28,7 @@ pub(crate) fn connection_string(s: &SourceSettings, keys: &DriverKeys, quote: fn
         pairs.extend(s.user.as_ref().map(|u| ("user", u.clone())));
         pairs.extend(s.password.as_ref().map(|p| ("password", p.expose().to_string())));
         pairs.push((keys.database, s.database.clone()));
-        pairs.extend(s.ssl_mode.as_ref().map(|m| (keys.ssl_mode, m.clone())));
+        pairs.extend(s.ssl_mode.map(|m| (keys.ssl_mode, m.as_str().to_string())));
         pairs.extend(s.ssl_root_cert.as_ref().map(|c| (keys.ssl_root_cert, c.to_string_lossy().into_owned())));
     }
     for (key, value) in keys.defaults {

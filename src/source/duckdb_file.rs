@@ -17,6 +17,18 @@ impl SourceType for DuckDbFile {
         &["duckdb"]
     }
 
+    fn display_name(&self) -> &'static str {
+        "DuckDB"
+    }
+
+    fn database_hint(&self) -> &'static str {
+        "a DuckDB database file, or :memory:"
+    }
+
+    fn accepts_in_memory(&self) -> bool {
+        true
+    }
+
     fn attach(&self, conn: &Connection, settings: &SourceSettings) -> Result<bool> {
         if settings.database == ":memory:" {
             return Ok(false);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use duckdb::Connection;
 
-use crate::config::EngineSettings;
+use super::export_settings::EngineSettings;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The DuckDB release this connector is built and tested for: the `duckdb`
@@ -67,7 +67,7 @@ pub(crate) fn open_duckdb(engine: &EngineSettings, spill_dir: &Path) -> Result<C
     let mut config = duckdb::Config::default();
     let engine_error = |e: duckdb::Error| Error::new(ErrorKind::Internal, format!("cannot start DuckDB: {e}"));
     if let Some(limit) = &engine.memory_limit {
-        config = config.max_memory(limit).map_err(|e| Error::config(format!("DUCKDB_MEMORY_LIMIT: {e}")))?;
+        config = config.max_memory(limit.as_str()).map_err(|e| Error::config(format!("DUCKDB_MEMORY_LIMIT: {e}")))?;
     }
     if let Some(threads) = engine.threads {
         config = config.threads(i64::from(threads)).map_err(|e| Error::config(format!("DUCKDB_THREADS: {e}")))?;

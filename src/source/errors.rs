@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::config::OutputSettings;
+use super::export_settings::OutputSettings;
 use crate::error::{Error, ErrorKind};
 
 /// Where an export writes, so that a full disk can be named.

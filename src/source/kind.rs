@@ -17,7 +17,7 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    /// Every kind, in the order the documentation lists them.
+    /// Every kind, in the order messages and the documentation list them.
     pub const ALL: [SourceKind; 4] = [SourceKind::Postgres, SourceKind::Mysql, SourceKind::DuckDb, SourceKind::Sqlite];
 
     /// The description of this kind: the one match over the kinds.
@@ -59,6 +59,33 @@ impl SourceKind {
     pub fn ssl_modes(self) -> &'static [&'static str] {
         self.source_type().ssl_modes()
     }
+
+    /// The names a message lists for this kind (the other spellings `parse`
+    /// takes are alternatives of these).
+    pub fn listed_names(self) -> &'static [&'static str] {
+        self.source_type().listed_names()
+    }
+
+    /// The product's name as people write it.
+    pub fn display_name(self) -> &'static str {
+        self.source_type().display_name()
+    }
+
+    /// What SOURCE_DATABASE_NAME names for this kind, for "is required (…)".
+    pub fn database_hint(self) -> &'static str {
+        self.source_type().database_hint()
+    }
+
+    /// Whether an embedded kind can read a database that lives in memory only.
+    pub fn accepts_in_memory(self) -> bool {
+        self.source_type().accepts_in_memory()
+    }
+
+    /// The SSL mode that promises a checked host name, when the driver checks
+    /// only the certificate chain in it (the connector then checks the name).
+    pub fn identity_ssl_mode(self) -> Option<&'static str> {
+        self.source_type().identity_ssl_mode()
+    }
 }
 
 /// What the connector knows about one kind of source: how DuckDB reaches it,
@@ -67,6 +94,34 @@ impl SourceKind {
 pub(crate) trait SourceType: Sync {
     /// The SOURCE_DATABASE_TYPE spellings, the canonical one first.
     fn names(&self) -> &'static [&'static str];
+
+    /// The spellings a message lists (the rest are alternatives of these).
+    fn listed_names(&self) -> &'static [&'static str] {
+        &self.names()[..1]
+    }
+
+    /// The product's name as people write it ("PostgreSQL").
+    fn display_name(&self) -> &'static str;
+
+    /// What SOURCE_DATABASE_NAME names for this kind, for "is required (…)".
+    fn database_hint(&self) -> &'static str {
+        if self.default_port().is_some() {
+            "the database to read from"
+        } else {
+            "a database file"
+        }
+    }
+
+    /// Whether SOURCE_DATABASE_NAME may be `:memory:` (an embedded kind).
+    fn accepts_in_memory(&self) -> bool {
+        false
+    }
+
+    /// The SSL mode that promises a checked host name where the driver checks
+    /// only the certificate chain in it (the connector then checks the name).
+    fn identity_ssl_mode(&self) -> Option<&'static str> {
+        None
+    }
 
     /// A database server's default port; `None` for a file source.
     fn default_port(&self) -> Option<u16> {

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use duckdb::Connection;
 
 use crate::cancel::Cancellation;
-use crate::config::{Config, EngineSettings, OutputSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::sql::sql_literal;
@@ -24,6 +23,7 @@ mod connect;
 mod duckdb_file;
 mod engine;
 mod errors;
+pub mod export_settings;
 pub mod kind;
 mod mysql;
 mod parquet;
@@ -39,6 +39,8 @@ pub use parquet::inspect_parquet;
 pub use postgres::conninfo as postgres_conninfo;
 pub use settings::{QueryDialect, SourceSettings};
 
+use export_settings::{EngineSettings, ExportSettings, OutputSettings};
+
 /// The alias of the attached source; queries name tables as `db.table`.
 pub const CATALOG: &str = "db";
 
@@ -47,14 +49,13 @@ pub const SOURCE_CHECK: &str = "source database";
 pub const QUERY_CHECK: &str = "source query";
 
 /// The export stage for the configured source: the one place that builds it.
-/// Needs the source settings (every command but `upload --file` has them).
-pub fn export_for(config: &Config) -> Result<DuckDbExport> {
-    Ok(DuckDbExport {
-        source: config.source()?.clone(),
-        engine: config.engine.clone(),
-        output: config.output.clone(),
-        connect_retry: config.source_connect_retry.clone(),
-    })
+pub fn export_for(settings: &ExportSettings) -> DuckDbExport {
+    DuckDbExport {
+        source: settings.source.clone(),
+        engine: settings.engine.clone(),
+        output: settings.output.clone(),
+        connect_retry: settings.connect_retry.clone(),
+    }
 }
 
 /// The export through DuckDB from the configured source.

@@ -23,6 +23,18 @@ impl SourceType for Mysql {
         &["mysql", "mariadb"]
     }
 
+    fn listed_names(&self) -> &'static [&'static str] {
+        &["mysql", "mariadb"]
+    }
+
+    fn display_name(&self) -> &'static str {
+        "MySQL"
+    }
+
+    fn identity_ssl_mode(&self) -> Option<&'static str> {
+        Some("verify_identity")
+    }
+
     fn default_port(&self) -> Option<u16> {
         Some(3306)
     }
@@ -36,8 +48,8 @@ impl SourceType for Mysql {
     }
 
     fn warnings(&self, s: &SourceSettings) -> Vec<String> {
-        match (s.ssl_mode.as_deref(), &s.ssl_root_cert) {
-            (Some("verify_identity"), None) => vec![
+        match (s.ssl_mode.is_some_and(|m| m.verifies_identity()), &s.ssl_root_cert) {
+            (true, None) => vec![
                 "SOURCE_DATABASE_SSL_MODE=verify_identity without SOURCE_DATABASE_SSL_ROOT_CERT: the server certificate's \
                  host name is checked only against a CA given there; set it to the CA that signed the server's certificate"
                     .to_string(),
@@ -56,8 +68,8 @@ impl SourceType for Mysql {
     }
 
     fn attach(&self, conn: &Connection, settings: &SourceSettings) -> Result<bool> {
-        if let (Some("verify_identity"), Some(ca), Some(host), Some(port)) =
-            (settings.ssl_mode.as_deref(), &settings.ssl_root_cert, &settings.host, settings.port)
+        if let (Some(true), Some(ca), Some(host), Some(port)) =
+            (settings.ssl_mode.map(|m| m.verifies_identity()), &settings.ssl_root_cert, &settings.host, settings.port)
         {
             // The extension checks the chain only; the host name is checked here.
             crate::mysql_tls::verify_server_identity(host, port, ca)?;
@@ -129,8 +141,8 @@ pub fn secret_sql(s: &SourceSettings) -> String {
         add("PASSWORD", password.expose());
     }
     add("DATABASE", &s.database);
-    if let Some(mode) = &s.ssl_mode {
-        add("SSL_MODE", mode);
+    if let Some(mode) = s.ssl_mode {
+        add("SSL_MODE", mode.as_str());
     }
     if let Some(cert) = &s.ssl_root_cert {
         add("SSL_CA", &cert.to_string_lossy());

@@ -16,6 +16,10 @@ impl SourceType for Postgres {
         &["postgres", "postgresql"]
     }
 
+    fn display_name(&self) -> &'static str {
+        "PostgreSQL"
+    }
+
     fn default_port(&self) -> Option<u16> {
         Some(5432)
     }

@@ -1,9 +1,35 @@
-//! The source's settings (SOURCE_DATABASE_*), as the export uses them.
+//! The source settings (`SOURCE_*`): which database, how to reach it, the
+//! query. Parsed and checked here, once, into [`SourceSettings`]; what
+//! differs between kinds (names, default port, SSL modes, …) comes from
+//! [`SourceKind`], never from a match here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::kind::SourceKind;
+use crate::env::Env;
 use crate::secret::Secret;
+use crate::setting::{
+    self, define_settings, Problems,
+    WhenUnset::{Described, Required, Unset, Value},
+};
+use crate::sql::{clean_query, has_several_statements};
+
+define_settings! {
+    /// The source settings.
+    SETTINGS;
+    SOURCE_DATABASE_TYPE: Required(""), "postgres, mysql (mariadb), duckdb or sqlite";
+    SOURCE_DATABASE_HOST: Required("for servers"), "database host";
+    SOURCE_DATABASE_PORT: Described("5432 / 3306"), "database port";
+    SOURCE_DATABASE_USER: Required("for servers"), "database user";
+    SOURCE_DATABASE_PASSWORD: Unset, "database password", secret;
+    SOURCE_DATABASE_NAME: Required(""), "database name, or the file of an embedded database";
+    SOURCE_DATABASE_SQL_QUERY: Required(""), "the query whose result is uploaded";
+    SOURCE_DATABASE_SSL_MODE: Described("driver default"), "TLS mode of the source connection";
+    SOURCE_DATABASE_SSL_ROOT_CERT: Unset, "CA certificate file to verify the server";
+    SOURCE_DATABASE_OPTIONS: Unset, "extra driver options, space-separated key=value pairs";
+    SOURCE_DATABASE_QUERY_DIALECT: Value("duckdb"), "duckdb or native";
+    SOURCE_CONNECT_MAX_ATTEMPTS: Value("5"), "attempts to reach a source server that is not reachable";
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryDialect {
@@ -11,6 +37,35 @@ pub enum QueryDialect {
     DuckDb,
     /// The query text runs unchanged on the source server (pass-through).
     Native,
+}
+
+/// A `SOURCE_DATABASE_SSL_MODE` its source kind accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SslMode {
+    kind: SourceKind,
+    name: &'static str,
+}
+
+impl SslMode {
+    /// `value` (any case) if `kind` knows it.
+    pub fn parse(kind: SourceKind, value: &str) -> Option<SslMode> {
+        let value = value.trim().to_ascii_lowercase();
+        kind.ssl_modes()
+            .iter()
+            .find(|m| **m == value)
+            .map(|name| SslMode { kind, name })
+    }
+
+    /// The mode as the driver spells it.
+    pub fn as_str(self) -> &'static str {
+        self.name
+    }
+
+    /// Whether the server certificate's host name must be checked (by us,
+    /// when the driver checks only the chain).
+    pub fn verifies_identity(self) -> bool {
+        self.kind.identity_ssl_mode() == Some(self.name)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -23,10 +78,264 @@ pub struct SourceSettings {
     /// Database name for servers; file path (or `:memory:`) for embedded types.
     pub database: String,
     pub query: String,
-    pub ssl_mode: Option<String>,
+    pub ssl_mode: Option<SslMode>,
     pub ssl_root_cert: Option<PathBuf>,
     /// Extra driver options, `key=value`, in the order given.
     pub options: Vec<(String, String)>,
     pub dialect: QueryDialect,
 }
 
+/// An embedded database that lives in memory only.
+const IN_MEMORY: &str = ":memory:";
+
+/// Driver options that have a dedicated variable; setting them twice would be ambiguous.
+const RESERVED_OPTIONS: [&str; 13] = [
+    "host",
+    "hostaddr",
+    "port",
+    "user",
+    "password",
+    "passwd",
+    "dbname",
+    "db",
+    "database",
+    "sslmode",
+    "ssl_mode",
+    "sslrootcert",
+    "ssl_ca",
+];
+
+/// "postgres and mysql": the kinds that are servers, for messages.
+fn server_kinds() -> String {
+    SourceKind::ALL
+        .iter()
+        .filter(|k| k.is_server())
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// Validates the source settings; `None` when they cannot be used (the problems say why).
+pub fn parse(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
+    let kind = match SOURCE_DATABASE_TYPE.given(env) {
+        None => {
+            let names: Vec<&str> = SourceKind::ALL.iter().map(|k| k.name()).collect();
+            let (last, rest) = names.split_last().expect("there are source kinds");
+            p.add(
+                &SOURCE_DATABASE_TYPE,
+                format!("is required ({} or {last})", rest.join(", ")),
+            );
+            None
+        }
+        Some(v) => {
+            let kind = SourceKind::parse(v);
+            if kind.is_none() {
+                let names: Vec<&str> = SourceKind::ALL
+                    .iter()
+                    .flat_map(|k| k.listed_names())
+                    .copied()
+                    .collect();
+                p.add(
+                    &SOURCE_DATABASE_TYPE,
+                    format!("'{v}' is not one of {}", names.join(", ")),
+                );
+            }
+            kind
+        }
+    };
+    let server = kind.is_some_and(SourceKind::is_server);
+    // Settings for servers only, given for a file: a problem once the kind is known.
+    let embedded = kind.is_some() && !server;
+
+    let host = SOURCE_DATABASE_HOST
+        .given(env)
+        .map(|h| h.trim().to_string());
+    if server && host.is_none() {
+        p.add(&SOURCE_DATABASE_HOST, "is required for a database server");
+    }
+    let port = setting::port(env, &SOURCE_DATABASE_PORT, p)
+        .or_else(|| kind.and_then(SourceKind::default_port));
+    let user = SOURCE_DATABASE_USER.given(env).map(str::to_string);
+    if server && user.is_none() {
+        p.add(&SOURCE_DATABASE_USER, "is required for a database server");
+    }
+    let password = setting::secret(env, &SOURCE_DATABASE_PASSWORD, p);
+    let database = SOURCE_DATABASE_NAME
+        .given(env)
+        .map(|d| d.trim().to_string());
+    match (kind, &database) {
+        (None, None) => p.add(&SOURCE_DATABASE_NAME, "is required"),
+        (Some(k), None) => p.add(
+            &SOURCE_DATABASE_NAME,
+            format!("is required ({})", k.database_hint()),
+        ),
+        (Some(k), Some(path))
+            if !k.is_server() && path != IN_MEMORY && !Path::new(path).is_file() =>
+        {
+            p.add(
+                &SOURCE_DATABASE_NAME,
+                format!("database file {path} does not exist"),
+            )
+        }
+        (Some(k), Some(path)) if !k.is_server() && path == IN_MEMORY && !k.accepts_in_memory() => p
+            .add(
+                &SOURCE_DATABASE_NAME,
+                format!("a {} source needs a database file", k.display_name()),
+            ),
+        _ => {}
+    }
+
+    let query = SOURCE_DATABASE_SQL_QUERY
+        .given(env)
+        .map(|q| clean_query(strip_surrounding_quotes(q)));
+    match query.as_deref() {
+        None | Some("") => p.add(&SOURCE_DATABASE_SQL_QUERY, "is required (the SELECT whose result is exported)"),
+        Some(q) if has_several_statements(q) => p.add(
+            &SOURCE_DATABASE_SQL_QUERY,
+            "holds more than one statement (separated by ';'); give exactly one SELECT, the source is only read",
+        ),
+        Some(_) => {}
+    }
+
+    let ssl_mode = match (
+        SOURCE_DATABASE_SSL_MODE
+            .given(env)
+            .map(|m| m.trim().to_ascii_lowercase()),
+        kind,
+    ) {
+        (Some(mode), Some(k)) => {
+            let parsed = SslMode::parse(k, &mode);
+            if k.ssl_modes().is_empty() {
+                p.add(
+                    &SOURCE_DATABASE_SSL_MODE,
+                    format!("does not apply to a {} source", k.name()),
+                );
+            } else if parsed.is_none() {
+                p.add(
+                    &SOURCE_DATABASE_SSL_MODE,
+                    format!("'{mode}' is not one of {}", k.ssl_modes().join(", ")),
+                );
+            }
+            parsed
+        }
+        _ => None,
+    };
+    let ssl_root_cert = SOURCE_DATABASE_SSL_ROOT_CERT.given(env).map(PathBuf::from);
+    if let Some(path) = &ssl_root_cert {
+        if !path.is_file() {
+            p.add(
+                &SOURCE_DATABASE_SSL_ROOT_CERT,
+                format!("file {} does not exist", path.display()),
+            );
+        }
+        if embedded {
+            p.add(
+                &SOURCE_DATABASE_SSL_ROOT_CERT,
+                format!("applies only to {} sources", server_kinds()),
+            );
+        }
+    }
+
+    let options = parse_options(SOURCE_DATABASE_OPTIONS.given(env), p);
+    if !options.is_empty() && embedded {
+        p.add(
+            &SOURCE_DATABASE_OPTIONS,
+            format!("applies only to {} sources", server_kinds()),
+        );
+    }
+
+    let dialect = match SOURCE_DATABASE_QUERY_DIALECT
+        .text(env)
+        .map(|d| d.trim().to_ascii_lowercase())
+    {
+        None => QueryDialect::DuckDb,
+        Some(d) if d == "duckdb" => QueryDialect::DuckDb,
+        Some(d) if d == "native" => {
+            if embedded {
+                p.add(
+                    &SOURCE_DATABASE_QUERY_DIALECT,
+                    format!("native applies only to {} sources", server_kinds()),
+                );
+            }
+            QueryDialect::Native
+        }
+        Some(d) => {
+            p.add(
+                &SOURCE_DATABASE_QUERY_DIALECT,
+                format!("'{d}' is not one of duckdb, native"),
+            );
+            QueryDialect::DuckDb
+        }
+    };
+
+    Some(SourceSettings {
+        kind: kind?,
+        host,
+        port,
+        user,
+        password,
+        database: database?,
+        query: query?,
+        ssl_mode,
+        ssl_root_cert,
+        options,
+        dialect,
+    })
+}
+
+/// `SOURCE_CONNECT_MAX_ATTEMPTS` (at least 1).
+pub fn parse_connect_attempts(env: &Env, p: &mut Problems) -> u32 {
+    setting::positive::<u32>(env, &SOURCE_CONNECT_MAX_ATTEMPTS, p).unwrap_or(1)
+}
+
+/// `'SELECT …'` or `"SELECT …"` as `SELECT …`. A .env reader removes such
+/// quotes, but `docker run --env-file`, Kubernetes and compose pass them on;
+/// a query wrapped whole in quotes is a string literal or an identifier,
+/// never a valid statement, so one matching pair around it is removed.
+fn strip_surrounding_quotes(query: &str) -> &str {
+    let trimmed = query.trim();
+    for quote in ['\'', '"'] {
+        if let Some(inner) = trimmed
+            .strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+        {
+            log::debug!(
+                "{}: removed the {} quotes around the whole query (they came with the value, \
+                 as docker run --env-file and YAML values pass them on)",
+                SOURCE_DATABASE_SQL_QUERY.name,
+                if quote == '"' { "double" } else { "single" }
+            );
+            return inner;
+        }
+    }
+    trimmed
+}
+
+/// `SOURCE_DATABASE_OPTIONS`: whitespace-separated `key=value` pairs.
+fn parse_options(value: Option<&str>, p: &mut Problems) -> Vec<(String, String)> {
+    let mut options = Vec::new();
+    for pair in value.unwrap_or("").split_whitespace() {
+        let Some((key, val)) = pair.split_once('=') else {
+            p.add(
+                &SOURCE_DATABASE_OPTIONS,
+                format!("'{pair}' is not key=value"),
+            );
+            continue;
+        };
+        let key = key.to_ascii_lowercase();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            p.add(
+                &SOURCE_DATABASE_OPTIONS,
+                format!("'{key}' is not an option name"),
+            );
+        } else if RESERVED_OPTIONS.contains(&key.as_str()) {
+            p.add(
+                &SOURCE_DATABASE_OPTIONS,
+                format!("'{key}' has its own SOURCE_DATABASE_* variable; set that instead"),
+            );
+        } else {
+            options.push((key, val.to_string()));
+        }
+    }
+    options
+}

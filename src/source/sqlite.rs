@@ -16,6 +16,14 @@ impl SourceType for Sqlite {
         &["sqlite", "sqlite3"]
     }
 
+    fn display_name(&self) -> &'static str {
+        "SQLite"
+    }
+
+    fn database_hint(&self) -> &'static str {
+        "a SQLite database file"
+    }
+
     fn extension(&self) -> Option<&'static str> {
         Some("sqlite_scanner")
     }

@@ -83,14 +83,22 @@ def test_dockerignore_keeps_secrets_and_build_output_out():
         assert needed not in patterns
 
 
+def settings_definitions() -> str:
+    """The text of every area's settings file, as src/settings.rs lists them in AREAS."""
+    catalog = (ROOT / "src" / "settings.rs").read_text()
+    files = re.findall(r'\("(src/[a-z_/]+\.rs)", crate::', catalog)
+    assert len(files) > 5, files
+    return "\n".join((ROOT / file).read_text() for file in files)
+
+
 def variables_the_connector_reads() -> set[str]:
-    """The settings table in src/settings.rs (secrets also as NAME_FILE)."""
-    table = (ROOT / "src" / "settings.rs").read_text()
+    """The settings of the define_settings! blocks (secrets also as NAME_FILE)."""
     names = set()
-    for name, rest in re.findall(r'Setting::new\(\s*"([A-Z][A-Z0-9_]+)",(.*?)\);', table, flags=re.S):
-        names.add(name)
-        if ".secret()" in rest:
-            names.add(name + "_FILE")
+    for block in re.findall(r"define_settings! \{(.*?)\n\}", settings_definitions(), flags=re.S):
+        for name, rest in re.findall(r"^\s+([A-Z][A-Z0-9_]+):(.*?);\s*$", block, flags=re.S | re.M):
+            names.add(name)
+            if re.search(r",\s*secret\b", rest):
+                names.add(name + "_FILE")
     return names
 
 
@@ -114,10 +122,10 @@ def test_env_example_lists_every_variable():
 
 def test_env_example_defaults_match_the_code():
     text = (EXAMPLES / ".env.example").read_text()
-    table = (ROOT / "src" / "settings.rs").read_text()  # the settings table
+    table = settings_definitions()  # the settings' definitions
     shown = dict(re.findall(r"^#\s*([A-Z][A-Z0-9_]+)=(.*)$", text, flags=re.M))
     for name in ("CRON_SCHEDULE", "HEALTH_CHECK_PORT", "UPLOAD_MAX_ATTEMPTS", "SOURCE_CONNECT_MAX_ATTEMPTS"):
-        assert f'"{name}", Value("{shown[name]}")' in table, name
+        assert f'{name}: Value("{shown[name]}")' in table, name
     assert f'"{shown["POLYTEIA_BASE_URL"]}"' in table
 
 

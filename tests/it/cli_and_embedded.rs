@@ -489,7 +489,7 @@ fn a_query_in_surrounding_quotes_is_unquoted_whatever_its_source() {
 
 #[test]
 fn the_env_example_reads_the_same_with_our_parser_and_docker_env_file() {
-    use connector::config::{Config, Env, Purpose};
+    use connector::config::{Env, ExportConfig};
     let example = repo_root().join("examples/.env.example");
     let docker = read_like_docker_env_file(&std::fs::read_to_string(&example).unwrap());
     let ours = Env::load(std::slice::from_ref(&example)).unwrap();
@@ -503,10 +503,10 @@ fn the_env_example_reads_the_same_with_our_parser_and_docker_env_file() {
             assert_eq!(ours.get(key), value, "{key} reads differently under docker run --env-file");
         }
     }
-    let docker_config = Config::from_env(&Env::from_pairs(docker.clone()), Purpose::Export).unwrap();
-    let our_config = Config::from_env(&ours, Purpose::Export).unwrap();
-    assert_eq!(docker_config.source.as_ref().unwrap().query, our_config.source.as_ref().unwrap().query);
-    assert_eq!(our_config.source.as_ref().unwrap().query, "SELECT * FROM db.public.service_requests");
+    let docker_config = ExportConfig::from_env(&Env::from_pairs(docker.clone())).unwrap();
+    let our_config = ExportConfig::from_env(&ours).unwrap();
+    assert_eq!(docker_config.export.source.query, our_config.export.source.query);
+    assert_eq!(our_config.export.source.query, "SELECT * FROM db.public.service_requests");
 
     // And both readers export from a real server with the example's query.
     let db = PgDatabase::create();

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use connector::config::{NetworkSettings, Organization, PolyteiaSettings};
+use connector::config::{BaseUrl, NetworkSettings, Organization, PolyteiaSettings};
+use connector::network::Network;
 use connector::error::{Error, ErrorKind};
 use connector::polyteia::session::{DatasetInfo, SessionApi};
 use connector::polyteia::upload_token::UploadTokenApi;
@@ -78,17 +79,23 @@ fn flaky_front(target: &str, drop_first: usize) -> (String, Arc<AtomicUsize>) {
 // Helpers
 
 fn settings(url: &str, organization: Option<Organization>) -> PolyteiaSettings {
+    let base_url = BaseUrl::parse(url).unwrap();
     PolyteiaSettings {
-        personal_access_token: Some(Secret::new(PAK)),
-        base_url: url.to_string(),
-        dataset_id: Some(DATASET.to_string()),
+        personal_access_token: Secret::new(PAK),
+        network: network_path(&base_url, NetworkSettings::default()),
+        base_url,
+        dataset_id: DATASET.to_string(),
         organization,
         ingest_poll_interval: Duration::from_millis(20),
         ingest_timeout: Duration::from_secs(10),
         http_timeout: Duration::from_secs(10),
         retry: RetryPolicy { attempts: 4, base_delay: Duration::from_millis(5), max_delay: Duration::from_secs(2) },
-        network: NetworkSettings::default(),
     }
+}
+
+/// The network path to `url` as the configuration chooses it from `network`.
+fn network_path(url: &BaseUrl, network: NetworkSettings) -> connector::network::NetworkPath {
+    Network::from_settings(network).path_to(url.host(), url.is_https()).unwrap()
 }
 
 fn no_cancel() -> Arc<AtomicBool> {
@@ -590,7 +597,7 @@ fn proxied_settings(mock: &MockApi, proxy: &str) -> PolyteiaSettings {
     let port = mock.url.rsplit(':').next().unwrap();
     let mut s = settings(&format!("http://api.polyteia.test:{port}"), None);
     let url = format!("http://conn-user:{PROXY_PASSWORD_ENCODED}@{proxy}");
-    s.network = NetworkSettings::from_vars(|name| (name == "HTTP_PROXY").then(|| url.clone()));
+    s.network = network_path(&s.base_url, NetworkSettings::from_vars(|name| (name == "HTTP_PROXY").then(|| url.clone())));
     s
 }
 
@@ -730,13 +737,8 @@ fn api_for_picks_the_generation_and_needs_the_settings() {
     assert_eq!(api.describe(), "upload-token API at https://app.polyteia.com");
     let api = api_for(&settings("https://web.polyteia.de", Some(Organization::Slug("musterstadt".into()))), no_cancel()).unwrap();
     assert_eq!(api.describe(), "session API at https://web.polyteia.de (organization slug musterstadt)");
-
-    let mut s = settings("https://app.polyteia.com", None);
-    s.personal_access_token = None;
-    assert_eq!(api_for(&s, no_cancel()).err().unwrap().kind(), ErrorKind::Config);
-    let mut s = settings("https://app.polyteia.com", None);
-    s.dataset_id = None;
-    assert!(api_for(&s, no_cancel()).err().unwrap().message().contains("DATASET_ID"));
+    // The key and the dataset are not optional in `PolyteiaSettings`: the
+    // configuration refuses to build it without them (config.rs tests).
 }
 
 // ---------------------------------------------------------------------------
@@ -810,7 +812,7 @@ fn session_exchange_with_organization_slug_and_encoded_dataset_id() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
     let mut s = settings(&mock.url, Some(Organization::Slug("musterstadt".into())));
-    s.dataset_id = Some("ds 1/ä?x".into());
+    s.dataset_id = "ds 1/ä?x".into();
     let api = session_api(&s);
     api.upload(&file, &ignore_progress()).unwrap();
     let requests = mock.requests();

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use connector::config::{Config, Env, Purpose, QueryDialect, SourceKind, SourceSettings};
+use connector::config::{Env, ExportConfig, QueryDialect, RunConfig, SourceKind, SourceSettings, SslMode};
 use connector::sql::{clean_query, has_several_statements};
 use connector::secret::Secret;
 use connector::source::{mysql_dsn, mysql_secret_sql, postgres_conninfo};
@@ -225,7 +225,7 @@ fn settings(kind: SourceKind) -> impl Strategy<Value = SourceSettings> {
                 password: Some(Secret::new(password)),
                 database,
                 query: "SELECT 1".into(),
-                ssl_mode: Some(if kind == SourceKind::Postgres { "verify-full".into() } else { "verify_identity".into() }),
+                ssl_mode: SslMode::parse(kind, if kind == SourceKind::Postgres { "verify-full" } else { "verify_identity" }),
                 ssl_root_cert: ssl_root_cert.map(PathBuf::from),
                 options,
                 dialect: QueryDialect::DuckDb,
@@ -251,7 +251,7 @@ fn check_pairs(
     prop_assert_eq!(value("user"), s.user.clone());
     prop_assert_eq!(value("password"), s.password.as_ref().map(|p| p.expose().to_string()));
     prop_assert_eq!(value(database_key), Some(s.database.clone()));
-    prop_assert_eq!(value(ssl_keys.0), s.ssl_mode.clone());
+    prop_assert_eq!(value(ssl_keys.0), s.ssl_mode.map(|m| m.as_str().to_string()));
     prop_assert_eq!(value(ssl_keys.1), s.ssl_root_cert.as_ref().map(|p| p.to_string_lossy().into_owned()));
     for (k, v) in &s.options {
         prop_assert_eq!(value(k), Some(v.clone()));
@@ -450,8 +450,9 @@ proptest! {
     ) {
         let pairs: Vec<(String, String)> =
             VARIABLES.iter().zip(values).filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect();
-        let purpose = if upload { Purpose::Upload } else { Purpose::Export };
-        if let Err(e) = Config::from_env(&Env::from_pairs(pairs), purpose) {
+        let env = Env::from_pairs(pairs);
+        let result = if upload { RunConfig::from_env(&env).map(|_| ()) } else { ExportConfig::from_env(&env).map(|_| ()) };
+        if let Err(e) = result {
             prop_assert_eq!(e.exit_code(), 3);
             prop_assert!(!e.message().contains('\n'));
         }

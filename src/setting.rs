@@ -1,0 +1,347 @@
+//! One setting: its definition (name, default, doc, secret, chart-managed),
+//! how a value is read from the [`Env`], and what can be wrong with it (a
+//! [`Problem`], collected in [`Problems`] so that every problem of every area
+//! is reported at once).
+//!
+//! Each area defines its own settings with [`define_settings!`] beside the
+//! code that parses them (`polyteia/settings.rs`, `source/settings.rs`, …);
+//! [`crate::settings::ALL`] joins the areas' lists.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::env::Env;
+use crate::error::Error;
+use crate::secret::Secret;
+
+/// What applies when a setting is not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenUnset {
+    /// Must be given; the text says when ("for `run`", "for servers").
+    Required(&'static str),
+    /// This value, parsed like a given one.
+    Value(&'static str),
+    /// Decided elsewhere (the driver, DuckDB, another setting); the text says how.
+    Described(&'static str),
+    /// Unset means "not used".
+    Unset,
+}
+
+/// One setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub default: WhenUnset,
+    /// Accepted as `NAME_FILE` too, never logged or shown.
+    pub secret: bool,
+    /// Set by the Helm chart itself (refused inside the chart's `config`).
+    pub chart_managed: bool,
+    /// One line on what it means: the man page's ENVIRONMENT section shows it.
+    pub doc: &'static str,
+}
+
+impl Setting {
+    pub const fn new(name: &'static str, default: WhenUnset, doc: &'static str) -> Setting {
+        Setting {
+            name,
+            default,
+            secret: false,
+            chart_managed: false,
+            doc,
+        }
+    }
+
+    pub const fn secret(self) -> Setting {
+        Setting {
+            secret: true,
+            ..self
+        }
+    }
+
+    pub const fn chart_managed(self) -> Setting {
+        Setting {
+            chart_managed: true,
+            ..self
+        }
+    }
+
+    /// The default value, for settings that have one.
+    pub fn default_value(&self) -> Option<&'static str> {
+        match self.default {
+            WhenUnset::Value(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// `NAME_FILE`, for secrets.
+    pub fn file_variant(&self) -> Option<String> {
+        self.secret.then(|| format!("{}_FILE", self.name))
+    }
+
+    /// The given value, else the default from the definition.
+    pub fn text<'a>(&self, env: &'a Env) -> Option<&'a str> {
+        env.get(self.name).or(self.default_value())
+    }
+
+    /// The given value only (empty counts as unset).
+    pub fn given<'a>(&self, env: &'a Env) -> Option<&'a str> {
+        env.get(self.name)
+    }
+}
+
+/// Defines an area's settings and the list of them, so that a setting cannot
+/// be defined without being listed: each `NAME: default, "doc"[, flag…];`
+/// becomes `pub const NAME: Setting` named `"NAME"` (flags: `secret`,
+/// `chart_managed`), and `$list` is every one of them in order.
+macro_rules! define_settings {
+    ($(#[$list_meta:meta])* $list:ident; $($(#[$meta:meta])* $name:ident: $default:expr, $doc:expr $(, $flag:ident)*;)+) => {
+        $(
+            $(#[$meta])*
+            pub const $name: $crate::setting::Setting =
+                $crate::setting::Setting::new(stringify!($name), $default, $doc)$(.$flag())*;
+        )+
+        $(#[$list_meta])*
+        pub const $list: &[$crate::setting::Setting] = &[$($name),+];
+    };
+}
+pub(crate) use define_settings;
+
+/// What is wrong with one setting: the variable as given (`NAME`,
+/// `NAME_FILE`, `https_proxy`) and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub variable: Cow<'static, str>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(variable: impl Into<Cow<'static, str>>, message: impl std::fmt::Display) -> Problem {
+        Problem {
+            variable: variable.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// This problem alone as a configuration error (exit code 3).
+    pub fn into_error(self) -> Error {
+        Error::config(self.to_string())
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+/// The problems of one validation pass over every area, in the order found.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<Problem>);
+
+impl Problems {
+    /// A problem with `setting`.
+    pub fn add(&mut self, setting: &Setting, message: impl std::fmt::Display) {
+        self.push(Problem::new(setting.name, message));
+    }
+
+    pub fn push(&mut self, problem: Problem) {
+        self.0.push(problem);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter()
+    }
+
+    /// Every problem in one configuration error: "configuration has 2
+    /// problems: A: …; B: …".
+    pub fn into_error(self) -> Error {
+        let count = self.0.len();
+        let noun = if count == 1 { "problem" } else { "problems" };
+        let list: Vec<String> = self.0.iter().map(Problem::to_string).collect();
+        Error::config(format!(
+            "configuration has {count} {noun}: {}",
+            list.join("; ")
+        ))
+    }
+
+    /// `value` when nothing was found wrong, else every problem.
+    pub fn into_result<T>(self, value: impl FnOnce() -> Option<T>) -> crate::error::Result<T> {
+        if !self.is_empty() {
+            return Err(self.into_error());
+        }
+        value().ok_or_else(|| {
+            crate::error::Error::new(
+                crate::error::ErrorKind::Internal,
+                "a setting is missing but no problem was reported",
+            )
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading values of the common shapes; a bad value is a problem and the
+// default (or nothing) is used, so that validation goes on.
+
+pub fn port(env: &Env, setting: &Setting, p: &mut Problems) -> Option<u16> {
+    let value = setting.text(env)?;
+    match value.trim().parse::<u16>() {
+        Ok(port) if port > 0 => Some(port),
+        _ => {
+            p.add(setting, format!("'{value}' is not a port number (1-65535)"));
+            None
+        }
+    }
+}
+
+pub fn boolean(env: &Env, setting: &Setting, p: &mut Problems) -> bool {
+    match setting.text(env).map(|v| v.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(v) => match v.as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => {
+                p.add(setting, format!("'{v}' is not true or false"));
+                false
+            }
+        },
+    }
+}
+
+pub fn positive<T: std::str::FromStr + PartialOrd + Default>(
+    env: &Env,
+    setting: &Setting,
+    p: &mut Problems,
+) -> Option<T> {
+    let value = setting.text(env)?;
+    match value.trim().parse::<T>() {
+        Ok(n) if n > T::default() => Some(n),
+        _ => {
+            p.add(setting, format!("'{value}' is not a positive whole number"));
+            None
+        }
+    }
+}
+
+/// Durations in the original connector's Go style: `5s`, `30m`, `1h30m`, `500ms`.
+/// A bare number means seconds.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(value).ok()
+}
+
+/// A duration setting; unset, its default from the definition.
+pub fn duration(env: &Env, setting: &Setting, p: &mut Problems) -> Duration {
+    let default = setting
+        .default_value()
+        .and_then(parse_duration)
+        .expect("duration settings have a valid default");
+    match env.get(setting.name) {
+        None => default,
+        Some(v) => match parse_duration(v) {
+            Some(d) if !d.is_zero() => d,
+            _ => {
+                p.add(
+                    setting,
+                    format!("'{v}' is not a duration such as 30s, 5m or 1h30m"),
+                );
+                default
+            }
+        },
+    }
+}
+
+/// A secret from `NAME` or from the file named by `NAME_FILE` (not both).
+/// A file's trailing white space (line breaks from an editor, `echo` or
+/// Windows) is not part of the secret; a control character inside it is
+/// refused here, as it would only fail later as a confusing network or
+/// login error.
+pub fn secret(env: &Env, setting: &Setting, p: &mut Problems) -> Option<Secret> {
+    let name = setting.name;
+    let file_var = setting
+        .file_variant()
+        .expect("secret() is for secret settings");
+    let mut file_problem = |message: String| p.push(Problem::new(file_var.clone(), message));
+    match (env.get(name), env.get(&file_var)) {
+        (Some(_), Some(_)) => {
+            p.add(
+                setting,
+                format!("set either {name} or {file_var}, not both"),
+            );
+            None
+        }
+        (Some(value), None) => Some(Secret::new(value)),
+        (None, Some(path)) => match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let value = text.trim_end();
+                    if value.is_empty() {
+                        file_problem(format!("file {path} is empty"));
+                        None
+                    } else if value.chars().any(char::is_control) {
+                        file_problem(format!(
+                            "file {path} holds a control character (a line break, tab or the like) inside the \
+                             secret; the file must hold the secret alone, on one line"
+                        ));
+                        None
+                    } else {
+                        Some(Secret::new(value))
+                    }
+                }
+                Err(_) => {
+                    file_problem(format!("file {path} is not valid UTF-8"));
+                    None
+                }
+            },
+            Err(e) => {
+                file_problem(format!("cannot read {path}: {e}"));
+                None
+            }
+        },
+        (None, None) => None,
+    }
+}
+
+/// Whether `NAME` or `NAME_FILE` of a secret is given.
+pub fn secret_given(env: &Env, setting: &Setting) -> bool {
+    env.get(setting.name).is_some()
+        || setting
+            .file_variant()
+            .is_some_and(|file| env.get(&file).is_some())
+}
+
+/// Shortens the first retry delay in the tests (milliseconds); not a
+/// documented setting.
+pub const TEST_RETRY_BASE_MS: &str = "CONNECTOR_RETRY_BASE_MS";
+
+/// The first retry delay unless the tests shorten it.
+pub const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_secs(1);
+
+/// See [`DEFAULT_RETRY_BASE_DELAY`].
+pub fn retry_base_delay(env: &Env) -> Duration {
+    env.get(TEST_RETRY_BASE_MS)
+        .and_then(|v| v.trim().parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_RETRY_BASE_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_go_style() {
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("12"), Some(Duration::from_secs(12)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}
