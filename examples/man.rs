@@ -39,10 +39,15 @@ fn write_pages(dir: &Path) -> std::io::Result<()> {
     // The epilogue is the settings note, then the exit-code list (src/error.rs).
     let (settings_note, exit_codes) =
         after_help.split_once("Exit codes:").expect("the --help epilogue lists the exit codes after 'Exit codes:'");
-    let exit_codes: Vec<String> = exit_codes.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| {
-        let (code, meaning) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
-        format!("{code} {};", meaning.trim())
-    }).collect();
+    let exit_codes: Vec<String> = exit_codes
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (code, meaning) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
+            format!("{code} {};", meaning.trim())
+        })
+        .collect();
     let exit_codes = exit_codes.join(" ");
 
     let man = clap_mangen::Man::new(command);
@@ -74,7 +79,11 @@ fn extra_sections(settings_note: &str, exit_codes: &str) -> Roff {
     }
 
     roff.control("SH", ["FILES"]);
-    entry(&mut roff, italic("/etc/polyteia-db-connector/common.env"), "Settings shared by every job of the systemd service, read first.");
+    entry(
+        &mut roff,
+        italic("/etc/polyteia-db-connector/common.env"),
+        "Settings shared by every job of the systemd service, read first.",
+    );
     entry(
         &mut roff,
         italic("/etc/polyteia-db-connector/JOB.env"),
@@ -88,7 +97,9 @@ fn extra_sections(settings_note: &str, exit_codes: &str) -> Roff {
     entry(&mut roff, italic("/usr/lib/polyteia-db-connector/"), "The DuckDB library and extensions.");
 
     roff.control("SH", ["EXIT STATUS"]);
-    roff.text([roman(format!("{exit_codes} systemd shows the code as status=CODE in systemctl status and the journal."))]);
+    roff.text([roman(format!(
+        "{exit_codes} systemd shows the code as status=CODE in systemctl status and the journal."
+    ))]);
 
     roff.control("SH", ["SEE ALSO"]);
     roff.text([

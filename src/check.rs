@@ -2,10 +2,10 @@
 //! uploaded. A check whose prerequisite failed is skipped with a warning.
 
 use crate::config::RunConfig;
-use crate::source::export_settings::TEMP_DIR;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::Context;
 use crate::polyteia::{self, KEY_CHECK};
+use crate::source::export_settings::TEMP_DIR;
 use crate::source::{QUERY_CHECK, SOURCE_CHECK};
 use crate::stages::{CheckResult, Export};
 
@@ -42,7 +42,7 @@ impl Report {
     }
 }
 
-pub fn run_checks(config: &RunConfig, ctx: &Context) -> Result<()> {
+pub(crate) fn run_checks(config: &RunConfig, ctx: &Context) -> Result<()> {
     let mut report = Report::default();
     check_source(config, &mut report);
     // The API generation decides what can be checked; this only prints it.
@@ -60,7 +60,10 @@ pub fn run_checks(config: &RunConfig, ctx: &Context) -> Result<()> {
         "check finished: {} passed, {} failed, {} skipped", report.passed, report.failed, report.skipped);
     if report.failed > 0 {
         let noun = if report.failed == 1 { "check" } else { "checks" };
-        return Err(Error::new(ErrorKind::CheckFailed, format!("{} {noun} failed; each failed check above names what to fix", report.failed)));
+        return Err(Error::new(
+            ErrorKind::CheckFailed,
+            format!("{} {noun} failed; each failed check above names what to fix", report.failed),
+        ));
     }
     Ok(())
 }

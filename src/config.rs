@@ -146,7 +146,11 @@ impl UploadConfig {
     pub fn from_env(env: &Env) -> Result<UploadConfig> {
         let (parsed, problems) = parse(env, Needs { source: false, upload: true, schedule: false });
         problems.into_result(|| {
-            Some(UploadConfig { log: parsed.log, api: parsed.api?, allow_empty_result: parsed.output.allow_empty_result })
+            Some(UploadConfig {
+                log: parsed.log,
+                api: parsed.api?,
+                allow_empty_result: parsed.output.allow_empty_result,
+            })
         })
     }
 }
@@ -184,7 +188,6 @@ mod tests {
     use crate::metrics::settings::PUSHGATEWAY_JOB;
     use crate::polyteia::settings::{SESSION_BASE_URL, UPLOAD_TOKEN_BASE_URL};
     use std::time::Duration;
-
 
     #[test]
     fn a_key_that_is_not_ascii_is_a_configuration_error() {
@@ -265,7 +268,11 @@ mod tests {
     #[test]
     fn session_api_when_organization_set() {
         let mut pairs = pg_env();
-        pairs.extend([("POLYTEIA_ORGANIZATION_SLUG", "musterstadt"), ("PERSONAL_ACCESS_TOKEN", "pak_1"), ("DATASET_ID", "ds")]);
+        pairs.extend([
+            ("POLYTEIA_ORGANIZATION_SLUG", "musterstadt"),
+            ("PERSONAL_ACCESS_TOKEN", "pak_1"),
+            ("DATASET_ID", "ds"),
+        ]);
         let cfg = RunConfig::from_env(&Env::from_pairs(pairs)).unwrap();
         assert_eq!(cfg.api.api(), ApiGeneration::Session);
         assert_eq!(cfg.api.base_url.as_str(), SESSION_BASE_URL);
@@ -315,7 +322,10 @@ mod tests {
                 assert_eq!(err.exit_code(), 3);
                 let expected = format!("{var}: file {} holds a control character", file.display());
                 assert!(err.message().contains(&expected), "{content:?}: {err}");
-                assert!(err.message().starts_with("configuration has 1 problem:") || var != "PERSONAL_ACCESS_TOKEN_FILE", "{err}");
+                assert!(
+                    err.message().starts_with("configuration has 1 problem:") || var != "PERSONAL_ACCESS_TOKEN_FILE",
+                    "{err}"
+                );
             }
         }
         // A key given directly: trailing white space goes, a control character inside is refused.
@@ -352,7 +362,8 @@ mod tests {
 
     #[test]
     fn uploading_a_file_needs_only_the_polyteia_settings() {
-        let env = Env::from_pairs([("PERSONAL_ACCESS_TOKEN", "pak_1"), ("DATASET_ID", "ds"), ("SOURCE_DATABASE_PORT", "x")]);
+        let env =
+            Env::from_pairs([("PERSONAL_ACCESS_TOKEN", "pak_1"), ("DATASET_ID", "ds"), ("SOURCE_DATABASE_PORT", "x")]);
         // No source settings: an UploadConfig has no place for them.
         UploadConfig::from_env(&env).unwrap();
         let err = UploadConfig::from_env(&Env::from_pairs([("SOURCE_DATABASE_TYPE", "duckdb")])).unwrap_err();
@@ -396,7 +407,10 @@ mod tests {
         let mut pairs = pg_env();
         pairs.push(("SOURCE_DATABASE_OPTIONS", "connect_timeout=5 application_name=x"));
         let cfg = ExportConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
-        assert_eq!(cfg.export.source.options, vec![("connect_timeout".into(), "5".into()), ("application_name".into(), "x".into())]);
+        assert_eq!(
+            cfg.export.source.options,
+            vec![("connect_timeout".into(), "5".into()), ("application_name".into(), "x".into())]
+        );
         pairs.push(("SOURCE_DATABASE_OPTIONS", "password=x nonsense"));
         let err = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
         assert!(err.message().contains("'password' has its own"), "{err}");
@@ -417,7 +431,11 @@ mod tests {
     #[test]
     fn base_url_path_is_percent_encoded() {
         let mut pairs = pg_env();
-        pairs.extend([("POLYTEIA_BASE_URL", "http://127.0.0.1:8080/mandant ü/%41pi%zz/"), ("PERSONAL_ACCESS_TOKEN", "pak_1"), ("DATASET_ID", "ds")]);
+        pairs.extend([
+            ("POLYTEIA_BASE_URL", "http://127.0.0.1:8080/mandant ü/%41pi%zz/"),
+            ("PERSONAL_ACCESS_TOKEN", "pak_1"),
+            ("DATASET_ID", "ds"),
+        ]);
         let cfg = RunConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
         assert_eq!(cfg.api.base_url.as_str(), "http://127.0.0.1:8080/mandant%20%C3%BC/%41pi%25zz");
         for bad in ["http://host/x?y=1", "ftp://host", "http:// host", "https://"] {
@@ -489,7 +507,11 @@ mod tests {
 
     #[test]
     fn monitoring_settings_survive_a_failed_configuration() {
-        let env = Env::from_pairs([("PUSHGATEWAY_URL", "http://127.0.0.1:9091"), ("DATASET_ID", "ds_1"), ("LOG_LEVEL", "loud")]);
+        let env = Env::from_pairs([
+            ("PUSHGATEWAY_URL", "http://127.0.0.1:9091"),
+            ("DATASET_ID", "ds_1"),
+            ("LOG_LEVEL", "loud"),
+        ]);
         assert!(RunConfig::from_env(&env).is_err());
         let settings = metrics_settings(&env).unwrap();
         assert_eq!(settings.pushgateway.unwrap().url, "http://127.0.0.1:9091");
@@ -497,5 +519,4 @@ mod tests {
         let broken = Env::from_pairs([("PUSHGATEWAY_URL", "nonsense")]);
         assert!(metrics_settings(&broken).is_none());
     }
-
 }

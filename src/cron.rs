@@ -20,12 +20,12 @@ define_settings! {
 
 /// `HEALTH_CHECK_PORT` (validated for every command, as a typo there should
 /// not wait for the first `schedule`).
-pub fn parse_health_check_port(env: &Env, p: &mut Problems) -> u16 {
+pub(crate) fn parse_health_check_port(env: &Env, p: &mut Problems) -> u16 {
     setting::port(env, &HEALTH_CHECK_PORT, p).unwrap_or_default()
 }
 
 /// `CRON_SCHEDULE` in `CRON_TZ`, parsed once.
-pub fn parse_schedule(env: &Env, p: &mut Problems) -> Option<Schedule> {
+pub(crate) fn parse_schedule(env: &Env, p: &mut Problems) -> Option<Schedule> {
     let expression = CRON_SCHEDULE.text(env).unwrap_or_default().trim();
     let tz = CRON_TZ.text(env).unwrap_or_default().trim();
     Schedule::build(expression, tz, p)

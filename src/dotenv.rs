@@ -26,7 +26,7 @@ use std::fmt;
 
 /// A malformed line: its number (1-based) and what is wrong, without its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
+pub(crate) struct ParseError {
     pub line: usize,
     pub problem: &'static str,
 }
@@ -40,7 +40,10 @@ impl fmt::Display for ParseError {
 
 /// Parses the text of a `.env` file into its assignments, in file order.
 /// `environment` answers `$NAME` expansions before earlier lines do.
-pub fn parse(text: &str, environment: &dyn Fn(&str) -> Option<String>) -> Result<Vec<(String, String)>, ParseError> {
+pub(crate) fn parse(
+    text: &str,
+    environment: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut parser = Parser { chars: text.chars().collect(), at: 0, line: 1 };
     let mut assignments: Vec<(String, String)> = Vec::new();
@@ -279,8 +282,15 @@ mod tests {
         let got = parse_plain(text).unwrap();
         assert_eq!(
             got,
-            [("A", "plain"), ("B", "single \\ $x"), ("C", "tab\there \"q\" $HOME"), ("D", ""), ("E", "a#b"), ("F", "multi\nline")]
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+            [
+                ("A", "plain"),
+                ("B", "single \\ $x"),
+                ("C", "tab\there \"q\" $HOME"),
+                ("D", ""),
+                ("E", "a#b"),
+                ("F", "multi\nline")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
         );
     }
 

@@ -28,10 +28,7 @@ impl Env {
     pub fn load(env_files: &[PathBuf]) -> Result<Env> {
         let mut env = Env::default();
         let files = match env_files {
-            [] => Some(PathBuf::from(".env"))
-                .filter(|p| p.is_file())
-                .into_iter()
-                .collect(),
+            [] => Some(PathBuf::from(".env")).filter(|p| p.is_file()).into_iter().collect(),
             given => given.to_vec(),
         };
         let mut problems = Vec::new();
@@ -44,12 +41,7 @@ impl Env {
         match problems.len() {
             0 => {}
             1 => return Err(Error::config(problems.remove(0))),
-            n => {
-                return Err(Error::config(format!(
-                    "{n} env files cannot be read: {}",
-                    problems.join("; ")
-                )))
-            }
+            n => return Err(Error::config(format!("{n} env files cannot be read: {}", problems.join("; ")))),
         }
         env.files = files;
         env.overlay_os(std::env::vars_os());
@@ -62,18 +54,9 @@ impl Env {
     }
 
     /// Builds an `Env` from explicit pairs (tests, and the `.env` parser).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Env {
-        let values = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        Env {
-            values,
-            not_utf8: Vec::new(),
-            files: Vec::new(),
-        }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Env {
+        let values = pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        Env { values, not_utf8: Vec::new(), files: Vec::new() }
     }
 
     fn overlay_os(&mut self, vars: impl Iterator<Item = (OsString, OsString)>) {
@@ -101,24 +84,15 @@ impl Env {
     /// The value of `key`; an empty value counts as unset, as templated
     /// manifests often leave variables empty.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
+        self.values.get(key).map(String::as_str).filter(|v| !v.trim().is_empty())
     }
 }
 
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>> {
-    let fail = |detail: String| {
-        Error::config(format!("cannot read env file {}: {detail}", path.display()))
-    };
+    let fail = |detail: String| Error::config(format!("cannot read env file {}: {detail}", path.display()));
     let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
+        let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
         fail(format!("line {line} is not valid UTF-8"))
     })?;
     let environment = |name: &str| std::env::var(name).ok();
@@ -134,23 +108,13 @@ mod tests {
     fn env_file_values_are_unquoted_and_environment_wins() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("test.env");
-        std::fs::write(
-            &file,
-            "SOURCE_DATABASE_SQL_QUERY='SELECT * FROM db.events'\nDATASET_ID=\"ds_1\"\n# comment\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "SOURCE_DATABASE_SQL_QUERY='SELECT * FROM db.events'\nDATASET_ID=\"ds_1\"\n# comment\n")
+            .unwrap();
         let values = read_env_file(&file).unwrap();
-        assert_eq!(
-            values["SOURCE_DATABASE_SQL_QUERY"],
-            "SELECT * FROM db.events"
-        );
+        assert_eq!(values["SOURCE_DATABASE_SQL_QUERY"], "SELECT * FROM db.events");
         assert_eq!(values["DATASET_ID"], "ds_1");
 
-        let mut env = Env {
-            values,
-            not_utf8: vec![],
-            files: vec![],
-        };
+        let mut env = Env { values, not_utf8: vec![], files: vec![] };
         env.overlay_os([(OsString::from("DATASET_ID"), OsString::from("from_env"))].into_iter());
         assert_eq!(env.get("DATASET_ID"), Some("from_env"));
     }
@@ -166,10 +130,7 @@ mod tests {
         ] {
             std::fs::write(&file, text).unwrap();
             let err = read_env_file(&file).unwrap_err();
-            assert!(
-                err.message().contains(&format!("line {line} ")),
-                "{text:?}: {err}"
-            );
+            assert!(err.message().contains(&format!("line {line} ")), "{text:?}: {err}");
             assert!(!err.message().contains("secretvalue"), "{err}");
         }
         std::fs::write(&file, b"A=1\nB=\xff\xfe\n").unwrap();
@@ -195,11 +156,7 @@ mod tests {
 
         std::fs::write(&file, "A=1\nPW=it's secret\nNAME='x'\nQ='y'\n").unwrap();
         let err = read_env_file(&file).unwrap_err();
-        assert!(
-            err.message()
-                .contains("line 2: a quote in the middle of the value"),
-            "{err}"
-        );
+        assert!(err.message().contains("line 2: a quote in the middle of the value"), "{err}");
         assert!(!err.message().contains("secret"), "{err}");
     }
 

@@ -16,7 +16,7 @@ use crate::metrics::{self, Exposition, FinishedRun};
 
 /// The step a cycle is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     Idle,
     Connecting,
     Exporting,
@@ -25,7 +25,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Phase::Idle => "idle",
             Phase::Connecting => "connecting",
@@ -49,13 +49,13 @@ struct Inner {
 
 /// Shared between the cycle, the scheduler and the HTTP server.
 #[derive(Debug, Default)]
-pub struct State {
+pub(crate) struct State {
     inner: Mutex<Inner>,
     started: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl State {
-    pub fn new() -> Arc<State> {
+    pub(crate) fn new() -> Arc<State> {
         let state = State::default();
         *state.started.lock().unwrap() = Some(Utc::now());
         Arc::new(state)
@@ -65,21 +65,21 @@ impl State {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn cycle_started(&self) {
+    pub(crate) fn cycle_started(&self) {
         let mut inner = self.lock();
         inner.current_start = Some(Utc::now());
         inner.phase = Some(Phase::Connecting);
     }
 
-    pub fn phase(&self) -> Phase {
+    pub(crate) fn phase(&self) -> Phase {
         self.lock().phase.unwrap_or(Phase::Idle)
     }
 
-    pub fn set_phase(&self, phase: Phase) {
+    pub(crate) fn set_phase(&self, phase: Phase) {
         self.lock().phase = Some(phase);
     }
 
-    pub fn cycle_finished(&self, outcome: FinishedRun) {
+    pub(crate) fn cycle_finished(&self, outcome: FinishedRun) {
         let mut inner = self.lock();
         *inner.runs_by_result.entry(outcome.result.clone()).or_default() += 1;
         if outcome.is_success() {
@@ -91,19 +91,19 @@ impl State {
     }
 
     /// The outcome of the last finished cycle.
-    pub fn last_outcome(&self) -> Option<FinishedRun> {
+    pub(crate) fn last_outcome(&self) -> Option<FinishedRun> {
         self.lock().last.clone()
     }
 
-    pub fn cycle_skipped(&self) {
+    pub(crate) fn cycle_skipped(&self) {
         self.lock().skipped += 1;
     }
 
-    pub fn set_next_run(&self, next: Option<DateTime<Utc>>) {
+    pub(crate) fn set_next_run(&self, next: Option<DateTime<Utc>>) {
         self.lock().next_run = next;
     }
 
-    pub fn healthz(&self) -> serde_json::Value {
+    pub(crate) fn healthz(&self) -> serde_json::Value {
         let inner = self.lock();
         let started = *self.started.lock().unwrap_or_else(|e| e.into_inner());
         json!({
@@ -126,13 +126,17 @@ impl State {
 
     /// `/metrics`: the process, its runs and the last run, with the
     /// families defined in [`crate::metrics`].
-    pub fn metrics(&self) -> String {
+    pub(crate) fn metrics(&self) -> String {
         let inner = self.lock();
         let mut out = Exposition::new();
         out.one(&metrics::UP, 1.0);
-        let runs: Vec<[(&str, &str); 1]> = inner.runs_by_result.keys().map(|result| [("result", result.as_str())]).collect();
-        let samples: Vec<(&[(&str, &str)], f64)> =
-            runs.iter().zip(inner.runs_by_result.values()).map(|(labels, count)| (&labels[..], *count as f64)).collect();
+        let runs: Vec<[(&str, &str); 1]> =
+            inner.runs_by_result.keys().map(|result| [("result", result.as_str())]).collect();
+        let samples: Vec<(&[(&str, &str)], f64)> = runs
+            .iter()
+            .zip(inner.runs_by_result.values())
+            .map(|(labels, count)| (&labels[..], *count as f64))
+            .collect();
         out.family(&metrics::RUNS, &samples);
         out.one(&metrics::RUNS_SKIPPED, inner.skipped as f64);
         out.one(&metrics::RUNNING, f64::from(u8::from(inner.current_start.is_some())));
@@ -150,17 +154,19 @@ impl State {
 }
 
 /// A running health server; stops when dropped.
-pub struct Server {
+pub(crate) struct Server {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-    pub port: u16,
 }
 
 impl Server {
     /// Serves `/healthz` and `/metrics` on 0.0.0.0:`port` (port 0 picks one).
-    pub fn start(port: u16, state: Arc<State>) -> Result<Server> {
+    pub(crate) fn start(port: u16, state: Arc<State>) -> Result<Server> {
         let server = tiny_http::Server::http(("0.0.0.0", port)).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("{}: cannot listen on port {port}: {e}", crate::cron::HEALTH_CHECK_PORT.name))
+            Error::new(
+                ErrorKind::Config,
+                format!("{}: cannot listen on port {port}: {e}", crate::cron::HEALTH_CHECK_PORT.name),
+            )
         })?;
         let port = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(port);
         let stop = Arc::new(AtomicBool::new(false));
@@ -172,21 +178,18 @@ impl Server {
                     let Ok(Some(request)) = server.recv_timeout(Duration::from_millis(200)) else { continue };
                     let path = request.url().split('?').next().unwrap_or("").to_string();
                     let (status, content_type, body) = match (request.method(), path.as_str()) {
-                        (tiny_http::Method::Get, "/healthz") => {
-                            (200, "application/json", state.healthz().to_string())
-                        }
-                        (tiny_http::Method::Get, "/metrics") => {
-                            (200, metrics::CONTENT_TYPE, state.metrics())
-                        }
+                        (tiny_http::Method::Get, "/healthz") => (200, "application/json", state.healthz().to_string()),
+                        (tiny_http::Method::Get, "/metrics") => (200, metrics::CONTENT_TYPE, state.metrics()),
                         _ => (404, "text/plain", "not found\n".to_string()),
                     };
                     let header = tiny_http::Header::from_bytes("Content-Type", content_type).expect("valid header");
-                    let _ = request.respond(tiny_http::Response::from_string(body).with_status_code(status).with_header(header));
+                    let _ = request
+                        .respond(tiny_http::Response::from_string(body).with_status_code(status).with_header(header));
                 }
             })
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the health server: {e}")))?;
         log::info!(port = port; "serving /healthz and /metrics on port {port}");
-        Ok(Server { stop, thread: Some(thread), port })
+        Ok(Server { stop, thread: Some(thread) })
     }
 }
 

@@ -15,20 +15,20 @@ use crate::config::{ExportConfig, LogFormat, RunConfig, UploadConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::health::{Phase, State};
 use crate::metrics::{self, FinishedRun};
-use crate::stages::{Api, IngestOutcome, UploadReceipt};
 use crate::source;
+use crate::stages::{Api, IngestOutcome, UploadReceipt};
 use crate::stages::{Export, ExportStats};
 
 /// The stages of a cycle, chosen once (in `main`) from the settings.
 #[derive(Clone, Copy)]
-pub struct Stages<'a> {
+pub(crate) struct Stages<'a> {
     pub export: &'a dyn Export,
     pub api: &'a dyn Api,
 }
 
 /// What a finished export reports.
 #[derive(Debug, Clone)]
-pub struct ExportSummary {
+pub(crate) struct ExportSummary {
     pub file: PathBuf,
     pub stats: ExportStats,
     pub total: Duration,
@@ -37,16 +37,29 @@ pub struct ExportSummary {
 /// `connector export --output PATH`: the query result as a verified Parquet
 /// file at `output`, written beside it and renamed into place, so a reader
 /// never sees a half-written file.
-pub fn export_to_file(export: &dyn Export, config: &ExportConfig, output: &Path, ctx: &Context) -> Result<ExportSummary> {
+pub(crate) fn export_to_file(
+    export: &dyn Export,
+    config: &ExportConfig,
+    output: &Path,
+    ctx: &Context,
+) -> Result<ExportSummary> {
     ctx.cancel.explain("the export", export_to_file_inner(export, config, output, ctx))
 }
 
-fn export_to_file_inner(export: &dyn Export, config: &ExportConfig, output: &Path, ctx: &Context) -> Result<ExportSummary> {
+fn export_to_file_inner(
+    export: &dyn Export,
+    config: &ExportConfig,
+    output: &Path,
+    ctx: &Context,
+) -> Result<ExportSummary> {
     let started = Instant::now();
     let output = absolute(output)?;
     let parent = output.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     if !parent.is_dir() {
-        return Err(Error::new(ErrorKind::LocalIo, format!("the output directory {} does not exist", parent.display())));
+        return Err(Error::new(
+            ErrorKind::LocalIo,
+            format!("the output directory {} does not exist", parent.display()),
+        ));
     }
     let file_name = output
         .file_name()
@@ -71,7 +84,7 @@ fn export_to_file_inner(export: &dyn Export, config: &ExportConfig, output: &Pat
 
 /// A private directory for one run's files (the Parquet file, DuckDB's
 /// spill files), removed when dropped: on every exit path, success or failure.
-pub fn private_work_dir(temp_dir: &Path) -> Result<tempfile::TempDir> {
+pub(crate) fn private_work_dir(temp_dir: &Path) -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix("polyteia-connector-")
         .tempdir_in(temp_dir)
@@ -80,7 +93,7 @@ pub fn private_work_dir(temp_dir: &Path) -> Result<tempfile::TempDir> {
 
 /// What a finished `run` reports.
 #[derive(Debug, Clone)]
-pub struct RunSummary {
+pub(crate) struct RunSummary {
     pub export: ExportStats,
     pub upload: Duration,
     pub upload_attempts: u32,
@@ -92,13 +105,13 @@ pub struct RunSummary {
 /// What a cycle shares with the outside: the cancellation a signal
 /// triggers, and the state `/healthz` and `/metrics` report.
 #[derive(Clone)]
-pub struct Context {
+pub(crate) struct Context {
     pub cancel: Arc<Cancellation>,
     pub state: Arc<State>,
 }
 
 impl Context {
-    pub fn new() -> Context {
+    pub(crate) fn new() -> Context {
         Context { cancel: Cancellation::new(), state: State::new() }
     }
 }
@@ -112,7 +125,7 @@ impl Default for Context {
 /// One full cycle: export → upload → wait for the ingest → clean up.
 /// The work directory (Parquet file, DuckDB spill files) is removed on every
 /// path out of this function.
-pub fn run_once(stages: Stages, config: &RunConfig, ctx: &Context) -> Result<RunSummary> {
+pub(crate) fn run_once(stages: Stages, config: &RunConfig, ctx: &Context) -> Result<RunSummary> {
     let result = run_phases(stages, config, ctx);
     ctx.cancel.explain(ctx.state.phase().name(), result)
 }
@@ -185,7 +198,7 @@ fn rate(bytes: u64, elapsed: Duration) -> String {
 
 /// `connector upload --file PATH`: an existing Parquet file, checked to be
 /// readable Parquet (and not empty unless allowed), replaces the dataset's data.
-pub fn upload_file(api: &dyn Api, config: &UploadConfig, file: &Path, ctx: &Context) -> Result<()> {
+pub(crate) fn upload_file(api: &dyn Api, config: &UploadConfig, file: &Path, ctx: &Context) -> Result<()> {
     let started = Instant::now();
     let (rows, columns) = source::inspect_parquet(file)?;
     if rows == 0 && !config.allow_empty_result {
@@ -201,7 +214,8 @@ pub fn upload_file(api: &dyn Api, config: &UploadConfig, file: &Path, ctx: &Cont
     let bytes = std::fs::metadata(file).map_err(|e| Error::io(format!("reading {}", file.display()), &e))?.len();
     log::info!(rows = rows, columns = columns, bytes = bytes;
         "uploading {} ({} rows, {} columns, {}) to {}", file.display(), rows, columns, human_bytes(bytes), api.describe());
-    let (upload, receipt, ingest) = ctx.cancel.explain("the upload", publish(config.log.format, ctx, api, file, bytes))?;
+    let (upload, receipt, ingest) =
+        ctx.cancel.explain("the upload", publish(config.log.format, ctx, api, file, bytes))?;
     log::info!(rows = rows, bytes = bytes, upload_seconds = upload.as_secs_f64(), upload_attempts = receipt.attempts,
         ingest_seconds = ingest.map(|d| d.as_secs_f64()).unwrap_or(0.0), ingest_id = receipt.ingest_id.as_deref().unwrap_or(""),
         total_seconds = started.elapsed().as_secs_f64();
@@ -212,7 +226,7 @@ pub fn upload_file(api: &dyn Api, config: &UploadConfig, file: &Path, ctx: &Cont
 
 /// A cycle for the scheduler and `--serve-health`: records the outcome in
 /// the shared state and logs a failure with its exit class.
-pub fn run_recorded(stages: Stages, config: &RunConfig, ctx: &Context) -> Result<RunSummary> {
+pub(crate) fn run_recorded(stages: Stages, config: &RunConfig, ctx: &Context) -> Result<RunSummary> {
     let started = chrono::Utc::now();
     ctx.state.cycle_started();
     let result = run_once(stages, config, ctx);
@@ -224,7 +238,7 @@ pub fn run_recorded(stages: Stages, config: &RunConfig, ctx: &Context) -> Result
 }
 
 /// What the metrics report of a run that began at `started` and just ended.
-pub fn outcome_of(started: chrono::DateTime<chrono::Utc>, result: &Result<RunSummary>) -> FinishedRun {
+pub(crate) fn outcome_of(started: chrono::DateTime<chrono::Utc>, result: &Result<RunSummary>) -> FinishedRun {
     let (result_name, exit_code, rows, bytes, phase_seconds) = match result {
         Ok(s) => {
             let mut phases = vec![
@@ -339,7 +353,7 @@ fn log_export_summary(summary: &ExportSummary) {
 }
 
 /// `1536` → `1.5 KiB`.
-pub fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -389,7 +403,13 @@ mod tests {
             Vec::new()
         }
 
-        fn export(&self, dest: &Path, _spill: &Path, cancel: &Cancellation, connected: &dyn Fn()) -> Result<ExportStats> {
+        fn export(
+            &self,
+            dest: &Path,
+            _spill: &Path,
+            cancel: &Cancellation,
+            connected: &dyn Fn(),
+        ) -> Result<ExportStats> {
             connected();
             if self.signal_during_export {
                 cancel.cancel(signal_hook::consts::SIGTERM);
@@ -518,7 +538,10 @@ mod tests {
         let working = FakeApi::default();
         run_recorded(Stages { export: &export, api: &working }, &config, &ctx).unwrap();
         let health = ctx.state.healthz();
-        assert_eq!((health["last_run"]["result"].as_str(), health["last_run"]["rows"].as_u64()), (Some("success"), Some(3)));
+        assert_eq!(
+            (health["last_run"]["result"].as_str(), health["last_run"]["rows"].as_u64()),
+            (Some("success"), Some(3))
+        );
         assert!(health["last_success_at"].is_string());
     }
 }

@@ -1,27 +1,33 @@
 //! polyteia-db-connector: one SQL query → Parquet → a Polyteia dataset.
 //!
 //! The modules, the flow between them and the traits at the seams are
-//! described in ARCHITECTURE.md at the repository root.
+//! described in ARCHITECTURE.md at the repository root. `app::main` is the
+//! program; the public modules are what the integration tests and the man
+//! page generator use. Everything else is crate-private, so that rustc's
+//! dead-code lint sees all of it (`unreachable_pub` keeps it that way).
 
-pub mod cancel;
-pub mod check;
+#![warn(unreachable_pub)]
+
+pub mod app;
+pub(crate) mod cancel;
+pub(crate) mod check;
 pub mod cli;
 pub mod config;
-pub mod cron;
+pub(crate) mod cron;
 pub(crate) mod dotenv;
-pub mod env;
+pub(crate) mod env;
 pub mod error;
-pub mod health;
-pub mod job;
-pub mod logging;
-pub mod metrics;
-pub mod network;
+pub(crate) mod health;
+pub(crate) mod job;
+pub(crate) mod logging;
+pub(crate) mod metrics;
 pub(crate) mod mysql_tls;
+pub mod network;
 pub mod polyteia;
 pub mod retry;
-pub mod schedule;
+pub(crate) mod schedule;
 pub mod secret;
-pub mod setting;
+pub(crate) mod setting;
 pub mod settings;
 pub mod source;
 pub mod sql;

@@ -43,7 +43,7 @@ pub struct LogSettings {
 }
 
 /// Reads `LOG_LEVEL` and `LOG_FORMAT`; a bad value is a problem (and the default is used).
-pub fn parse_settings(env: &Env, p: &mut Problems) -> LogSettings {
+pub(crate) fn parse_settings(env: &Env, p: &mut Problems) -> LogSettings {
     let level = match env.get(LOG_LEVEL.name) {
         None => default_log_level(),
         Some(v) => level_from_str(v).unwrap_or_else(|| {
@@ -62,7 +62,7 @@ pub fn parse_settings(env: &Env, p: &mut Problems) -> LogSettings {
 }
 
 /// The command-line flags `--log-level` and `--log-format`, which win over the environment.
-pub fn override_settings(env: &mut Env, level: Option<&str>, format: Option<LogFormat>) {
+pub(crate) fn override_settings(env: &mut Env, level: Option<&str>, format: Option<LogFormat>) {
     if let Some(level) = level {
         env.set(LOG_LEVEL.name, level);
     }
@@ -72,7 +72,7 @@ pub fn override_settings(env: &mut Env, level: Option<&str>, format: Option<LogF
 }
 
 /// Reads the settings leniently, for setting up logging before validation.
-pub fn settings_hint(env: &Env) -> LogSettings {
+pub(crate) fn settings_hint(env: &Env) -> LogSettings {
     LogSettings {
         level: env.get(LOG_LEVEL.name).and_then(level_from_str).unwrap_or_else(default_log_level),
         format: env.get(LOG_FORMAT.name).and_then(format_from_str).unwrap_or_else(default_log_format),
@@ -80,11 +80,11 @@ pub fn settings_hint(env: &Env) -> LogSettings {
 }
 
 /// `LOG_FORMAT` from the process environment, if it names a format.
-pub fn format_from_process_environment() -> Option<LogFormat> {
+pub(crate) fn format_from_process_environment() -> Option<LogFormat> {
     std::env::var(LOG_FORMAT.name).ok().as_deref().and_then(format_from_str)
 }
 
-pub fn level_from_str(value: &str) -> Option<log::LevelFilter> {
+pub(crate) fn level_from_str(value: &str) -> Option<log::LevelFilter> {
     match value.trim().to_ascii_lowercase().as_str() {
         "trace" => Some(log::LevelFilter::Trace),
         "debug" => Some(log::LevelFilter::Debug),
@@ -95,7 +95,7 @@ pub fn level_from_str(value: &str) -> Option<log::LevelFilter> {
     }
 }
 
-pub fn format_from_str(value: &str) -> Option<LogFormat> {
+pub(crate) fn format_from_str(value: &str) -> Option<LogFormat> {
     match value.trim().to_ascii_lowercase().as_str() {
         "text" => Some(LogFormat::Text),
         "json" => Some(LogFormat::Json),
@@ -115,11 +115,11 @@ fn default_log_format() -> LogFormat {
 // Output
 
 /// A structured field of a log line.
-pub type Field = (String, serde_json::Value);
+pub(crate) type Field = (String, serde_json::Value);
 
 /// Installs the logger. Our own messages follow `level`; dependencies are
 /// held at `warn` so that debug output stays about this program.
-pub fn init(level: log::LevelFilter, format: LogFormat) {
+pub(crate) fn init(level: log::LevelFilter, format: LogFormat) {
     let mut builder = env_logger::Builder::new();
     builder.filter_level(level.min(log::LevelFilter::Warn)).filter_module("connector", level);
     builder.target(env_logger::Target::Stderr);
@@ -132,18 +132,18 @@ pub fn init(level: log::LevelFilter, format: LogFormat) {
 }
 
 /// Whether [`init`] has installed the logger.
-pub fn is_initialized() -> bool {
+pub(crate) fn is_initialized() -> bool {
     log::max_level() != log::LevelFilter::Off
 }
 
 /// Prints one line to stderr exactly as the logger would, for what happens
 /// before it can be installed (the command line, the env file).
-pub fn print_line(format: LogFormat, level: log::Level, message: &str, fields: Vec<Field>) {
+pub(crate) fn print_line(format: LogFormat, level: log::Level, message: &str, fields: Vec<Field>) {
     eprintln!("{}", render(format, level, "connector", message, fields));
 }
 
 /// One log line (without the line break), scrubbed of secrets.
-pub fn render(format: LogFormat, level: log::Level, target: &str, message: &str, fields: Vec<Field>) -> String {
+pub(crate) fn render(format: LogFormat, level: log::Level, target: &str, message: &str, fields: Vec<Field>) -> String {
     let timestamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
     let line = match format {
         LogFormat::Text => {

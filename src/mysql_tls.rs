@@ -25,7 +25,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// Connects to `host:port`, upgrades to TLS and checks that the server's
 /// certificate chains to `ca_file` and is issued for `host`. Nothing is sent
 /// after the handshake: no login, no query.
-pub fn verify_server_identity(host: &str, port: u16, ca_file: &Path) -> Result<()> {
+pub(crate) fn verify_server_identity(host: &str, port: u16, ca_file: &Path) -> Result<()> {
     let tls_error = |detail: String| {
         Error::new(
             ErrorKind::SourceUnreachable,
@@ -36,8 +36,8 @@ pub fn verify_server_identity(host: &str, port: u16, ca_file: &Path) -> Result<(
         )
     };
     let config = client_config(ca_file).map_err(tls_error)?;
-    let server_name = ServerName::try_from(host.to_string())
-        .map_err(|_| tls_error(format!("'{host}' is not a valid host name")))?;
+    let server_name =
+        ServerName::try_from(host.to_string()).map_err(|_| tls_error(format!("'{host}' is not a valid host name")))?;
 
     let mut tcp = connect(host, port).map_err(|e| {
         Error::new(ErrorKind::SourceUnreachable, format!("cannot connect to the mysql server {host}:{port}: {e}"))
@@ -102,7 +102,8 @@ fn request_tls(tcp: &mut TcpStream) -> std::result::Result<(), String> {
     // auth data (8), filler (1), then the low 16 bits of the capabilities.
     let version_end = greeting[1..].iter().position(|b| *b == 0).ok_or("malformed greeting")? + 1;
     let at = version_end + 1 + 4 + 8 + 1;
-    let capabilities = greeting.get(at..at + 2).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32).ok_or("short greeting")?;
+    let capabilities =
+        greeting.get(at..at + 2).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32).ok_or("short greeting")?;
     if capabilities & CLIENT_SSL == 0 {
         return Err("the server does not offer TLS".into());
     }

@@ -145,7 +145,7 @@ mod tests {
         let cancel = AtomicBool::new(false);
         let mut waits = Vec::new();
         let result: Result<(), _> =
-            retry(&policy(3, 1, 5), &cancel, |n| Err(n), |_| Verdict::Retry { after: None }, |_, n, _| waits.push(n));
+            retry(&policy(3, 1, 5), &cancel, Err, |_| Verdict::Retry { after: None }, |_, n, _| waits.push(n));
         match result {
             Err(GaveUp::Failed { error: 3, attempts: 3, exhausted: true }) => {}
             other => panic!("{other:?}"),
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn a_final_failure_is_not_retried() {
         let cancel = AtomicBool::new(false);
-        let result: Result<(), _> = retry(&policy(5, 1, 5), &cancel, |n| Err(n), |_| Verdict::Stop, |_, _, _| {});
+        let result: Result<(), _> = retry(&policy(5, 1, 5), &cancel, Err, |_| Verdict::Stop, |_, _, _| {});
         assert!(matches!(result, Err(GaveUp::Failed { error: 1, attempts: 1, exhausted: false })), "{result:?}");
     }
 
@@ -167,7 +167,7 @@ mod tests {
         let _: Result<(), _> = retry(
             &policy(2, 1, 40),
             &cancel,
-            |n| Err(n),
+            Err,
             |_| Verdict::Retry { after: Some(Duration::from_secs(3600)) },
             |_, _, d| delays.push(d),
         );

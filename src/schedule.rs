@@ -10,14 +10,14 @@ use chrono::{DateTime, Utc};
 
 use crate::cancel::Cancellation;
 use crate::config::RunConfig;
-pub use crate::cron::Schedule;
+pub(crate) use crate::cron::Schedule;
 use crate::error::{Error, Result};
 use crate::job::{self, Context, Stages};
 use crate::stages::{Api, Export};
 
 /// Runs cycles on the schedule until a signal arrives; then stops the
 /// running cycle, waits for its clean-up and returns the interruption.
-pub fn run(
+pub(crate) fn run(
     config: Arc<RunConfig>,
     export: Arc<dyn Export>,
     api: Arc<dyn Api>,
@@ -59,7 +59,11 @@ pub fn run(
     }
     while !ctx.cancel.is_cancelled() {
         let Some(next) = schedule.next_after(Utc::now()) else {
-            return Err(Error::config(format!("{} {} has no future run time", crate::cron::CRON_SCHEDULE.name, schedule.describe())));
+            return Err(Error::config(format!(
+                "{} {} has no future run time",
+                crate::cron::CRON_SCHEDULE.name,
+                schedule.describe()
+            )));
         };
         ctx.state.set_next_run(Some(next));
         log::debug!(next_run = next.to_rfc3339(); "next cycle at {next}");

@@ -42,27 +42,15 @@ pub struct Setting {
 
 impl Setting {
     pub const fn new(name: &'static str, default: WhenUnset, doc: &'static str) -> Setting {
-        Setting {
-            name,
-            default,
-            secret: false,
-            chart_managed: false,
-            doc,
-        }
+        Setting { name, default, secret: false, chart_managed: false, doc }
     }
 
     pub const fn secret(self) -> Setting {
-        Setting {
-            secret: true,
-            ..self
-        }
+        Setting { secret: true, ..self }
     }
 
     pub const fn chart_managed(self) -> Setting {
-        Setting {
-            chart_managed: true,
-            ..self
-        }
+        Setting { chart_managed: true, ..self }
     }
 
     /// The default value, for settings that have one.
@@ -97,11 +85,11 @@ macro_rules! define_settings {
     ($(#[$list_meta:meta])* $list:ident; $($(#[$meta:meta])* $name:ident: $default:expr, $doc:expr $(, $flag:ident)*;)+) => {
         $(
             $(#[$meta])*
-            pub const $name: $crate::setting::Setting =
+            pub(crate) const $name: $crate::setting::Setting =
                 $crate::setting::Setting::new(stringify!($name), $default, $doc)$(.$flag())*;
         )+
         $(#[$list_meta])*
-        pub const $list: &[$crate::setting::Setting] = &[$($name),+];
+        pub(crate) const $list: &[$crate::setting::Setting] = &[$($name),+];
     };
 }
 pub(crate) use define_settings;
@@ -116,10 +104,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(variable: impl Into<Cow<'static, str>>, message: impl std::fmt::Display) -> Problem {
-        Problem {
-            variable: variable.into(),
-            message: message.to_string(),
-        }
+        Problem { variable: variable.into(), message: message.to_string() }
     }
 
     /// This problem alone as a configuration error (exit code 3).
@@ -162,10 +147,7 @@ impl Problems {
         let count = self.0.len();
         let noun = if count == 1 { "problem" } else { "problems" };
         let list: Vec<String> = self.0.iter().map(Problem::to_string).collect();
-        Error::config(format!(
-            "configuration has {count} {noun}: {}",
-            list.join("; ")
-        ))
+        Error::config(format!("configuration has {count} {noun}: {}", list.join("; ")))
     }
 
     /// `value` when nothing was found wrong, else every problem.
@@ -186,7 +168,7 @@ impl Problems {
 // Reading values of the common shapes; a bad value is a problem and the
 // default (or nothing) is used, so that validation goes on.
 
-pub fn port(env: &Env, setting: &Setting, p: &mut Problems) -> Option<u16> {
+pub(crate) fn port(env: &Env, setting: &Setting, p: &mut Problems) -> Option<u16> {
     let value = setting.text(env)?;
     match value.trim().parse::<u16>() {
         Ok(port) if port > 0 => Some(port),
@@ -197,7 +179,7 @@ pub fn port(env: &Env, setting: &Setting, p: &mut Problems) -> Option<u16> {
     }
 }
 
-pub fn boolean(env: &Env, setting: &Setting, p: &mut Problems) -> bool {
+pub(crate) fn boolean(env: &Env, setting: &Setting, p: &mut Problems) -> bool {
     match setting.text(env).map(|v| v.trim().to_ascii_lowercase()) {
         None => false,
         Some(v) => match v.as_str() {
@@ -211,7 +193,7 @@ pub fn boolean(env: &Env, setting: &Setting, p: &mut Problems) -> bool {
     }
 }
 
-pub fn positive<T: std::str::FromStr + PartialOrd + Default>(
+pub(crate) fn positive<T: std::str::FromStr + PartialOrd + Default>(
     env: &Env,
     setting: &Setting,
     p: &mut Problems,
@@ -228,7 +210,7 @@ pub fn positive<T: std::str::FromStr + PartialOrd + Default>(
 
 /// Durations in the original connector's Go style: `5s`, `30m`, `1h30m`, `500ms`.
 /// A bare number means seconds.
-pub fn parse_duration(value: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -237,20 +219,14 @@ pub fn parse_duration(value: &str) -> Option<Duration> {
 }
 
 /// A duration setting; unset, its default from the definition.
-pub fn duration(env: &Env, setting: &Setting, p: &mut Problems) -> Duration {
-    let default = setting
-        .default_value()
-        .and_then(parse_duration)
-        .expect("duration settings have a valid default");
+pub(crate) fn duration(env: &Env, setting: &Setting, p: &mut Problems) -> Duration {
+    let default = setting.default_value().and_then(parse_duration).expect("duration settings have a valid default");
     match env.get(setting.name) {
         None => default,
         Some(v) => match parse_duration(v) {
             Some(d) if !d.is_zero() => d,
             _ => {
-                p.add(
-                    setting,
-                    format!("'{v}' is not a duration such as 30s, 5m or 1h30m"),
-                );
+                p.add(setting, format!("'{v}' is not a duration such as 30s, 5m or 1h30m"));
                 default
             }
         },
@@ -262,18 +238,13 @@ pub fn duration(env: &Env, setting: &Setting, p: &mut Problems) -> Duration {
 /// Windows) is not part of the secret; a control character inside it is
 /// refused here, as it would only fail later as a confusing network or
 /// login error.
-pub fn secret(env: &Env, setting: &Setting, p: &mut Problems) -> Option<Secret> {
+pub(crate) fn secret(env: &Env, setting: &Setting, p: &mut Problems) -> Option<Secret> {
     let name = setting.name;
-    let file_var = setting
-        .file_variant()
-        .expect("secret() is for secret settings");
+    let file_var = setting.file_variant().expect("secret() is for secret settings");
     let mut file_problem = |message: String| p.push(Problem::new(file_var.clone(), message));
     match (env.get(name), env.get(&file_var)) {
         (Some(_), Some(_)) => {
-            p.add(
-                setting,
-                format!("set either {name} or {file_var}, not both"),
-            );
+            p.add(setting, format!("set either {name} or {file_var}, not both"));
             None
         }
         (Some(value), None) => Some(Secret::new(value)),
@@ -309,22 +280,19 @@ pub fn secret(env: &Env, setting: &Setting, p: &mut Problems) -> Option<Secret> 
 }
 
 /// Whether `NAME` or `NAME_FILE` of a secret is given.
-pub fn secret_given(env: &Env, setting: &Setting) -> bool {
-    env.get(setting.name).is_some()
-        || setting
-            .file_variant()
-            .is_some_and(|file| env.get(&file).is_some())
+pub(crate) fn secret_given(env: &Env, setting: &Setting) -> bool {
+    env.get(setting.name).is_some() || setting.file_variant().is_some_and(|file| env.get(&file).is_some())
 }
 
 /// Shortens the first retry delay in the tests (milliseconds); not a
 /// documented setting.
-pub const TEST_RETRY_BASE_MS: &str = "CONNECTOR_RETRY_BASE_MS";
+pub(crate) const TEST_RETRY_BASE_MS: &str = "CONNECTOR_RETRY_BASE_MS";
 
 /// The first retry delay unless the tests shorten it.
-pub const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_RETRY_BASE_DELAY: Duration = Duration::from_secs(1);
 
 /// See [`DEFAULT_RETRY_BASE_DELAY`].
-pub fn retry_base_delay(env: &Env) -> Duration {
+pub(crate) fn retry_base_delay(env: &Env) -> Duration {
     env.get(TEST_RETRY_BASE_MS)
         .and_then(|v| v.trim().parse().ok())
         .map(Duration::from_millis)

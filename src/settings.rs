@@ -1,5 +1,5 @@
 //! Every setting the connector reads, joined from the areas that define and
-//! parse them (each with `define_settings!`, see [`crate::setting`]). The
+//! parse them (each with `define_settings!`, see `setting.rs`). The
 //! documentation (README tables, examples/.env.example, the Helm chart's
 //! refusal list, the man page) is checked against or made from this list.
 //!
@@ -31,7 +31,8 @@ pub const AREAS: [(&str, &[Setting]); 7] = [
 ];
 
 /// Every setting.
-pub static ALL: LazyLock<Vec<Setting>> = LazyLock::new(|| AREAS.iter().flat_map(|(_, area)| area.iter().copied()).collect());
+pub static ALL: LazyLock<Vec<Setting>> =
+    LazyLock::new(|| AREAS.iter().flat_map(|(_, area)| area.iter().copied()).collect());
 
 /// Whether `name` is one of ours (a setting or a secret's `_FILE`).
 pub fn is_known(name: &str) -> bool {
@@ -95,7 +96,10 @@ mod tests {
         assert_eq!(config.schedule.expression(), CRON_SCHEDULE.default_value().unwrap());
         assert_eq!(config.run.health_check_port.to_string(), HEALTH_CHECK_PORT.default_value().unwrap());
         assert_eq!(config.run.api.retry.attempts.to_string(), UPLOAD_MAX_ATTEMPTS.default_value().unwrap());
-        assert_eq!(config.run.export.connect_retry.attempts.to_string(), SOURCE_CONNECT_MAX_ATTEMPTS.default_value().unwrap());
+        assert_eq!(
+            config.run.export.connect_retry.attempts.to_string(),
+            SOURCE_CONNECT_MAX_ATTEMPTS.default_value().unwrap()
+        );
         assert_eq!(config.run.api.http_timeout, std::time::Duration::from_secs(60));
         assert_eq!(config.run.api.ingest_timeout, std::time::Duration::from_secs(30 * 60));
     }
@@ -125,7 +129,8 @@ mod tests {
         fn variable_rows(markdown: &str) -> BTreeMap<String, Vec<String>> {
             let mut rows = BTreeMap::new();
             for line in markdown.lines().filter(|l| l.starts_with("| `")) {
-                let cells: Vec<String> = line.split(" | ").map(|c| c.trim_matches(|c| c == '|' || c == ' ').to_string()).collect();
+                let cells: Vec<String> =
+                    line.split(" | ").map(|c| c.trim_matches(|c| c == '|' || c == ' ').to_string()).collect();
                 for name in backticked_names(&cells[0]) {
                     rows.insert(name, cells.clone());
                 }
@@ -137,7 +142,9 @@ mod tests {
             cell.split('`')
                 .skip(1)
                 .step_by(2)
-                .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                .filter(|n| {
+                    !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                })
                 .map(str::to_string)
                 .collect()
         }
@@ -153,9 +160,10 @@ mod tests {
                 let row = cells.join(" | ");
                 let default = cells.get(1).map(String::as_str).unwrap_or("");
                 match setting.default {
-                    WhenUnset::Value(value) if !default.contains(&format!("`{value}`")) => {
-                        problems.push(format!("{path}: {}'s default should read `{value}`, the row says: {default}", setting.name))
-                    }
+                    WhenUnset::Value(value) if !default.contains(&format!("`{value}`")) => problems.push(format!(
+                        "{path}: {}'s default should read `{value}`, the row says: {default}",
+                        setting.name
+                    )),
                     WhenUnset::Required(_) if !default.to_lowercase().contains(required_word) => {
                         problems.push(format!("{path}: {} should be marked {required_word}: {default}", setting.name))
                     }
@@ -192,7 +200,9 @@ mod tests {
             for line in text.lines() {
                 let line = line.trim_start_matches('#').trim();
                 if let Some((name, value)) = line.split_once('=') {
-                    if !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+                    if !name.is_empty()
+                        && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                    {
                         shown.entry(name.to_string()).or_insert_with(|| value.to_string());
                     }
                 }
@@ -206,8 +216,12 @@ mod tests {
                     }
                 }
                 if let (Some(default), Some(value)) = (setting.default_value(), shown.get(setting.name)) {
-                    if !value.is_empty() && value != default && !text.contains(&format!("# {}={default}", setting.name)) {
-                        problems.push(format!("examples/.env.example shows {}={value}, the default is {default}", setting.name));
+                    if !value.is_empty() && value != default && !text.contains(&format!("# {}={default}", setting.name))
+                    {
+                        problems.push(format!(
+                            "examples/.env.example shows {}={value}, the default is {default}",
+                            setting.name
+                        ));
                     }
                 }
             }
@@ -221,7 +235,8 @@ mod tests {
 
         #[test]
         fn the_chart_refuses_exactly_the_secrets_and_its_own_settings() {
-            let schema: serde_json::Value = serde_json::from_str(&read("charts/polyteia-db-connector/values.schema.json")).unwrap();
+            let schema: serde_json::Value =
+                serde_json::from_str(&read("charts/polyteia-db-connector/values.schema.json")).unwrap();
             let refused: BTreeSet<String> = schema
                 .pointer("/properties/config/propertyNames/not/enum")
                 .and_then(|v| v.as_array())
@@ -251,14 +266,19 @@ mod tests {
 
         #[test]
         fn the_readmes_list_every_exit_code() {
-            let mut expected: BTreeMap<i32, &str> = ErrorKind::ALL.iter().map(|k| (k.exit_code(), k.meaning())).collect();
+            let mut expected: BTreeMap<i32, &str> =
+                ErrorKind::ALL.iter().map(|k| (k.exit_code(), k.meaning())).collect();
             expected.insert(0, "success");
             expected.insert(2, "command-line usage error");
             let english = exit_code_rows(&read("README.md"));
             let english: BTreeMap<i32, &str> = english.iter().map(|(c, m)| (*c, m.as_str())).collect();
             assert_eq!(english, expected, "README.md's exit-code table and src/error.rs disagree");
             let german = exit_code_rows(&read("README.de.md"));
-            assert_eq!(german.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "README.de.md's exit codes");
+            assert_eq!(
+                german.keys().collect::<Vec<_>>(),
+                expected.keys().collect::<Vec<_>>(),
+                "README.de.md's exit codes"
+            );
         }
     }
 }

@@ -159,8 +159,28 @@ fn is_identifier_byte(b: u8) -> bool {
 /// read-only anyway; this turns a confusing parser error about `COPY (INSERT …)`
 /// into a message that says what is wrong.
 const WRITING_STATEMENTS: [&str; 22] = [
-    "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "REVOKE", "COPY",
-    "ATTACH", "DETACH", "INSTALL", "LOAD", "SET", "RESET", "PRAGMA", "VACUUM", "CHECKPOINT", "USE",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "MERGE",
+    "UPSERT",
+    "CREATE",
+    "DROP",
+    "ALTER",
+    "TRUNCATE",
+    "GRANT",
+    "REVOKE",
+    "COPY",
+    "ATTACH",
+    "DETACH",
+    "INSTALL",
+    "LOAD",
+    "SET",
+    "RESET",
+    "PRAGMA",
+    "VACUUM",
+    "CHECKPOINT",
+    "USE",
 ];
 
 pub fn refuse_writes(query: &str) -> Result<()> {
@@ -191,6 +211,11 @@ fn first_keyword(query: &str) -> &str {
             return &trimmed[..end];
         }
     }
+}
+
+/// A DuckDB string literal.
+pub fn sql_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
 
 #[cfg(test)]
@@ -255,9 +280,4 @@ mod tests {
             assert!(!has_several_statements(&clean_query(single)), "{single:?}");
         }
     }
-}
-
-/// A DuckDB string literal.
-pub fn sql_literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
 }

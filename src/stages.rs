@@ -31,7 +31,8 @@ pub trait Export: Send + Sync {
     /// writes the verified Parquet file `dest` with the running query
     /// registered in `cancel` (a signal stops it), and closes the connection.
     /// `spill_dir` takes DuckDB's temporary files.
-    fn export(&self, dest: &Path, spill_dir: &Path, cancel: &Cancellation, connected: &dyn Fn()) -> Result<ExportStats>;
+    fn export(&self, dest: &Path, spill_dir: &Path, cancel: &Cancellation, connected: &dyn Fn())
+        -> Result<ExportStats>;
 
     /// What `connector check` reports for the source without exporting: the
     /// connection and the query's columns, in order (a check whose
@@ -89,7 +90,11 @@ impl Preflight {
     }
 
     /// Passed with `detail(value)`, or failed with the error.
-    pub(crate) fn from_result<T>(check: &'static str, result: Result<T>, detail: impl FnOnce(&T) -> String) -> (Preflight, Option<T>) {
+    pub(crate) fn from_result<T>(
+        check: &'static str,
+        result: Result<T>,
+        detail: impl FnOnce(&T) -> String,
+    ) -> (Preflight, Option<T>) {
         match result {
             Ok(value) => (Preflight::new(check, CheckResult::Passed(detail(&value))), Some(value)),
             Err(err) => (Preflight::new(check, CheckResult::Failed(err)), None),
@@ -104,7 +109,7 @@ impl Preflight {
 /// The upload stage of a cycle: one implementation per API generation
 /// (`polyteia::api_for` picks it).
 pub trait Api: Send + Sync {
-    /// e.g. "upload-token API at https://app.polyteia.com".
+    /// e.g. "upload-token API at `https://app.polyteia.com`".
     fn describe(&self) -> String;
 
     /// Replaces the dataset's data with the Parquet file at `file`. Retries
@@ -119,4 +124,3 @@ pub trait Api: Send + Sync {
     /// prerequisite failed is skipped.
     fn preflight(&self) -> Vec<Preflight>;
 }
-

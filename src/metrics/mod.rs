@@ -6,7 +6,7 @@
 //! of running the connector.
 
 mod push;
-pub mod settings;
+pub(crate) mod settings;
 mod textfile;
 
 use std::fmt::Write as _;
@@ -16,17 +16,17 @@ use chrono::{DateTime, Utc};
 use settings::MetricsSettings;
 
 /// The content type of the text format written here.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Gauge,
     Counter,
 }
 
 /// A metric family: what `# HELP` and `# TYPE` say about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Family {
+pub(crate) struct Family {
     pub name: &'static str,
     pub kind: Kind,
     pub help: &'static str,
@@ -41,32 +41,36 @@ const fn counter(name: &'static str, help: &'static str) -> Family {
 }
 
 // The long-lived process (`/metrics` only).
-pub const UP: Family = gauge("connector_up", "Whether the connector process is alive.");
-pub const RUNS: Family = counter("connector_runs_total", "Finished runs by result.");
-pub const RUNS_SKIPPED: Family =
+pub(crate) const UP: Family = gauge("connector_up", "Whether the connector process is alive.");
+pub(crate) const RUNS: Family = counter("connector_runs_total", "Finished runs by result.");
+pub(crate) const RUNS_SKIPPED: Family =
     counter("connector_runs_skipped_total", "Runs skipped because the previous one was still running.");
-pub const RUNNING: Family = gauge("connector_running", "Whether a run is in progress now.");
-pub const NEXT_RUN: Family = gauge("connector_next_run_timestamp_seconds", "When the next run is due.");
+pub(crate) const RUNNING: Family = gauge("connector_running", "Whether a run is in progress now.");
+pub(crate) const NEXT_RUN: Family = gauge("connector_next_run_timestamp_seconds", "When the next run is due.");
 
 // The last run (everywhere).
-pub const LAST_SUCCESS: Family =
+pub(crate) const LAST_SUCCESS: Family =
     gauge("connector_last_success_timestamp_seconds", "End of the last successful run, in seconds since the epoch.");
-pub const LAST_RUN_START: Family =
+pub(crate) const LAST_RUN_START: Family =
     gauge("connector_last_run_start_timestamp_seconds", "Start of the last run, in seconds since the epoch.");
-pub const LAST_RUN_END: Family =
+pub(crate) const LAST_RUN_END: Family =
     gauge("connector_last_run_timestamp_seconds", "End of the last run, in seconds since the epoch.");
-pub const LAST_RUN_DURATION: Family = gauge("connector_last_run_duration_seconds", "Duration of the last run.");
-pub const LAST_RUN_EXIT_CODE: Family =
+pub(crate) const LAST_RUN_DURATION: Family = gauge("connector_last_run_duration_seconds", "Duration of the last run.");
+pub(crate) const LAST_RUN_EXIT_CODE: Family =
     gauge("connector_last_run_exit_code", "Exit code of the last run (0 success; see the README, Exit codes).");
-pub const LAST_RUN_RESULT: Family =
-    gauge("connector_last_run_result", "Result of the last run (success or the error class) as the label result; always 1.");
-pub const LAST_RUN_ROWS: Family = gauge("connector_last_run_rows", "Rows exported by the last run.");
-pub const LAST_RUN_BYTES: Family = gauge("connector_last_run_bytes", "Size of the Parquet file of the last run, in bytes.");
-pub const LAST_RUN_PHASE_SECONDS: Family =
+pub(crate) const LAST_RUN_RESULT: Family = gauge(
+    "connector_last_run_result",
+    "Result of the last run (success or the error class) as the label result; always 1.",
+);
+pub(crate) const LAST_RUN_ROWS: Family = gauge("connector_last_run_rows", "Rows exported by the last run.");
+pub(crate) const LAST_RUN_BYTES: Family =
+    gauge("connector_last_run_bytes", "Size of the Parquet file of the last run, in bytes.");
+pub(crate) const LAST_RUN_PHASE_SECONDS: Family =
     gauge("connector_last_run_phase_seconds", "Duration of each phase of the last run, by the label phase.");
 
-/// Every family, for documentation and the naming tests.
-pub const ALL: [Family; 14] = [
+/// Every family, for the naming tests.
+#[cfg(test)]
+const ALL: [Family; 14] = [
     UP,
     RUNS,
     RUNS_SKIPPED,
@@ -85,12 +89,12 @@ pub const ALL: [Family; 14] = [
 
 /// The result name of a successful run (the others are error classes, see
 /// `ErrorKind::name`).
-pub const SUCCESS: &str = "success";
+pub(crate) const SUCCESS: &str = "success";
 
 /// A finished run: when, how it ended and what it moved, as reported on `/healthz`
 /// and in the metrics.
 #[derive(Debug, Clone)]
-pub struct FinishedRun {
+pub(crate) struct FinishedRun {
     pub started: DateTime<Utc>,
     pub ended: DateTime<Utc>,
     /// [`SUCCESS`] or an error class (see `ErrorKind::name`).
@@ -103,7 +107,7 @@ pub struct FinishedRun {
 }
 
 impl FinishedRun {
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         self.result == SUCCESS
     }
 }
@@ -111,29 +115,29 @@ impl FinishedRun {
 /// Text in the Prometheus exposition format, family by family. `labels`
 /// are added to every sample (the textfile's job and instance).
 #[derive(Debug, Default)]
-pub struct Exposition {
+pub(crate) struct Exposition {
     text: String,
     labels: Vec<(String, String)>,
 }
 
 impl Exposition {
-    pub fn new() -> Exposition {
+    pub(crate) fn new() -> Exposition {
         Exposition::default()
     }
 
-    pub fn with_labels(labels: &[(&str, &str)]) -> Exposition {
+    pub(crate) fn with_labels(labels: &[(&str, &str)]) -> Exposition {
         Exposition { text: String::new(), labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
     }
 
     /// A family with one sample without labels of its own.
-    pub fn one(&mut self, family: &Family, value: f64) {
+    pub(crate) fn one(&mut self, family: &Family, value: f64) {
         let no_labels: &[(&str, &str)] = &[];
         self.family(family, &[(no_labels, value)]);
     }
 
     /// A family and its samples (each with its own labels); nothing when
     /// there are no samples.
-    pub fn family(&mut self, family: &Family, samples: &[(&[(&str, &str)], f64)]) {
+    pub(crate) fn family(&mut self, family: &Family, samples: &[(&[(&str, &str)], f64)]) {
         if samples.is_empty() {
             return;
         }
@@ -161,7 +165,7 @@ impl Exposition {
         }
     }
 
-    pub fn into_text(self) -> String {
+    pub(crate) fn into_text(self) -> String {
         self.text
     }
 }
@@ -169,7 +173,7 @@ impl Exposition {
 /// The families of the last run: start, end, duration, exit code, result,
 /// rows, bytes and phase durations (rows and bytes only when the export got
 /// that far).
-pub fn last_run(out: &mut Exposition, outcome: &FinishedRun) {
+pub(crate) fn last_run(out: &mut Exposition, outcome: &FinishedRun) {
     out.one(&LAST_RUN_START, seconds(outcome.started));
     out.one(&LAST_RUN_END, seconds(outcome.ended));
     let duration = (outcome.ended - outcome.started).to_std().unwrap_or_default();
@@ -183,13 +187,16 @@ pub fn last_run(out: &mut Exposition, outcome: &FinishedRun) {
         out.one(&LAST_RUN_BYTES, bytes as f64);
     }
     let phases: Vec<[(&str, &str); 1]> = outcome.phase_seconds.iter().map(|(phase, _)| [("phase", *phase)]).collect();
-    let samples: Vec<(&[(&str, &str)], f64)> =
-        phases.iter().zip(&outcome.phase_seconds).map(|(labels, (_, secs))| (&labels[..], round_millis(*secs))).collect();
+    let samples: Vec<(&[(&str, &str)], f64)> = phases
+        .iter()
+        .zip(&outcome.phase_seconds)
+        .map(|(labels, (_, secs))| (&labels[..], round_millis(*secs)))
+        .collect();
     out.family(&LAST_RUN_PHASE_SECONDS, &samples);
 }
 
 /// Seconds since the epoch, to the millisecond.
-pub fn seconds(time: DateTime<Utc>) -> f64 {
+pub(crate) fn seconds(time: DateTime<Utc>) -> f64 {
     time.timestamp_millis() as f64 / 1000.0
 }
 
@@ -219,7 +226,7 @@ fn escape_help(help: &str) -> String {
 /// Pushgateway and writes the textfile. A failure is a warning in the log
 /// and never changes the run's result. After a signal the push is tried
 /// once only, as the process has little time left.
-pub fn publish(settings: &MetricsSettings, outcome: &FinishedRun, interrupted: bool) {
+pub(crate) fn publish(settings: &MetricsSettings, outcome: &FinishedRun, interrupted: bool) {
     if !settings.is_enabled() {
         return;
     }
@@ -247,11 +254,13 @@ mod tests {
     fn every_family_is_in_all() {
         // The families as this file defines them, so that a new one cannot be left out of ALL.
         let source = include_str!("mod.rs");
-        let defined: Vec<&str> = source
-            .lines()
-            .filter_map(|l| l.strip_prefix("pub const ")?.split_once(": Family")?.0.into())
-            .collect();
-        assert_eq!(defined.len(), ALL.len(), "metrics::ALL and the families defined in metrics/mod.rs differ: {defined:?}");
+        let defined: Vec<&str> =
+            source.lines().filter_map(|l| l.strip_prefix("pub const ")?.split_once(": Family")?.0.into()).collect();
+        assert_eq!(
+            defined.len(),
+            ALL.len(),
+            "metrics::ALL and the families defined in metrics/mod.rs differ: {defined:?}"
+        );
         let mut names: Vec<&str> = ALL.iter().map(|f| f.name).collect();
         names.sort();
         names.dedup();

@@ -22,7 +22,13 @@ use crate::secret::{scrub, Secret};
 /// How much of an error answer goes into the warning.
 const MAX_ANSWER_CHARS: usize = 300;
 
-pub(super) fn push(settings: &PushgatewaySettings, job: &str, instance: &str, outcome: &FinishedRun, interrupted: bool) {
+pub(super) fn push(
+    settings: &PushgatewaySettings,
+    job: &str,
+    instance: &str,
+    outcome: &FinishedRun,
+    interrupted: bool,
+) {
     let url = &settings.url;
     let pusher = match Pusher::new(settings, interrupted) {
         Ok(pusher) => pusher,
@@ -55,7 +61,8 @@ pub(super) fn push(settings: &PushgatewaySettings, job: &str, instance: &str, ou
 /// not a plain word (a `/`, a space, …) is given base64url-encoded, as the
 /// Pushgateway expects (`instance@base64/…`).
 fn grouping_key(labels: &[(&str, &str)]) -> String {
-    let plain = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+    let plain =
+        |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
     labels
         .iter()
         .map(|(name, value)| match plain(value) {
@@ -107,8 +114,11 @@ impl Pusher {
         let judge = |f: &Failure| if f.transient { Verdict::Retry { after: None } } else { Verdict::Stop };
         let attempts = self.retry.attempts;
         let announce = |f: &Failure, number: u32, delay: Duration| {
-            log::info!("pushing the metrics: attempt {number} of {attempts} failed: {}; retrying in {:.1}s",
-                f.reason, delay.as_secs_f64())
+            log::info!(
+                "pushing the metrics: attempt {number} of {attempts} failed: {}; retrying in {:.1}s",
+                f.reason,
+                delay.as_secs_f64()
+            )
         };
         // Not cancelled by a signal: the push reports that very interruption.
         let never = AtomicBool::new(false);
@@ -136,7 +146,8 @@ impl Pusher {
             return Ok(());
         }
         let answer = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
-        let answer: String = answer.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_ANSWER_CHARS).collect();
+        let answer: String =
+            answer.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_ANSWER_CHARS).collect();
         let hint = match status {
             401 | 403 => format!(" (check {} and {})", PUSHGATEWAY_USERNAME.name, PUSHGATEWAY_PASSWORD.name),
             404 => format!(" (check the path of {})", PUSHGATEWAY_URL.name),
@@ -156,7 +167,10 @@ mod tests {
 
     #[test]
     fn grouping_key_values_that_are_not_plain_are_base64url() {
-        assert_eq!(grouping_key(&[("job", "polyteia_db_connector"), ("instance", "ds_1")]), "job/polyteia_db_connector/instance/ds_1");
+        assert_eq!(
+            grouping_key(&[("job", "polyteia_db_connector"), ("instance", "ds_1")]),
+            "job/polyteia_db_connector/instance/ds_1"
+        );
         assert_eq!(grouping_key(&[("instance", "a/b ü")]), format!("instance@base64/{}", URL_SAFE.encode("a/b ü")));
         assert_eq!(grouping_key(&[("instance", "")]), "instance@base64/=");
     }

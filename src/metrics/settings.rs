@@ -66,52 +66,25 @@ impl MetricsSettings {
 }
 
 /// Validates the monitoring settings; `dataset_id` is the default instance label.
-pub fn parse(
-    env: &Env,
-    dataset_id: Option<&str>,
-    network: &Network,
-    p: &mut Problems,
-) -> MetricsSettings {
-    let url = PUSHGATEWAY_URL
-        .given(env)
-        .map(|u| u.trim().trim_end_matches('/').to_string());
+pub(crate) fn parse(env: &Env, dataset_id: Option<&str>, network: &Network, p: &mut Problems) -> MetricsSettings {
+    let url = PUSHGATEWAY_URL.given(env).map(|u| u.trim().trim_end_matches('/').to_string());
     let uri = url.as_deref().and_then(|url| check_pushgateway_url(url, p));
-    let username = PUSHGATEWAY_USERNAME
-        .given(env)
-        .map(|u| u.trim().to_string());
-    if username
-        .as_deref()
-        .is_some_and(|u| u.contains(':') || u.chars().any(char::is_control))
-    {
-        p.add(
-            &PUSHGATEWAY_USERNAME,
-            "must not contain ':' or control characters (HTTP basic auth)",
-        );
+    let username = PUSHGATEWAY_USERNAME.given(env).map(|u| u.trim().to_string());
+    if username.as_deref().is_some_and(|u| u.contains(':') || u.chars().any(char::is_control)) {
+        p.add(&PUSHGATEWAY_USERNAME, "must not contain ':' or control characters (HTTP basic auth)");
     }
     let password = setting::secret(env, &PUSHGATEWAY_PASSWORD, p);
-    if password
-        .as_ref()
-        .is_some_and(|pw| pw.expose().chars().any(char::is_control))
-    {
+    if password.as_ref().is_some_and(|pw| pw.expose().chars().any(char::is_control)) {
         p.add(
             &PUSHGATEWAY_PASSWORD,
             "holds a control character (a line break, tab or the like); give the password alone",
         );
     }
-    let (url_name, user_name, password_name) = (
-        PUSHGATEWAY_URL.name,
-        PUSHGATEWAY_USERNAME.name,
-        PUSHGATEWAY_PASSWORD.name,
-    );
+    let (url_name, user_name, password_name) =
+        (PUSHGATEWAY_URL.name, PUSHGATEWAY_USERNAME.name, PUSHGATEWAY_PASSWORD.name);
     match (&url, &username, &password) {
-        (None, Some(_), _) => p.add(
-            &PUSHGATEWAY_USERNAME,
-            format!("applies only with {url_name}"),
-        ),
-        (None, None, Some(_)) => p.add(
-            &PUSHGATEWAY_PASSWORD,
-            format!("applies only with {url_name}"),
-        ),
+        (None, Some(_), _) => p.add(&PUSHGATEWAY_USERNAME, format!("applies only with {url_name}")),
+        (None, None, Some(_)) => p.add(&PUSHGATEWAY_PASSWORD, format!("applies only with {url_name}")),
         (Some(_), Some(_), None) => p.add(
             &PUSHGATEWAY_PASSWORD,
             format!(
@@ -119,64 +92,37 @@ pub fn parse(
                 PUSHGATEWAY_PASSWORD.file_variant().unwrap_or_default()
             ),
         ),
-        (Some(_), None, Some(_)) => p.add(
-            &PUSHGATEWAY_USERNAME,
-            format!("is required with {password_name}"),
-        ),
+        (Some(_), None, Some(_)) => p.add(&PUSHGATEWAY_USERNAME, format!("is required with {password_name}")),
         _ => {}
     }
     let timeout = setting::duration(env, &PUSHGATEWAY_TIMEOUT, p);
 
     let textfile = METRICS_TEXTFILE.given(env).map(|f| PathBuf::from(f.trim()));
     if let Some(path) = &textfile {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if path.extension().is_none_or(|e| e != "prom") {
             p.add(
                 &METRICS_TEXTFILE,
-                format!(
-                    "{} must end in .prom (node_exporter reads only those files)",
-                    path.display()
-                ),
+                format!("{} must end in .prom (node_exporter reads only those files)", path.display()),
             );
         } else if path.is_dir() {
             p.add(
                 &METRICS_TEXTFILE,
-                format!(
-                    "{} is a directory; name a file in it, e.g. connector.prom",
-                    path.display()
-                ),
+                format!("{} is a directory; name a file in it, e.g. connector.prom", path.display()),
             );
         } else if !dir.is_dir() {
-            p.add(
-                &METRICS_TEXTFILE,
-                format!("directory {} does not exist", dir.display()),
-            );
+            p.add(&METRICS_TEXTFILE, format!("directory {} does not exist", dir.display()));
         }
     }
 
     let path = |uri: &ureq::http::Uri| {
         network
-            .path_to(
-                uri.host().unwrap_or_default(),
-                uri.scheme_str() == Some("https"),
-            )
-            .map_err(|problems| {
-                problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
+            .path_to(uri.host().unwrap_or_default(), uri.scheme_str() == Some("https"))
+            .map_err(|problems| problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
     };
     MetricsSettings {
         pushgateway: url.map(|url| PushgatewaySettings {
-            network: uri.as_ref().map_or_else(
-                || Err(format!("'{url}' is not a URL such as http://host:9091")),
-                path,
-            ),
+            network: uri.as_ref().map_or_else(|| Err(format!("'{url}' is not a URL such as http://host:9091")), path),
             url,
             username,
             password,
@@ -188,11 +134,7 @@ pub fn parse(
             },
         }),
         textfile,
-        job: PUSHGATEWAY_JOB
-            .text(env)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
+        job: PUSHGATEWAY_JOB.text(env).unwrap_or_default().trim().to_string(),
         instance: PUSHGATEWAY_INSTANCE
             .given(env)
             .map(|i| i.trim().to_string())
@@ -205,32 +147,17 @@ pub fn parse(
 fn check_pushgateway_url(url: &str, p: &mut Problems) -> Option<ureq::http::Uri> {
     let example = "such as http://pushgateway.monitoring:9091";
     let Ok(uri) = url.parse::<ureq::http::Uri>() else {
-        let shown = if url.contains('@') {
-            "the value".to_string()
-        } else {
-            format!("'{url}'")
-        };
+        let shown = if url.contains('@') { "the value".to_string() } else { format!("'{url}'") };
         p.add(&PUSHGATEWAY_URL, format!("{shown} is not a URL {example}"));
         return None;
     };
     if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
         let (user, password) = (PUSHGATEWAY_USERNAME.name, PUSHGATEWAY_PASSWORD.name);
-        p.add(
-            &PUSHGATEWAY_URL,
-            format!("must not contain credentials; set {user} and {password}"),
-        );
-    } else if !matches!(uri.scheme_str(), Some("http") | Some("https"))
-        || uri.host().is_none_or(str::is_empty)
-    {
-        p.add(
-            &PUSHGATEWAY_URL,
-            format!("'{url}' is not an http:// or https:// URL {example}"),
-        );
+        p.add(&PUSHGATEWAY_URL, format!("must not contain credentials; set {user} and {password}"));
+    } else if !matches!(uri.scheme_str(), Some("http") | Some("https")) || uri.host().is_none_or(str::is_empty) {
+        p.add(&PUSHGATEWAY_URL, format!("'{url}' is not an http:// or https:// URL {example}"));
     } else if uri.query().is_some() {
-        p.add(
-            &PUSHGATEWAY_URL,
-            format!("'{url}' must not have a query (?...)"),
-        );
+        p.add(&PUSHGATEWAY_URL, format!("'{url}' must not have a query (?...)"));
     } else {
         return Some(uri);
     }

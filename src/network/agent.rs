@@ -19,7 +19,7 @@ pub const USER_AGENT: &str = concat!("polyteia-db-connector/", env!("CARGO_PKG_V
 /// long `HTTP_TIMEOUT`.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The ureq agent for `host` over `path`: TLS via rustls with the [`TrustStore`]
+/// The ureq agent for `host` over `path`: TLS via rustls with the trust store
 /// (the OS certificate store unless `SSL_CERT_FILE` / `SSL_CERT_DIR` name
 /// others), the proxy from the proxy variables (honouring `NO_PROXY`),
 /// `User-Agent: polyteia-db-connector/…`, `timeout` on every phase but
@@ -30,7 +30,9 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// `timeout`, so a stalled upload still fails.
 pub fn build_agent(host: &str, path: &NetworkPath, timeout: Duration) -> Agent {
     match &path.proxy {
-        ProxyChoice::Proxy { .. } => log::info!("using the proxy {} for {host}", path.proxy.proxy_address().unwrap_or_default()),
+        ProxyChoice::Proxy { .. } => {
+            log::info!("using the proxy {} for {host}", path.proxy.proxy_address().unwrap_or_default())
+        }
         ProxyChoice::Direct(why) => log::debug!("not using a proxy for {host}: {why}"),
     }
     let limit = Some(timeout);

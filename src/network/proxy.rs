@@ -215,8 +215,12 @@ mod tests {
         let address = |choice: ProxyChoice| choice.proxy_address();
         let p = choose_proxy("app.polyteia.com", true, vars(&[("HTTPS_PROXY", "http://proxy.corp:3128")])).unwrap();
         assert_eq!(address(p), Some("proxy.corp:3128".to_string()));
-        let p = choose_proxy("app.polyteia.com", true, vars(&[("https_proxy", "http://lower:8080"), ("ALL_PROXY", "http://all:1")]))
-            .unwrap();
+        let p = choose_proxy(
+            "app.polyteia.com",
+            true,
+            vars(&[("https_proxy", "http://lower:8080"), ("ALL_PROXY", "http://all:1")]),
+        )
+        .unwrap();
         assert!(matches!(&p, ProxyChoice::Proxy { variable: "https_proxy", .. }), "{p:?}");
         assert_eq!(address(p), Some("lower:8080".to_string()));
         let p = choose_proxy("app.polyteia.com", true, vars(&[("ALL_PROXY", "http://all:1")])).unwrap();
@@ -232,8 +236,8 @@ mod tests {
         assert!(matches!(p, ProxyChoice::Direct("NO_PROXY exempts the host")), "{p:?}");
         let p = choose_proxy("127.0.0.1", false, vars(&[("HTTP_PROXY", "http://proxy:3128")])).unwrap();
         assert!(p.proxy().is_none(), "loopback is never proxied");
-        let err =
-            choose_proxy("app.polyteia.com", true, vars(&[("HTTPS_PROXY", "http://us:pw-secret-1@ bad url")])).unwrap_err();
+        let err = choose_proxy("app.polyteia.com", true, vars(&[("HTTPS_PROXY", "http://us:pw-secret-1@ bad url")]))
+            .unwrap_err();
         assert_eq!(err.variable, "HTTPS_PROXY");
         assert!(!err.message.contains("pw-secret-1"), "{}", err.message);
     }
@@ -241,7 +245,8 @@ mod tests {
     #[test]
     fn percent_encoded_credentials_are_decoded_once() {
         let url = "http://conn-user:p%40ss%3Aw%2Frd%20%25x%2B%C3%BC@proxy.corp:3128";
-        let p = choose_proxy("app.polyteia.com", true, |name| (name == "HTTPS_PROXY").then(|| url.to_string())).unwrap();
+        let p =
+            choose_proxy("app.polyteia.com", true, |name| (name == "HTTPS_PROXY").then(|| url.to_string())).unwrap();
         let proxy = p.proxy().unwrap();
         assert_eq!(proxy.username(), Some("conn-user"));
         assert_eq!(proxy.password(), Some("p@ss:w/rd %x+ü"));

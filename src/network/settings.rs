@@ -27,18 +27,12 @@ define_settings! {
 
 /// The proxy settings and their lower-case spellings, which curl and most
 /// tools accept too (the upper case one wins).
-pub const PROXY_SPELLINGS: [(Setting, &str); 4] = [
-    (HTTPS_PROXY, "https_proxy"),
-    (HTTP_PROXY, "http_proxy"),
-    (ALL_PROXY, "all_proxy"),
-    (NO_PROXY, "no_proxy"),
-];
+pub const PROXY_SPELLINGS: [(Setting, &str); 4] =
+    [(HTTPS_PROXY, "https_proxy"), (HTTP_PROXY, "http_proxy"), (ALL_PROXY, "all_proxy"), (NO_PROXY, "no_proxy")];
 
 /// Every proxy variable, in both cases.
 pub fn proxy_variables() -> impl Iterator<Item = &'static str> {
-    PROXY_SPELLINGS
-        .iter()
-        .flat_map(|(setting, lower)| [setting.name, *lower])
+    PROXY_SPELLINGS.iter().flat_map(|(setting, lower)| [setting.name, *lower])
 }
 
 /// The variables that choose the network path to a service: the proxy
@@ -58,26 +52,17 @@ impl NetworkSettings {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> NetworkSettings {
         let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         NetworkSettings {
-            proxy_vars: proxy_variables()
-                .filter_map(|name| set(name).map(|v| (name, v)))
-                .collect(),
+            proxy_vars: proxy_variables().filter_map(|name| set(name).map(|v| (name, v))).collect(),
             ssl_cert_file: set(SSL_CERT_FILE.name).map(|v| PathBuf::from(v.trim())),
             ssl_cert_dirs: set(SSL_CERT_DIR.name)
-                .map(|v| {
-                    std::env::split_paths(v.trim())
-                        .filter(|p| !p.as_os_str().is_empty())
-                        .collect()
-                })
+                .map(|v| std::env::split_paths(v.trim()).filter(|p| !p.as_os_str().is_empty()).collect())
                 .unwrap_or_default(),
         }
     }
 
     /// The value of one of the proxy variables, if set.
     pub fn proxy_var(&self, name: &str) -> Option<String> {
-        self.proxy_vars
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
+        self.proxy_vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
     }
 }
 
@@ -85,10 +70,7 @@ impl NetworkSettings {
 impl std::fmt::Debug for NetworkSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NetworkSettings")
-            .field(
-                "proxy_vars_set",
-                &self.proxy_vars.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
-            )
+            .field("proxy_vars_set", &self.proxy_vars.iter().map(|(k, _)| *k).collect::<Vec<_>>())
             .field("ssl_cert_file", &self.ssl_cert_file)
             .field("ssl_cert_dirs", &self.ssl_cert_dirs)
             .finish()
@@ -106,9 +88,7 @@ pub struct Network {
 
 impl Network {
     pub fn parse(env: &Env) -> Network {
-        Network::from_settings(NetworkSettings::from_vars(|name| {
-            env.get(name).map(str::to_string)
-        }))
+        Network::from_settings(NetworkSettings::from_vars(|name| env.get(name).map(str::to_string)))
     }
 
     /// Loads the trust store of `settings` (reads the CA files).
@@ -121,11 +101,7 @@ impl Network {
     /// every problem of the two.
     pub fn path_to(&self, host: &str, https: bool) -> Result<NetworkPath, Vec<Problem>> {
         match (proxy_for(host, https, &self.settings), self.trust.clone()) {
-            (Ok(proxy), Ok(trust)) => Ok(NetworkPath {
-                proxy,
-                trust,
-                https,
-            }),
+            (Ok(proxy), Ok(trust)) => Ok(NetworkPath { proxy, trust, https }),
             (proxy, trust) => Err(proxy.err().into_iter().chain(trust.err()).collect()),
         }
     }

@@ -43,7 +43,10 @@ impl TrustStore {
         }
         let count = certs.len();
         let noun = if count == 1 { "certificate" } else { "certificates" };
-        Ok(TrustStore::Files { certs: Arc::new(certs), source: format!("the {count} CA {noun} of {}", sources.join(" and ")) })
+        Ok(TrustStore::Files {
+            certs: Arc::new(certs),
+            source: format!("the {count} CA {noun} of {}", sources.join(" and ")),
+        })
     }
 
     pub fn root_certs(&self) -> RootCerts {

@@ -25,8 +25,8 @@ use super::settings::PolyteiaSettings;
 use super::{CheckResult, Preflight, ProgressFn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::agent::build_agent;
-use crate::network::NetworkPath;
 use crate::network::proxy::ProxyInUse;
+use crate::network::NetworkPath;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
 
@@ -34,7 +34,7 @@ use crate::secret::{scrub, Secret};
 const MAX_RESPONSE_BYTES: u64 = 4 << 20;
 
 /// The name of the preflight check that reports the API's [`NetworkPath`].
-pub const NETWORK_CHECK: &str = "network path";
+pub(crate) const NETWORK_CHECK: &str = "network path";
 
 // ---------------------------------------------------------------------------
 // Client
@@ -56,7 +56,11 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub(crate) fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>, not_found_hint: &'static str) -> Result<Client> {
+    pub(crate) fn new(
+        settings: &PolyteiaSettings,
+        cancel: Arc<AtomicBool>,
+        not_found_hint: &'static str,
+    ) -> Result<Client> {
         let path = settings.network.clone();
         Ok(Client {
             agent: build_agent(settings.base_url.host(), &path, settings.http_timeout),
@@ -70,19 +74,19 @@ impl Client {
         })
     }
 
-    pub fn base_url(&self) -> &str {
+    pub(crate) fn base_url(&self) -> &str {
         &self.base_url
     }
 
-    pub fn max_attempts(&self) -> u32 {
+    pub(crate) fn max_attempts(&self) -> u32 {
         self.retry.attempts.max(1)
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
 
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::SeqCst)
     }
 
@@ -91,16 +95,23 @@ impl Client {
     }
 
     /// Sleeps `duration`; fails as soon as the cancel flag is set.
-    pub fn sleep(&self, duration: Duration) -> Result<(), Failure> {
+    pub(crate) fn sleep(&self, duration: Duration) -> Result<(), Failure> {
         retry::sleep(duration, &self.cancel).map_err(|_| Self::interrupted())
     }
 
     /// POSTs a JSON body; `bearer` becomes `Authorization: Bearer …`.
-    pub fn post_json(&self, what: &str, path: &str, bearer: Option<&Secret>, body: &Value) -> Result<Reply, Failure> {
+    pub(crate) fn post_json(
+        &self,
+        what: &str,
+        path: &str,
+        bearer: Option<&Secret>,
+        body: &Value,
+    ) -> Result<Reply, Failure> {
         if self.is_cancelled() {
             return Err(Self::interrupted());
         }
-        let bytes = serde_json::to_vec(body).map_err(|e| Failure::fatal(Error::new(ErrorKind::Internal, e.to_string())))?;
+        let bytes =
+            serde_json::to_vec(body).map_err(|e| Failure::fatal(Error::new(ErrorKind::Internal, e.to_string())))?;
         let mut request = self.agent.post(self.url(path)).header("Content-Type", "application/json");
         if let Some(token) = bearer {
             request = request.header("Authorization", format!("Bearer {}", token.expose()));
@@ -111,7 +122,7 @@ impl Client {
 
     /// POSTs `file` as a streamed multipart body with the given credential
     /// headers (e.g. `X-Upload-Token`); `progress` gets the bytes sent so far.
-    pub fn post_multipart(
+    pub(crate) fn post_multipart(
         &self,
         what: &str,
         path: &str,
@@ -137,7 +148,11 @@ impl Client {
         self.finish(what, result)
     }
 
-    fn finish(&self, what: &str, result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Reply, Failure> {
+    fn finish(
+        &self,
+        what: &str,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Reply, Failure> {
         let mut response = match result {
             Ok(response) => response,
             Err(_) if self.is_cancelled() => return Err(Self::interrupted()),
@@ -150,7 +165,9 @@ impl Client {
         let location = header("location");
         let body = match response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec() {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(ureq::Error::BodyExceedsLimit(_)) => format!("(a response body larger than {MAX_RESPONSE_BYTES} bytes)"),
+            Err(ureq::Error::BodyExceedsLimit(_)) => {
+                format!("(a response body larger than {MAX_RESPONSE_BYTES} bytes)")
+            }
             Err(_) if self.is_cancelled() => return Err(Self::interrupted()),
             Err(e) => {
                 if TRANSIENT_STATUSES.contains(&status) || (200..300).contains(&status) {
@@ -166,7 +183,7 @@ impl Client {
     /// API has answered anything (the proxy let the request through and TLS
     /// verified the certificate); else failed with `failure`, the error of
     /// the request that did not get through.
-    pub fn network_check(&self, failure: Option<&Error>) -> Preflight {
+    pub(crate) fn network_check(&self, failure: Option<&Error>) -> Preflight {
         let outcome = match failure {
             Some(err) if !self.answered.load(Ordering::SeqCst) => CheckResult::Failed(err.clone()),
             _ => CheckResult::Passed(format!("{} reached {}", self.base_url, self.path.describe())),
@@ -175,12 +192,12 @@ impl Client {
     }
 
     /// Checks a reply with this client's hints; see [`check_success`].
-    pub fn interpret(&self, what: &str, reply: &Reply) -> Result<Value, Failure> {
+    pub(crate) fn interpret(&self, what: &str, reply: &Reply) -> Result<Value, Failure> {
         check_success(what, reply, self.not_found_hint)
     }
 
     /// Classifies a failed reply with this client's hints; see [`classify`].
-    pub fn classify(&self, what: &str, reply: &Reply) -> Failure {
+    pub(crate) fn classify(&self, what: &str, reply: &Reply) -> Failure {
         classify(what, reply, self.not_found_hint)
     }
 
@@ -188,7 +205,7 @@ impl Client {
     /// good, or has failed transiently `attempts` times; waits between tries
     /// with exponential backoff and jitter, at least `Retry-After`, never
     /// longer than the maximum. The returned failure is always `Fatal`.
-    pub fn retrying<T>(&self, what: &str, attempt: impl FnMut(u32) -> Result<T, Failure>) -> Result<T, Failure> {
+    pub(crate) fn retrying<T>(&self, what: &str, attempt: impl FnMut(u32) -> Result<T, Failure>) -> Result<T, Failure> {
         let judge = |failure: &Failure| match failure {
             Failure::Transient { retry_after, .. } => Verdict::Retry { after: *retry_after },
             Failure::Fatal { .. } => Verdict::Stop,

@@ -30,7 +30,11 @@ pub const KEY_CHECK: &str = "polyteia key";
 /// check's request: one that got no answer at all (proxy refused, TLS
 /// refused, unreachable) fails the network path, and the key check is
 /// skipped rather than blamed.
-fn network_and_key<T>(client: &http::Client, key: Result<T>, detail: impl FnOnce(&T) -> String) -> (Vec<Preflight>, Option<T>) {
+fn network_and_key<T>(
+    client: &http::Client,
+    key: Result<T>,
+    detail: impl FnOnce(&T) -> String,
+) -> (Vec<Preflight>, Option<T>) {
     let network = client.network_check(key.as_ref().err());
     if matches!(network.outcome, CheckResult::Failed(_)) {
         return (vec![network, Preflight::skipped(KEY_CHECK, "needs a working network path to the API")], None);

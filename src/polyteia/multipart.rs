@@ -11,14 +11,14 @@ use super::ProgressFn;
 use crate::error::{Error, Result};
 
 /// The media type of the uploaded file (part header and upload-token request).
-pub const PARQUET_CONTENT_TYPE: &str = "application/vnd.apache.parquet";
+pub(crate) const PARQUET_CONTENT_TYPE: &str = "application/vnd.apache.parquet";
 
 /// A `multipart/form-data` body with one part named `file` holding a file,
 /// streamed from disk: the file is never read into memory, and the exact
 /// length is known beforehand so the request carries a `Content-Length`
 /// (ureq then sends the body as is; with a user-set `Content-Length` it does
 /// not use chunked encoding).
-pub struct MultipartFile {
+pub(crate) struct MultipartFile {
     boundary: String,
     prefix: Vec<u8>,
     suffix: Vec<u8>,
@@ -28,13 +28,13 @@ pub struct MultipartFile {
 
 impl MultipartFile {
     /// Opens `path` and prepares the part headers. Errors are local I/O errors.
-    pub fn open(path: &Path) -> Result<MultipartFile> {
-        let file = File::open(path).map_err(|e| Error::io(format!("cannot open {} to upload it", path.display()), &e))?;
-        let file_len = file
-            .metadata()
-            .map_err(|e| Error::io(format!("cannot read the size of {}", path.display()), &e))?
-            .len();
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data.parquet".into());
+    pub(crate) fn open(path: &Path) -> Result<MultipartFile> {
+        let file =
+            File::open(path).map_err(|e| Error::io(format!("cannot open {} to upload it", path.display()), &e))?;
+        let file_len =
+            file.metadata().map_err(|e| Error::io(format!("cannot read the size of {}", path.display()), &e))?.len();
+        let file_name =
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data.parquet".into());
         let boundary = format!("polyteia-db-connector-{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         Ok(MultipartFile::with_parts(boundary, &file_name, file, file_len))
     }
@@ -50,12 +50,12 @@ impl MultipartFile {
     }
 
     /// The request's `Content-Type` header value.
-    pub fn content_type(&self) -> String {
+    pub(crate) fn content_type(&self) -> String {
         format!("multipart/form-data; boundary={}", self.boundary)
     }
 
     /// The exact number of bytes the body will produce.
-    pub fn content_length(&self) -> u64 {
+    pub(crate) fn content_length(&self) -> u64 {
         self.prefix.len() as u64 + self.file_len + self.suffix.len() as u64
     }
 
@@ -63,7 +63,7 @@ impl MultipartFile {
     /// It reports the bytes produced so far to `progress`, fails when `cancel`
     /// is set, and fails rather than sending fewer bytes than announced if the
     /// file shrinks meanwhile.
-    pub fn into_reader<'a>(self, progress: ProgressFn<'a>, cancel: &'a AtomicBool) -> MultipartReader<'a> {
+    pub(crate) fn into_reader<'a>(self, progress: ProgressFn<'a>, cancel: &'a AtomicBool) -> MultipartReader<'a> {
         let total = self.content_length();
         let inner = Cursor::new(self.prefix).chain(self.file.take(self.file_len)).chain(Cursor::new(self.suffix));
         MultipartReader { inner, sent: 0, total, progress, cancel }
@@ -73,7 +73,7 @@ impl MultipartFile {
 /// Escapes a file name for the `filename="…"` parameter: `"` and `\` are
 /// backslash-escaped, line breaks percent-encoded (as browsers do), other
 /// control characters dropped.
-pub fn escape_filename(name: &str) -> String {
+pub(crate) fn escape_filename(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
         match c {
@@ -92,7 +92,7 @@ pub fn escape_filename(name: &str) -> String {
 type BodyChain = io::Chain<io::Chain<Cursor<Vec<u8>>, io::Take<File>>, Cursor<Vec<u8>>>;
 
 /// See [`MultipartFile::into_reader`].
-pub struct MultipartReader<'a> {
+pub(crate) struct MultipartReader<'a> {
     inner: BodyChain,
     sent: u64,
     total: u64,
@@ -135,7 +135,8 @@ mod tests {
         let cancel = AtomicBool::new(false);
         let last = std::sync::Mutex::new(0u64);
         let progress = |n: u64| *last.lock().unwrap() = n;
-        let reopened = MultipartFile::with_parts("BOUNDARY".into(), name, File::open(&path).unwrap(), file_content.len() as u64);
+        let reopened =
+            MultipartFile::with_parts("BOUNDARY".into(), name, File::open(&path).unwrap(), file_content.len() as u64);
         let mut out = Vec::new();
         reopened.into_reader(&progress, &cancel).read_to_end(&mut out).unwrap();
         assert_eq!(out.len() as u64, expected_len);

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::network::proxy::ProxyInUse;
 use crate::error::{Error, ErrorKind, Result};
+use crate::network::proxy::ProxyInUse;
 
 /// Error bodies are cut to this many characters in messages.
 const MAX_BODY_CHARS: usize = 300;
@@ -20,7 +20,7 @@ pub(super) const TRANSIENT_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
 
 /// One HTTP answer, whatever its status.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub body: String,
     /// `Retry-After`, already turned into a delay.
@@ -30,7 +30,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 }
@@ -83,7 +83,7 @@ impl From<Failure> for Error {
 /// The code and message an error answer carries, from whichever of the
 /// contract's shapes it has.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// e.g. `UNAUTHORIZED`, `dpa.not-acknowledged`, `403`.
     pub code: Option<String>,
     pub message: Option<String>,
@@ -99,7 +99,7 @@ impl ApiError {
     /// - session RPC: `{"json": {"defined", "code", "status", "message"}}`
     /// - session upload: `{"error": "text", "code": "dpa.not-acknowledged"}`
     /// - anything else: the body text is the message (shortened).
-    pub fn parse(body: &str) -> ApiError {
+    pub(crate) fn parse(body: &str) -> ApiError {
         let text = body.trim();
         if text.is_empty() {
             return ApiError::default();
@@ -178,7 +178,7 @@ impl ApiError {
 }
 
 /// Cuts `text` to `max` characters on one line, marking the cut.
-pub fn shorten(text: &str, max: usize) -> String {
+pub(crate) fn shorten(text: &str, max: usize) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= max {
         one_line
@@ -189,7 +189,7 @@ pub fn shorten(text: &str, max: usize) -> String {
 }
 
 /// `Retry-After`: delta seconds or an HTTP date (relative to `now`).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
@@ -209,7 +209,7 @@ fn status_text(status: u16) -> String {
 /// the others become an error with the class and hint of the contract's table.
 /// `what` names the step, e.g. "upload token request".
 /// `not_found_hint` names the settings to check on a 404.
-pub fn classify(what: &str, reply: &Reply, not_found_hint: &str) -> Failure {
+pub(crate) fn classify(what: &str, reply: &Reply, not_found_hint: &str) -> Failure {
     let api = ApiError::parse(&reply.body);
     // HTTP 200 with an `error` member: the status inside counts.
     let status = match api.status {
@@ -249,22 +249,20 @@ pub fn classify(what: &str, reply: &Reply, not_found_hint: &str) -> Failure {
 
 /// The JSON of a successful answer, or the [`Failure`] it stands for. An
 /// `error` member means failure whatever the status.
-pub fn check_success(what: &str, reply: &Reply, not_found_hint: &str) -> Result<Value, Failure> {
+pub(crate) fn check_success(what: &str, reply: &Reply, not_found_hint: &str) -> Result<Value, Failure> {
     if !reply.is_success() {
         return Err(classify(what, reply, not_found_hint));
     }
-    let value: Value = serde_json::from_str(&reply.body).map_err(|e| {
-        Failure::Fatal {
-            status: Some(reply.status),
-            error: Error::new(
-                ErrorKind::ApiRejected,
-                format!(
-                    "{what} failed: {} but the body is not JSON ({e}): {}; check POLYTEIA_BASE_URL",
-                    status_text(reply.status),
-                    shorten(&reply.body, MAX_BODY_CHARS)
-                ),
+    let value: Value = serde_json::from_str(&reply.body).map_err(|e| Failure::Fatal {
+        status: Some(reply.status),
+        error: Error::new(
+            ErrorKind::ApiRejected,
+            format!(
+                "{what} failed: {} but the body is not JSON ({e}): {}; check POLYTEIA_BASE_URL",
+                status_text(reply.status),
+                shorten(&reply.body, MAX_BODY_CHARS)
             ),
-        }
+        ),
     })?;
     if value.get("error").is_some_and(|e| !e.is_null()) {
         return Err(classify(what, reply, not_found_hint));
@@ -273,7 +271,7 @@ pub fn check_success(what: &str, reply: &Reply, not_found_hint: &str) -> Result<
 }
 
 /// A final error for a successful answer that lacks what it should carry.
-pub fn unexpected_answer(what: &str, expected: &str, reply: &Reply) -> Failure {
+pub(crate) fn unexpected_answer(what: &str, expected: &str, reply: &Reply) -> Failure {
     Failure::Fatal {
         status: Some(reply.status),
         error: Error::new(
@@ -314,9 +312,9 @@ pub(super) fn transport_failure(what: &str, err: ureq::Error, proxy: Option<&Pro
         E::Protocol(e) => transient(format!("invalid HTTP answer: {e}")),
         E::Rustls(ref e) => tls_failure(what, Some(e), &err),
         E::Tls(_) => tls_failure(what, None, &err),
-        E::BadUri(_) | E::InvalidProxyUrl => {
-            Failure::fatal(Error::config(format!("{what} failed: {err}; check POLYTEIA_BASE_URL and the proxy variables")))
-        }
+        E::BadUri(_) | E::InvalidProxyUrl => Failure::fatal(Error::config(format!(
+            "{what} failed: {err}; check POLYTEIA_BASE_URL and the proxy variables"
+        ))),
         other => Failure::fatal(Error::new(ErrorKind::ApiUnavailable, format!("{what} failed: {other}"))),
     }
 }
@@ -326,7 +324,8 @@ pub(super) fn transport_failure(what: &str, err: ureq::Error, proxy: Option<&Pro
 /// a certificate of another host, the clock for an expired one.
 fn tls_failure(what: &str, cause: Option<&rustls::Error>, detail: &dyn std::fmt::Display) -> Failure {
     use rustls::{CertificateError as C, Error as R};
-    const TRUST: &str = "give the CA certificate that signs the API's certificate (a TLS-inspecting proxy's own CA) as a \
+    const TRUST: &str =
+        "give the CA certificate that signs the API's certificate (a TLS-inspecting proxy's own CA) as a \
                          PEM file in SSL_CERT_FILE (or a directory in SSL_CERT_DIR), or install it in the operating \
                          system's trust store";
     let hint = match cause {
@@ -340,7 +339,8 @@ fn tls_failure(what: &str, cause: Option<&rustls::Error>, detail: &dyn std::fmt:
         }
         Some(R::InvalidCertificate(
             C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
-        )) => "the certificate is outside its validity period: check this machine's clock and the server's certificate".into(),
+        )) => "the certificate is outside its validity period: check this machine's clock and the server's certificate"
+            .into(),
         Some(R::InvalidCertificate(_)) => format!("the certificate was not accepted: {TRUST}"),
         _ => "the TLS handshake failed: check that POLYTEIA_BASE_URL names an https:// server and that a proxy, if \
               any, passes TLS through"
@@ -359,7 +359,10 @@ fn proxy_failure(what: &str, reason: &str, proxy: &ProxyInUse) -> Failure {
         .and_then(|rest| rest.split(['/', ' ']).next())
         .and_then(|code| code.parse::<u16>().ok());
     let Some(status) = status else {
-        return Failure::Transient { reason: format!("{what}: the proxy {address} failed: {reason}"), retry_after: None };
+        return Failure::Transient {
+            reason: format!("{what}: the proxy {address} failed: {reason}"),
+            retry_after: None,
+        };
     };
     let shown = status_text(status);
     if (500..600).contains(&status) {
@@ -415,7 +418,8 @@ mod tests {
 
     #[test]
     fn parses_upload_token_error_shape() {
-        let e = ApiError::parse(r#"{"error": {"code": 403, "message": "no licence", "details": [{"reason": "LICENCE"}]}}"#);
+        let e =
+            ApiError::parse(r#"{"error": {"code": 403, "message": "no licence", "details": [{"reason": "LICENCE"}]}}"#);
         assert_eq!(e.code.as_deref(), Some("403"));
         assert_eq!(e.message.as_deref(), Some("no licence"));
         assert_eq!(e.details.as_deref(), Some(r#"[{"reason":"LICENCE"}]"#));
@@ -434,7 +438,8 @@ mod tests {
 
     #[test]
     fn parses_session_upload_error_shape() {
-        let e = ApiError::parse(r#"{"error": "Data processing terms not acknowledged", "code": "dpa.not-acknowledged"}"#);
+        let e =
+            ApiError::parse(r#"{"error": "Data processing terms not acknowledged", "code": "dpa.not-acknowledged"}"#);
         assert_eq!(e.code.as_deref(), Some("dpa.not-acknowledged"));
         assert_eq!(e.message.as_deref(), Some("Data processing terms not acknowledged"));
         assert_eq!(e.status, None);
@@ -466,14 +471,22 @@ mod tests {
             (501, ErrorKind::ApiUnavailable, "HTTP 501"),
         ];
         for (status, kind, hint) in cases {
-            let (s, e) = fatal(classify("upload", &reply(status, r#"{"error":{"code":1,"message":"m"}}"#), "check DATASET_ID"));
+            let (s, e) =
+                fatal(classify("upload", &reply(status, r#"{"error":{"code":1,"message":"m"}}"#), "check DATASET_ID"));
             assert_eq!(s, Some(status));
             assert_eq!(e.kind(), kind, "{status}: {e}");
             assert!(e.message().contains(hint), "{status}: {e}");
             assert!(e.message().starts_with(&format!("upload failed: HTTP {status}")), "{e}");
         }
-        let (_, e) = fatal(classify("upload", &reply(404, ""), "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG"));
-        assert!(e.message().contains("check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG"), "{e}");
+        let (_, e) = fatal(classify(
+            "upload",
+            &reply(404, ""),
+            "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG",
+        ));
+        assert!(
+            e.message().contains("check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -506,7 +519,10 @@ mod tests {
         let (status, e) = fatal(check_success("upload token request", &r, "check DATASET_ID").unwrap_err());
         assert_eq!(status, Some(403));
         assert_eq!(e.kind(), ErrorKind::ApiAuth);
-        assert!(e.message().contains("HTTP 200 OK, error 403") && e.message().contains("forbidden by organization"), "{e}");
+        assert!(
+            e.message().contains("HTTP 200 OK, error 403") && e.message().contains("forbidden by organization"),
+            "{e}"
+        );
 
         let r = reply(200, r#"{"error": {"code": "WEIRD", "message": "odd"}}"#);
         let (_, e) = fatal(check_success("x", &r, "check DATASET_ID").unwrap_err());
@@ -518,7 +534,9 @@ mod tests {
         let (_, e) = fatal(check_success("x", &reply(200, "<html>login</html>"), "check DATASET_ID").unwrap_err());
         assert_eq!(e.kind(), ErrorKind::ApiRejected);
         assert!(e.message().contains("not JSON") && e.message().contains("<html>login</html>"), "{e}");
-        assert!(check_success("x", &reply(200, r#"{"data": {"token": "t"}, "error": null}"#), "check DATASET_ID").is_ok());
+        assert!(
+            check_success("x", &reply(200, r#"{"data": {"token": "t"}, "error": null}"#), "check DATASET_ID").is_ok()
+        );
     }
 
     #[test]

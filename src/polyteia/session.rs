@@ -18,8 +18,8 @@ use serde_json::{json, Map, Value};
 
 use super::http::Client;
 use super::reply::{unexpected_answer, Failure};
-use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 use super::settings::{Organization, PolyteiaSettings};
+use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
 
@@ -68,7 +68,11 @@ impl SessionApi {
             Error::config("POLYTEIA_ORGANIZATION_ID or POLYTEIA_ORGANIZATION_SLUG: is required for the session API")
         })?;
         let api = SessionApi {
-            client: Client::new(settings, cancel, "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG")?,
+            client: Client::new(
+                settings,
+                cancel,
+                "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG",
+            )?,
             pak,
             organization,
             dataset_id,
@@ -111,7 +115,8 @@ impl SessionApi {
         if let Some(token) = self.lock_session().clone() {
             return Ok(token);
         }
-        let token = self.client.retrying("exchanging the personal access key for a session", |_| self.exchange_once())?;
+        let token =
+            self.client.retrying("exchanging the personal access key for a session", |_| self.exchange_once())?;
         log::debug!("obtained a session from {}", self.client.base_url());
         *self.lock_session() = Some(token.clone());
         Ok(token)
@@ -161,7 +166,10 @@ impl SessionApi {
         serde_json::from_value::<DatasetInfo>(value.clone()).map_err(|e| {
             Error::new(
                 ErrorKind::ApiRejected,
-                format!("dataset look-up failed: unexpected answer ({e}): {}", super::reply::shorten(&value.to_string(), 300)),
+                format!(
+                    "dataset look-up failed: unexpected answer ({e}): {}",
+                    super::reply::shorten(&value.to_string(), 300)
+                ),
             )
         })
     }
@@ -173,7 +181,10 @@ impl SessionApi {
         value.get("acknowledged").and_then(Value::as_bool).ok_or_else(|| {
             Error::new(
                 ErrorKind::ApiRejected,
-                format!("terms look-up failed: the answer has no \"acknowledged\": {}", super::reply::shorten(&value.to_string(), 300)),
+                format!(
+                    "terms look-up failed: the answer has no \"acknowledged\": {}",
+                    super::reply::shorten(&value.to_string(), 300)
+                ),
             )
         })
     }
@@ -257,7 +268,10 @@ impl Api for SessionApi {
                         .unwrap_or("the platform gave no reason");
                     return Err(Error::new(
                         ErrorKind::IngestFailed,
-                        format!("the platform reported ingest {ingest_id} as failed: {}", super::reply::shorten(reason, 1000)),
+                        format!(
+                            "the platform reported ingest {ingest_id} as failed: {}",
+                            super::reply::shorten(reason, 1000)
+                        ),
                     ));
                 }
                 _ => {}
@@ -281,10 +295,13 @@ impl Api for SessionApi {
         const DATASET: &str = "dataset";
         const PERMISSION: &str = "upload permission";
         const TERMS: &str = "data processing terms";
-        let (mut checks, exchanged) =
-            super::network_and_key(&self.client, self.exchange(), |_| "the personal access key was exchanged for a session".into());
+        let (mut checks, exchanged) = super::network_and_key(&self.client, self.exchange(), |_| {
+            "the personal access key was exchanged for a session".into()
+        });
         if exchanged.is_none() {
-            checks.extend([DATASET, PERMISSION, TERMS].map(|check| Preflight::skipped(check, "needs a working Polyteia key")));
+            checks.extend(
+                [DATASET, PERMISSION, TERMS].map(|check| Preflight::skipped(check, "needs a working Polyteia key")),
+            );
             return checks;
         }
         let (dataset, info) = Preflight::from_result(DATASET, self.dataset(), |d| {

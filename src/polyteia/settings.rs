@@ -78,18 +78,11 @@ impl BaseUrl {
 
     /// The host (an IPv6 address without its brackets).
     pub fn host(&self) -> &str {
-        let authority = self
-            .origin()
-            .split_once("://")
-            .map_or(self.origin(), |(_, rest)| rest);
-        let authority = authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host);
+        let authority = self.origin().split_once("://").map_or(self.origin(), |(_, rest)| rest);
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
         match authority.strip_prefix('[') {
             Some(v6) => v6.split_once(']').map_or(v6, |(host, _)| host),
-            None => authority
-                .split_once(':')
-                .map_or(authority, |(host, _)| host),
+            None => authority.split_once(':').map_or(authority, |(host, _)| host),
         }
     }
 
@@ -102,14 +95,9 @@ impl BaseUrl {
                 if path.contains(['?', '#']) {
                     return Err(format!("'{given}' has a query or fragment (? or #); give scheme, host and path only"));
                 }
-                Ok(BaseUrl {
-                    url: format!("{origin}{}", encode_url_path(path)),
-                    origin_len: origin.len(),
-                })
+                Ok(BaseUrl { url: format!("{origin}{}", encode_url_path(path)), origin_len: origin.len() })
             }
-            _ => Err(format!(
-                "'{given}' is not an http(s) URL such as https://app.polyteia.com"
-            )),
+            _ => Err(format!("'{given}' is not an http(s) URL such as https://app.polyteia.com")),
         }
     }
 }
@@ -168,42 +156,23 @@ pub fn parse(env: &Env, needed: bool, network: &Network, p: &mut Problems) -> Pa
     let personal_access_token = parse_key(env, p);
     if needed && !setting::secret_given(env, &PERSONAL_ACCESS_TOKEN) {
         let file = PERSONAL_ACCESS_TOKEN.file_variant().unwrap_or_default();
-        p.add(
-            &PERSONAL_ACCESS_TOKEN,
-            format!("is required to upload (or set {file})"),
-        );
+        p.add(&PERSONAL_ACCESS_TOKEN, format!("is required to upload (or set {file})"));
     }
     let dataset_id = parse_dataset_id(env);
     if needed && dataset_id.is_none() {
-        p.add(
-            &DATASET_ID,
-            "is required to upload (the id of the Polyteia dataset to replace)",
-        );
+        p.add(&DATASET_ID, "is required to upload (the id of the Polyteia dataset to replace)");
     }
-    let organization = match (
-        POLYTEIA_ORGANIZATION_ID.given(env),
-        POLYTEIA_ORGANIZATION_SLUG.given(env),
-    ) {
+    let organization = match (POLYTEIA_ORGANIZATION_ID.given(env), POLYTEIA_ORGANIZATION_SLUG.given(env)) {
         (Some(_), Some(_)) => {
-            let (id, slug) = (
-                POLYTEIA_ORGANIZATION_ID.name,
-                POLYTEIA_ORGANIZATION_SLUG.name,
-            );
-            p.add(
-                &POLYTEIA_ORGANIZATION_ID,
-                format!("set either {id} or {slug}, not both"),
-            );
+            let (id, slug) = (POLYTEIA_ORGANIZATION_ID.name, POLYTEIA_ORGANIZATION_SLUG.name);
+            p.add(&POLYTEIA_ORGANIZATION_ID, format!("set either {id} or {slug}, not both"));
             None
         }
         (Some(id), None) => Some(Organization::Id(id.trim().to_string())),
         (None, Some(slug)) => Some(Organization::Slug(slug.trim().to_string())),
         (None, None) => None,
     };
-    let default_url = if organization.is_some() {
-        SESSION_BASE_URL
-    } else {
-        UPLOAD_TOKEN_BASE_URL
-    };
+    let default_url = if organization.is_some() { SESSION_BASE_URL } else { UPLOAD_TOKEN_BASE_URL };
     let base_url = BaseUrl::parse(POLYTEIA_BASE_URL.given(env).unwrap_or(default_url))
         .map_err(|message| p.add(&POLYTEIA_BASE_URL, message))
         .ok();
@@ -238,11 +207,7 @@ pub fn parse(env: &Env, needed: bool, network: &Network, p: &mut Problems) -> Pa
             network: path?,
         })
     })();
-    Parsed {
-        settings: settings.filter(|_| needed),
-        dataset_id,
-        retry,
-    }
+    Parsed { settings: settings.filter(|_| needed), dataset_id, retry }
 }
 
 /// The key travels in an HTTP header, where a control character cannot go.
@@ -250,10 +215,7 @@ fn parse_key(env: &Env, p: &mut Problems) -> Option<Secret> {
     let key = setting::secret(env, &PERSONAL_ACCESS_TOKEN, p)?;
     let trimmed = key.expose().trim_end();
     if trimmed.chars().any(char::is_control) {
-        p.add(
-            &PERSONAL_ACCESS_TOKEN,
-            "holds a control character (a line break, tab or the like); give the key alone",
-        );
+        p.add(&PERSONAL_ACCESS_TOKEN, "holds a control character (a line break, tab or the like); give the key alone");
         None
     } else if !trimmed.is_ascii() {
         // Retrying would not help: the key could never be sent.
@@ -272,9 +234,7 @@ fn parse_key(env: &Env, p: &mut Problems) -> Option<Secret> {
 
 /// `https://host:port` and the rest (the path, possibly empty) of a base URL.
 fn split_base_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))?;
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
     let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     if authority_len == 0 {
         return None;
@@ -290,11 +250,8 @@ fn encode_url_path(path: &str) -> String {
     const KEEP: &str = "-._~!$&'()*+,;=:@/";
     let mut out = String::with_capacity(path.len());
     for (i, c) in path.char_indices() {
-        let encoded_already = c == '%'
-            && path
-                .as_bytes()
-                .get(i + 1..i + 3)
-                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        let encoded_already =
+            c == '%' && path.as_bytes().get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
         if c.is_ascii_alphanumeric() || KEEP.contains(c) || encoded_already {
             out.push(c);
         } else {
@@ -313,13 +270,8 @@ mod tests {
 
     #[test]
     fn the_base_url_defaults_are_the_documented_ones() {
-        let crate::setting::WhenUnset::Described(text) = POLYTEIA_BASE_URL.default else {
-            panic!("described")
-        };
-        assert!(
-            text.contains(UPLOAD_TOKEN_BASE_URL) && text.contains(SESSION_BASE_URL),
-            "{text}"
-        );
+        let crate::setting::WhenUnset::Described(text) = POLYTEIA_BASE_URL.default else { panic!("described") };
+        assert!(text.contains(UPLOAD_TOKEN_BASE_URL) && text.contains(SESSION_BASE_URL), "{text}");
     }
 
     #[test]

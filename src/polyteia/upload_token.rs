@@ -13,8 +13,8 @@ use serde_json::json;
 use super::http::Client;
 use super::multipart::PARQUET_CONTENT_TYPE;
 use super::reply::Failure;
-use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 use super::settings::PolyteiaSettings;
+use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -96,4 +96,3 @@ impl Api for UploadTokenApi {
         checks
     }
 }
-

@@ -60,7 +60,13 @@ pub(crate) struct ServerCancel {
 
 impl ServerCancel {
     pub(crate) fn new(conn: Connection, settings: SourceSettings, tag: String) -> ServerCancel {
-        ServerCancel { conn: Mutex::new(conn), settings, tag, started: AtomicBool::new(false), finished: AtomicBool::new(false) }
+        ServerCancel {
+            conn: Mutex::new(conn),
+            settings,
+            tag,
+            started: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+        }
     }
 
     fn run(&self) {
@@ -73,7 +79,9 @@ impl ServerCancel {
                     return;
                 }
                 Err(e) => {
-                    log::warn!("cannot cancel the statement on the source server (it stops when the server is done): {e}");
+                    log::warn!(
+                        "cannot cancel the statement on the source server (it stops when the server is done): {e}"
+                    );
                     return;
                 }
             }

@@ -74,7 +74,10 @@ pub(crate) fn connect_error(settings: &SourceSettings, err: &duckdb::Error, atta
     }
     let lower = text.to_ascii_lowercase();
     let hint = login_hint(kind.source_type(), &lower);
-    let error = Error::new(ErrorKind::SourceUnreachable, format!("{what}: {}; {hint}", super::errors::strip_duckdb_prefix(&text)));
+    let error = Error::new(
+        ErrorKind::SourceUnreachable,
+        format!("{what}: {}; {hint}", super::errors::strip_duckdb_prefix(&text)),
+    );
     // A server that is down, restarting or not reachable yet may come back; a
     // refused login or a missing database will not.
     const MAY_RECOVER: [&str; 8] = [

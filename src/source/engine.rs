@@ -130,13 +130,13 @@ pub(crate) fn path_str(path: &Path) -> Result<String> {
         .ok_or_else(|| Error::new(ErrorKind::LocalIo, format!("path {} is not valid UTF-8", path.display())))
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn only_the_pinned_duckdb_release_is_accepted() {
         assert!(super::require_pinned_version(super::DUCKDB_VERSION, None).is_ok());
-        let err = super::require_pinned_version("v1.4.3", Some(std::path::Path::new("/usr/lib/libduckdb.so"))).unwrap_err();
+        let err =
+            super::require_pinned_version("v1.4.3", Some(std::path::Path::new("/usr/lib/libduckdb.so"))).unwrap_err();
         assert_eq!(err.exit_code(), 9);
         assert!(err.message().contains("v1.4.3 (/usr/lib/libduckdb.so)"), "{err}");
         assert!(err.message().contains(&format!("need DuckDB {}", super::DUCKDB_VERSION)), "{err}");

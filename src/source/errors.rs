@@ -51,7 +51,10 @@ fn classify_query_failure(text: &str, disks: Option<Disks>) -> Error {
         let temp_dir = disks.temp_dir.display().to_string();
         let dest_dir = disks.dest_dir.display().to_string();
         let (place, remedy) = if detail.contains(&dest_dir) && !dest_dir.starts_with(&temp_dir) {
-            (format!("the disk holding the --output directory {dest_dir} is full"), "write the file to a disk with room")
+            (
+                format!("the disk holding the --output directory {dest_dir} is full"),
+                "write the file to a disk with room",
+            )
         } else if lower.contains("max_temp_directory_size") {
             (
                 format!("the disk holding TEMP_DIR ({temp_dir}) is full"),
@@ -86,4 +89,3 @@ fn classify_query_failure(text: &str, disks: Option<Disks>) -> Error {
 pub(crate) fn strip_duckdb_prefix(text: &str) -> &str {
     text.strip_prefix("Invalid Input Error: ").unwrap_or(text)
 }
-

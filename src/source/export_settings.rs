@@ -99,62 +99,39 @@ pub fn parse_engine(env: &Env, p: &mut Problems) -> EngineSettings {
         .or_else(|| Some(PathBuf::from(PACKAGED_EXTENSION_DIRECTORY)).filter(|dir| dir.is_dir()));
     if let Some(dir) = &extension_directory {
         if !dir.is_dir() {
-            p.add(
-                &DUCKDB_EXTENSION_DIRECTORY,
-                format!("directory {} does not exist", dir.display()),
-            );
+            p.add(&DUCKDB_EXTENSION_DIRECTORY, format!("directory {} does not exist", dir.display()));
         }
     }
     let memory_limit = DUCKDB_MEMORY_LIMIT.given(env).and_then(|limit| {
         let parsed = MemoryLimit::parse(limit);
         if parsed.is_none() {
-            p.add(
-                &DUCKDB_MEMORY_LIMIT,
-                format!("'{}' is not a size such as 512MB, 4GB or 80%", limit.trim()),
-            );
+            p.add(&DUCKDB_MEMORY_LIMIT, format!("'{}' is not a size such as 512MB, 4GB or 80%", limit.trim()));
         }
         parsed
     });
     let threads = setting::positive::<u32>(env, &DUCKDB_THREADS, p);
-    EngineSettings {
-        extension_directory,
-        memory_limit,
-        threads,
-    }
+    EngineSettings { extension_directory, memory_limit, threads }
 }
 
 /// DuckDB accepts sizes like `4GB`, `512 MiB` or a percentage of RAM.
 fn is_memory_size(value: &str) -> bool {
     let value = value.trim();
-    let digits = value
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(value.len());
+    let digits = value.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(value.len());
     if digits == 0 || value[..digits].parse::<f64>().is_err() {
         return false;
     }
     let unit = value[digits..].trim().to_ascii_lowercase();
-    const UNITS: [&str; 16] = [
-        "", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "%", "k", "m", "g", "t",
-        "bytes",
-    ];
+    const UNITS: [&str; 16] =
+        ["", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "%", "k", "m", "g", "t", "bytes"];
     UNITS.contains(&unit.as_str())
 }
 
 pub fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
-    let temp_dir = TEMP_DIR
-        .given(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
+    let temp_dir = TEMP_DIR.given(env).map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     if !temp_dir.is_dir() {
-        p.add(
-            &TEMP_DIR,
-            format!("directory {} does not exist", temp_dir.display()),
-        );
+        p.add(&TEMP_DIR, format!("directory {} does not exist", temp_dir.display()));
     }
-    let compression = match PARQUET_COMPRESSION
-        .text(env)
-        .map(|c| c.trim().to_ascii_lowercase())
-    {
+    let compression = match PARQUET_COMPRESSION.text(env).map(|c| c.trim().to_ascii_lowercase()) {
         None => Compression::Snappy,
         Some(c) => match c.as_str() {
             "snappy" => Compression::Snappy,
@@ -162,10 +139,7 @@ pub fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
             "gzip" => Compression::Gzip,
             "uncompressed" | "none" => Compression::Uncompressed,
             _ => {
-                p.add(
-                    &PARQUET_COMPRESSION,
-                    format!("'{c}' is not one of snappy, zstd, gzip, uncompressed"),
-                );
+                p.add(&PARQUET_COMPRESSION, format!("'{c}' is not one of snappy, zstd, gzip, uncompressed"));
                 Compression::Snappy
             }
         },

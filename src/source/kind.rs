@@ -36,11 +36,6 @@ impl SourceKind {
         SourceKind::ALL.into_iter().find(|kind| kind.source_type().names().contains(&value.as_str()))
     }
 
-    /// Every accepted spelling, for messages and docs.
-    pub fn spellings() -> Vec<&'static str> {
-        SourceKind::ALL.iter().flat_map(|kind| kind.source_type().names().iter().copied()).collect()
-    }
-
     /// Server types need host, port and user; embedded types read a file.
     pub fn is_server(self) -> bool {
         self.default_port().is_some()
@@ -184,5 +179,11 @@ pub(crate) trait SourceType: Sync {
 
 /// How a server kind cancels this run's statement (see `source::cancel`).
 pub(crate) trait ServerCancelStatement: Sync {
-    fn cancel(&self, conn: &Connection, settings: &SourceSettings, tag: &str, marker: &str) -> std::result::Result<usize, duckdb::Error>;
+    fn cancel(
+        &self,
+        conn: &Connection,
+        settings: &SourceSettings,
+        tag: &str,
+        marker: &str,
+    ) -> std::result::Result<usize, duckdb::Error>;
 }

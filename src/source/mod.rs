@@ -3,8 +3,8 @@
 //! result into a Parquet file that is verified before it counts as done.
 //!
 //! Each source kind is described once, in its own file (`postgres.rs`,
-//! `mysql.rs`, `sqlite.rs`, `duckdb_file.rs`), by a [`kind::SourceType`];
-//! [`kind::SourceKind::source_type`] is the one place that picks it, and
+//! `mysql.rs`, `sqlite.rs`, `duckdb_file.rs`), by a `kind::SourceType`;
+//! `SourceKind::source_type` (in `kind.rs`) is the one place that picks it, and
 //! [`export_for`] the one place that builds the export stage.
 
 use std::path::Path;
@@ -24,7 +24,7 @@ mod duckdb_file;
 mod engine;
 mod errors;
 pub mod export_settings;
-pub mod kind;
+pub(crate) mod kind;
 mod mysql;
 mod parquet;
 mod postgres;
@@ -81,9 +81,9 @@ impl DuckDbExport {
         match retry::retry(&self.connect_retry, &cancel.flag(), open, judge, announce) {
             Ok(source) => Ok(source),
             Err(GaveUp::Failed { error, .. }) => Err(error),
-            Err(GaveUp::Cancelled) => Err(cancel
-                .interrupted_error("connecting to the source")
-                .unwrap_or_else(|| Error::new(ErrorKind::InterruptedSigterm, "stopped while connecting to the source"))),
+            Err(GaveUp::Cancelled) => Err(cancel.interrupted_error("connecting to the source").unwrap_or_else(|| {
+                Error::new(ErrorKind::InterruptedSigterm, "stopped while connecting to the source")
+            })),
         }
     }
 }
@@ -104,7 +104,13 @@ impl Export for DuckDbExport {
         }
     }
 
-    fn export(&self, dest: &Path, spill_dir: &Path, cancel: &Cancellation, connected: &dyn Fn()) -> Result<ExportStats> {
+    fn export(
+        &self,
+        dest: &Path,
+        spill_dir: &Path,
+        cancel: &Cancellation,
+        connected: &dyn Fn(),
+    ) -> Result<ExportStats> {
         let source = self.open_with_retries(spill_dir, cancel)?;
         connected();
         cancel.set_query(Some(Box::new(source.query_stopper())));
@@ -118,13 +124,19 @@ impl Export for DuckDbExport {
     fn preflight(&self, spill_dir: &Path) -> Vec<Preflight> {
         let s = &self.source;
         let started = Instant::now();
-        let (connected, source) = Preflight::from_result(SOURCE_CHECK, Source::open(s, &self.engine, spill_dir), |_| {
-            let target = match (&s.host, s.port) {
-                (Some(host), Some(port)) => format!(" at {host}:{port} as {}", s.user.as_deref().unwrap_or("")),
-                _ => String::new(),
-            };
-            format!("connected to {} database {}{target} in {:.2}s", s.kind.name(), s.database, started.elapsed().as_secs_f64())
-        });
+        let (connected, source) =
+            Preflight::from_result(SOURCE_CHECK, Source::open(s, &self.engine, spill_dir), |_| {
+                let target = match (&s.host, s.port) {
+                    (Some(host), Some(port)) => format!(" at {host}:{port} as {}", s.user.as_deref().unwrap_or("")),
+                    _ => String::new(),
+                };
+                format!(
+                    "connected to {} database {}{target} in {:.2}s",
+                    s.kind.name(),
+                    s.database,
+                    started.elapsed().as_secs_f64()
+                )
+            });
         let query = match source {
             Some(source) => {
                 Preflight::from_result(QUERY_CHECK, source.describe(), |columns| {
@@ -133,7 +145,9 @@ impl Export for DuckDbExport {
                 })
                 .0
             }
-            None => Preflight::new(QUERY_CHECK, CheckResult::Skipped("needs a working source database connection".into())),
+            None => {
+                Preflight::new(QUERY_CHECK, CheckResult::Skipped("needs a working source database connection".into()))
+            }
         };
         vec![connected, query]
     }
@@ -179,7 +193,9 @@ impl Source {
         let has_server_cancel = self.settings.kind.source_type().server_cancel().is_some();
         let server = match (self.settings.dialect, has_server_cancel) {
             (QueryDialect::Native, true) => match self.conn.try_clone() {
-                Ok(conn) => Some(std::sync::Arc::new(cancel::ServerCancel::new(conn, self.settings.clone(), self.tag.clone()))),
+                Ok(conn) => {
+                    Some(std::sync::Arc::new(cancel::ServerCancel::new(conn, self.settings.clone(), self.tag.clone())))
+                }
                 Err(e) => {
                     log::debug!("no second DuckDB connection for a server-side cancel: {e}");
                     None
@@ -218,12 +234,17 @@ impl Source {
 
     fn export_inner(&self, dest: &Path, output: &OutputSettings) -> Result<ExportStats> {
         crate::sql::refuse_writes(&self.settings.query)?;
-        let mut options = vec!["FORMAT parquet".to_string(), format!("COMPRESSION {}", output.compression.duckdb_name())];
+        let mut options =
+            vec!["FORMAT parquet".to_string(), format!("COMPRESSION {}", output.compression.duckdb_name())];
         if let Some(size) = output.row_group_size {
             options.push(format!("ROW_GROUP_SIZE {size}"));
         }
-        let copy =
-            format!("COPY ({}) TO {} ({})", self.result_sql(), sql_literal(&engine::path_str(dest)?), options.join(", "));
+        let copy = format!(
+            "COPY ({}) TO {} ({})",
+            self.result_sql(),
+            sql_literal(&engine::path_str(dest)?),
+            options.join(", ")
+        );
 
         let started = Instant::now();
         let rows = self.conn.execute(&copy, []).map_err(|e| errors::export_error(&e, dest, output))? as u64;
@@ -259,7 +280,9 @@ fn result_sql(settings: &SourceSettings, tag: Option<&str>) -> String {
         None => settings.query.clone(),
     };
     match settings.dialect {
-        QueryDialect::Native => settings.kind.source_type().pass_through(&native).unwrap_or_else(|| settings.query.clone()),
+        QueryDialect::Native => {
+            settings.kind.source_type().pass_through(&native).unwrap_or_else(|| settings.query.clone())
+        }
         QueryDialect::DuckDb => settings.query.clone(),
     }
 }

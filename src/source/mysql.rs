@@ -76,7 +76,8 @@ impl SourceType for Mysql {
         }
         let secret = secret_sql(settings);
         conn.execute_batch(&secret).map_err(|e| connect_error(settings, &e, &secret))?;
-        let attach = format!("ATTACH {} AS {CATALOG} (TYPE mysql, SECRET {SECRET}, READ_ONLY)", sql_literal(&dsn(settings)));
+        let attach =
+            format!("ATTACH {} AS {CATALOG} (TYPE mysql, SECRET {SECRET}, READ_ONLY)", sql_literal(&dsn(settings)));
         attach_as_catalog(conn, settings, &attach)
     }
 
@@ -93,7 +94,9 @@ impl SourceType for Mysql {
     }
 
     fn login_hint(&self, lower: &str) -> Option<&'static str> {
-        if lower.contains("unknown database") || (lower.contains("access denied for user") && lower.contains("to database")) {
+        if lower.contains("unknown database")
+            || (lower.contains("access denied for user") && lower.contains("to database"))
+        {
             // MySQL answers the same for a database that is missing and one the user may not read.
             Some("check SOURCE_DATABASE_NAME (and that SOURCE_DATABASE_USER may read it)")
         } else if lower.contains("access denied") {
@@ -106,7 +109,13 @@ impl SourceType for Mysql {
 
 impl ServerCancelStatement for Mysql {
     /// `KILL QUERY` for the connections whose statement carries `marker`.
-    fn cancel(&self, conn: &Connection, settings: &SourceSettings, _tag: &str, marker: &str) -> std::result::Result<usize, duckdb::Error> {
+    fn cancel(
+        &self,
+        conn: &Connection,
+        settings: &SourceSettings,
+        _tag: &str,
+        marker: &str,
+    ) -> std::result::Result<usize, duckdb::Error> {
         conn.execute_batch(&format!(
             "ATTACH IF NOT EXISTS {} AS {CANCEL_CATALOG} (TYPE mysql, SECRET {SECRET})",
             sql_literal(&dsn(settings))
@@ -118,7 +127,11 @@ impl ServerCancelStatement for Mysql {
         let sql = format!("SELECT * FROM mysql_query({}, {})", sql_literal(CANCEL_CATALOG), sql_literal(&inner));
         let ids: Vec<i64> = conn.prepare(&sql)?.query_map([], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?;
         for id in &ids {
-            conn.execute_batch(&format!("CALL mysql_execute({}, {})", sql_literal(CANCEL_CATALOG), sql_literal(&format!("KILL QUERY {id}"))))?;
+            conn.execute_batch(&format!(
+                "CALL mysql_execute({}, {})",
+                sql_literal(CANCEL_CATALOG),
+                sql_literal(&format!("KILL QUERY {id}"))
+            ))?;
         }
         Ok(ids.len())
     }

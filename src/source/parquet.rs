@@ -12,10 +12,13 @@ use crate::sql::sql_literal;
 /// Row and column count from a Parquet file's own metadata.
 pub(crate) fn parquet_shape(conn: &Connection, file: &Path) -> Result<(u64, usize)> {
     let literal = sql_literal(&path_str(file)?);
-    let verify_error =
-        |e: duckdb::Error| Error::new(ErrorKind::Verification, format!("cannot read {} as Parquet: {e}", file.display()));
+    let verify_error = |e: duckdb::Error| {
+        Error::new(ErrorKind::Verification, format!("cannot read {} as Parquet: {e}", file.display()))
+    };
     let rows: i64 = conn
-        .query_row(&format!("SELECT CAST(sum(num_rows) AS BIGINT) FROM parquet_file_metadata({literal})"), [], |r| r.get(0))
+        .query_row(&format!("SELECT CAST(sum(num_rows) AS BIGINT) FROM parquet_file_metadata({literal})"), [], |r| {
+            r.get(0)
+        })
         .map_err(verify_error)?;
     let columns: i64 = conn
         .query_row(&format!("SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet({literal}))"), [], |r| r.get(0))
@@ -34,4 +37,3 @@ pub fn inspect_parquet(file: &Path) -> Result<(u64, usize)> {
     verify_library_version(&conn)?;
     parquet_shape(&conn, file)
 }
-

@@ -96,7 +96,13 @@ impl SourceType for Postgres {
 
 impl ServerCancelStatement for Postgres {
     /// `pg_cancel_backend` for the backends that run this run's statement.
-    fn cancel(&self, conn: &Connection, _settings: &SourceSettings, tag: &str, marker: &str) -> std::result::Result<usize, duckdb::Error> {
+    fn cancel(
+        &self,
+        conn: &Connection,
+        _settings: &SourceSettings,
+        tag: &str,
+        marker: &str,
+    ) -> std::result::Result<usize, duckdb::Error> {
         // The filter runs before the cancel (OFFSET 0 keeps the planner from merging them).
         let inner = format!(
             "SELECT pg_cancel_backend(pid) AS cancelled FROM (SELECT pid FROM pg_stat_activity \

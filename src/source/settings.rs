@@ -50,10 +50,7 @@ impl SslMode {
     /// `value` (any case) if `kind` knows it.
     pub fn parse(kind: SourceKind, value: &str) -> Option<SslMode> {
         let value = value.trim().to_ascii_lowercase();
-        kind.ssl_modes()
-            .iter()
-            .find(|m| **m == value)
-            .map(|name| SslMode { kind, name })
+        kind.ssl_modes().iter().find(|m| **m == value).map(|name| SslMode { kind, name })
     }
 
     /// The mode as the driver spells it.
@@ -107,12 +104,7 @@ const RESERVED_OPTIONS: [&str; 13] = [
 
 /// "postgres and mysql": the kinds that are servers, for messages.
 fn server_kinds() -> String {
-    SourceKind::ALL
-        .iter()
-        .filter(|k| k.is_server())
-        .map(|k| k.name())
-        .collect::<Vec<_>>()
-        .join(" and ")
+    SourceKind::ALL.iter().filter(|k| k.is_server()).map(|k| k.name()).collect::<Vec<_>>().join(" and ")
 }
 
 /// Validates the source settings; `None` when they cannot be used (the problems say why).
@@ -121,24 +113,14 @@ pub fn parse(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
         None => {
             let names: Vec<&str> = SourceKind::ALL.iter().map(|k| k.name()).collect();
             let (last, rest) = names.split_last().expect("there are source kinds");
-            p.add(
-                &SOURCE_DATABASE_TYPE,
-                format!("is required ({} or {last})", rest.join(", ")),
-            );
+            p.add(&SOURCE_DATABASE_TYPE, format!("is required ({} or {last})", rest.join(", ")));
             None
         }
         Some(v) => {
             let kind = SourceKind::parse(v);
             if kind.is_none() {
-                let names: Vec<&str> = SourceKind::ALL
-                    .iter()
-                    .flat_map(|k| k.listed_names())
-                    .copied()
-                    .collect();
-                p.add(
-                    &SOURCE_DATABASE_TYPE,
-                    format!("'{v}' is not one of {}", names.join(", ")),
-                );
+                let names: Vec<&str> = SourceKind::ALL.iter().flat_map(|k| k.listed_names()).copied().collect();
+                p.add(&SOURCE_DATABASE_TYPE, format!("'{v}' is not one of {}", names.join(", ")));
             }
             kind
         }
@@ -147,47 +129,30 @@ pub fn parse(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
     // Settings for servers only, given for a file: a problem once the kind is known.
     let embedded = kind.is_some() && !server;
 
-    let host = SOURCE_DATABASE_HOST
-        .given(env)
-        .map(|h| h.trim().to_string());
+    let host = SOURCE_DATABASE_HOST.given(env).map(|h| h.trim().to_string());
     if server && host.is_none() {
         p.add(&SOURCE_DATABASE_HOST, "is required for a database server");
     }
-    let port = setting::port(env, &SOURCE_DATABASE_PORT, p)
-        .or_else(|| kind.and_then(SourceKind::default_port));
+    let port = setting::port(env, &SOURCE_DATABASE_PORT, p).or_else(|| kind.and_then(SourceKind::default_port));
     let user = SOURCE_DATABASE_USER.given(env).map(str::to_string);
     if server && user.is_none() {
         p.add(&SOURCE_DATABASE_USER, "is required for a database server");
     }
     let password = setting::secret(env, &SOURCE_DATABASE_PASSWORD, p);
-    let database = SOURCE_DATABASE_NAME
-        .given(env)
-        .map(|d| d.trim().to_string());
+    let database = SOURCE_DATABASE_NAME.given(env).map(|d| d.trim().to_string());
     match (kind, &database) {
         (None, None) => p.add(&SOURCE_DATABASE_NAME, "is required"),
-        (Some(k), None) => p.add(
-            &SOURCE_DATABASE_NAME,
-            format!("is required ({})", k.database_hint()),
-        ),
-        (Some(k), Some(path))
-            if !k.is_server() && path != IN_MEMORY && !Path::new(path).is_file() =>
-        {
-            p.add(
-                &SOURCE_DATABASE_NAME,
-                format!("database file {path} does not exist"),
-            )
+        (Some(k), None) => p.add(&SOURCE_DATABASE_NAME, format!("is required ({})", k.database_hint())),
+        (Some(k), Some(path)) if !k.is_server() && path != IN_MEMORY && !Path::new(path).is_file() => {
+            p.add(&SOURCE_DATABASE_NAME, format!("database file {path} does not exist"))
         }
-        (Some(k), Some(path)) if !k.is_server() && path == IN_MEMORY && !k.accepts_in_memory() => p
-            .add(
-                &SOURCE_DATABASE_NAME,
-                format!("a {} source needs a database file", k.display_name()),
-            ),
+        (Some(k), Some(path)) if !k.is_server() && path == IN_MEMORY && !k.accepts_in_memory() => {
+            p.add(&SOURCE_DATABASE_NAME, format!("a {} source needs a database file", k.display_name()))
+        }
         _ => {}
     }
 
-    let query = SOURCE_DATABASE_SQL_QUERY
-        .given(env)
-        .map(|q| clean_query(strip_surrounding_quotes(q)));
+    let query = SOURCE_DATABASE_SQL_QUERY.given(env).map(|q| clean_query(strip_surrounding_quotes(q)));
     match query.as_deref() {
         None | Some("") => p.add(&SOURCE_DATABASE_SQL_QUERY, "is required (the SELECT whose result is exported)"),
         Some(q) if has_several_statements(q) => p.add(
@@ -197,24 +162,13 @@ pub fn parse(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
         Some(_) => {}
     }
 
-    let ssl_mode = match (
-        SOURCE_DATABASE_SSL_MODE
-            .given(env)
-            .map(|m| m.trim().to_ascii_lowercase()),
-        kind,
-    ) {
+    let ssl_mode = match (SOURCE_DATABASE_SSL_MODE.given(env).map(|m| m.trim().to_ascii_lowercase()), kind) {
         (Some(mode), Some(k)) => {
             let parsed = SslMode::parse(k, &mode);
             if k.ssl_modes().is_empty() {
-                p.add(
-                    &SOURCE_DATABASE_SSL_MODE,
-                    format!("does not apply to a {} source", k.name()),
-                );
+                p.add(&SOURCE_DATABASE_SSL_MODE, format!("does not apply to a {} source", k.name()));
             } else if parsed.is_none() {
-                p.add(
-                    &SOURCE_DATABASE_SSL_MODE,
-                    format!("'{mode}' is not one of {}", k.ssl_modes().join(", ")),
-                );
+                p.add(&SOURCE_DATABASE_SSL_MODE, format!("'{mode}' is not one of {}", k.ssl_modes().join(", ")));
             }
             parsed
         }
@@ -223,47 +177,29 @@ pub fn parse(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
     let ssl_root_cert = SOURCE_DATABASE_SSL_ROOT_CERT.given(env).map(PathBuf::from);
     if let Some(path) = &ssl_root_cert {
         if !path.is_file() {
-            p.add(
-                &SOURCE_DATABASE_SSL_ROOT_CERT,
-                format!("file {} does not exist", path.display()),
-            );
+            p.add(&SOURCE_DATABASE_SSL_ROOT_CERT, format!("file {} does not exist", path.display()));
         }
         if embedded {
-            p.add(
-                &SOURCE_DATABASE_SSL_ROOT_CERT,
-                format!("applies only to {} sources", server_kinds()),
-            );
+            p.add(&SOURCE_DATABASE_SSL_ROOT_CERT, format!("applies only to {} sources", server_kinds()));
         }
     }
 
     let options = parse_options(SOURCE_DATABASE_OPTIONS.given(env), p);
     if !options.is_empty() && embedded {
-        p.add(
-            &SOURCE_DATABASE_OPTIONS,
-            format!("applies only to {} sources", server_kinds()),
-        );
+        p.add(&SOURCE_DATABASE_OPTIONS, format!("applies only to {} sources", server_kinds()));
     }
 
-    let dialect = match SOURCE_DATABASE_QUERY_DIALECT
-        .text(env)
-        .map(|d| d.trim().to_ascii_lowercase())
-    {
+    let dialect = match SOURCE_DATABASE_QUERY_DIALECT.text(env).map(|d| d.trim().to_ascii_lowercase()) {
         None => QueryDialect::DuckDb,
         Some(d) if d == "duckdb" => QueryDialect::DuckDb,
         Some(d) if d == "native" => {
             if embedded {
-                p.add(
-                    &SOURCE_DATABASE_QUERY_DIALECT,
-                    format!("native applies only to {} sources", server_kinds()),
-                );
+                p.add(&SOURCE_DATABASE_QUERY_DIALECT, format!("native applies only to {} sources", server_kinds()));
             }
             QueryDialect::Native
         }
         Some(d) => {
-            p.add(
-                &SOURCE_DATABASE_QUERY_DIALECT,
-                format!("'{d}' is not one of duckdb, native"),
-            );
+            p.add(&SOURCE_DATABASE_QUERY_DIALECT, format!("'{d}' is not one of duckdb, native"));
             QueryDialect::DuckDb
         }
     };
@@ -295,10 +231,7 @@ pub fn parse_connect_attempts(env: &Env, p: &mut Problems) -> u32 {
 fn strip_surrounding_quotes(query: &str) -> &str {
     let trimmed = query.trim();
     for quote in ['\'', '"'] {
-        if let Some(inner) = trimmed
-            .strip_prefix(quote)
-            .and_then(|rest| rest.strip_suffix(quote))
-        {
+        if let Some(inner) = trimmed.strip_prefix(quote).and_then(|rest| rest.strip_suffix(quote)) {
             log::debug!(
                 "{}: removed the {} quotes around the whole query (they came with the value, \
                  as docker run --env-file and YAML values pass them on)",
@@ -316,18 +249,12 @@ fn parse_options(value: Option<&str>, p: &mut Problems) -> Vec<(String, String)>
     let mut options = Vec::new();
     for pair in value.unwrap_or("").split_whitespace() {
         let Some((key, val)) = pair.split_once('=') else {
-            p.add(
-                &SOURCE_DATABASE_OPTIONS,
-                format!("'{pair}' is not key=value"),
-            );
+            p.add(&SOURCE_DATABASE_OPTIONS, format!("'{pair}' is not key=value"));
             continue;
         };
         let key = key.to_ascii_lowercase();
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            p.add(
-                &SOURCE_DATABASE_OPTIONS,
-                format!("'{key}' is not an option name"),
-            );
+            p.add(&SOURCE_DATABASE_OPTIONS, format!("'{key}' is not an option name"));
         } else if RESERVED_OPTIONS.contains(&key.as_str()) {
             p.add(
                 &SOURCE_DATABASE_OPTIONS,

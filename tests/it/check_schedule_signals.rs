@@ -11,15 +11,21 @@ const PAK: &str = "pak_check_secret_5d1e";
 const SESSION_TOKEN: &str = "sess_check_token_77aa";
 
 /// A session-API mock whose answers to each look-up are given.
-fn session_mock(exchange: (u16, &'static str), dataset: (u16, &'static str), probe: u16, acknowledged: bool) -> MockApi {
+fn session_mock(
+    exchange: (u16, &'static str),
+    dataset: (u16, &'static str),
+    probe: u16,
+    acknowledged: bool,
+) -> MockApi {
     MockApi::start(move |req, _| match req.path.as_str() {
-        "/rpc/auth/personalAccessKey/exchange" if exchange.0 == 200 => (200, format!(r#"{{"json": {{"token": "{SESSION_TOKEN}"}}}}"#)),
+        "/rpc/auth/personalAccessKey/exchange" if exchange.0 == 200 => {
+            (200, format!(r#"{{"json": {{"token": "{SESSION_TOKEN}"}}}}"#))
+        }
         "/rpc/auth/personalAccessKey/exchange" => (exchange.0, exchange.1.into()),
         "/rpc/dataset/getDatasetById" => (dataset.0, dataset.1.into()),
-        "/rpc/dataset/getDatasetIngestStatus" => (
-            probe,
-            format!(r#"{{"json": {{"defined": true, "code": "X", "status": {probe}, "message": "probe"}}}}"#),
-        ),
+        "/rpc/dataset/getDatasetIngestStatus" => {
+            (probe, format!(r#"{{"json": {{"defined": true, "code": "X", "status": {probe}, "message": "probe"}}}}"#))
+        }
         "/rpc/dpa/getMyAcceptanceStatus" => (200, format!(r#"{{"json": {{"acknowledged": {acknowledged}}}}}"#)),
         _ => (500, "unexpected".into()),
     })
@@ -52,7 +58,9 @@ fn assert_line(text: &str, prefix: &str) {
 }
 
 fn table(db: &PgDatabase) {
-    db.exec("CREATE TABLE budget (id int, office text, amount numeric(12,2)); INSERT INTO budget VALUES (1, 'x', 2.5);");
+    db.exec(
+        "CREATE TABLE budget (id int, office text, amount numeric(12,2)); INSERT INTO budget VALUES (1, 'x', 2.5);",
+    );
 }
 
 #[test]
@@ -70,8 +78,11 @@ fn check_passes_every_check_and_uploads_nothing() {
     assert_line(&run.stderr, "PASS source query: valid, 3 columns: id INTEGER, office VARCHAR, amount DECIMAL(12,2)");
     assert_line(&run.stderr, "PASS data processing terms: acknowledged for solution sol_7");
     assert!(api.paths().iter().all(|p| !p.starts_with("/api/upload")), "check must not upload: {:?}", api.paths());
-    assert!(api.requests().iter().any(|r| r.path == "/rpc/dataset/getDatasetIngestStatus"
-        && r.json()["json"]["ingestId"] == "dsig_preflight_probe"));
+    assert!(api
+        .requests()
+        .iter()
+        .any(|r| r.path == "/rpc/dataset/getDatasetIngestStatus"
+            && r.json()["json"]["ingestId"] == "dsig_preflight_probe"));
     assert_no_secret(&run.output(), &[PAK, SESSION_TOKEN, &db.password]);
 }
 
@@ -106,7 +117,10 @@ fn check_reports_a_rejected_key_and_skips_the_dataset_checks() {
     let db = PgDatabase::create();
     table(&db);
     let api = session_mock(
-        (401, r#"{"json": {"defined": false, "code": "UNAUTHORIZED", "status": 401, "message": "Invalid personal access key"}}"#),
+        (
+            401,
+            r#"{"json": {"defined": false, "code": "UNAUTHORIZED", "status": 401, "message": "Invalid personal access key"}}"#,
+        ),
         DATASET_OK,
         404,
         true,
@@ -229,8 +243,13 @@ fn schedule_runs_cycles_and_serves_health_and_metrics() {
     assert!(health["next_run_at"].is_string(), "{health}");
     let (status, metrics) = http_get_local(port, "/metrics").unwrap();
     assert_eq!(status, 200);
-    for expected in ["connector_up 1", "connector_last_run_rows 100", "connector_last_success_timestamp_seconds ",
-                     "connector_last_run_phase_seconds{phase=\"query\"}", "connector_last_run_bytes "] {
+    for expected in [
+        "connector_up 1",
+        "connector_last_run_rows 100",
+        "connector_last_success_timestamp_seconds ",
+        "connector_last_run_phase_seconds{phase=\"query\"}",
+        "connector_last_run_bytes ",
+    ] {
         assert!(metrics.contains(expected), "missing {expected:?} in:\n{metrics}");
     }
     assert_eq!(http_get_local(port, "/nope").unwrap().0, 404);
@@ -249,7 +268,9 @@ fn schedule_skips_a_cycle_while_the_previous_one_runs() {
     let temp = tempfile::tempdir().unwrap();
     let child = spawn_connector(&["schedule", "--run-now"], &schedule_env(&api, port, "* * * * * *", temp.path()));
     wait_until("a skipped cycle", Duration::from_secs(20), || {
-        http_get_local(port, "/metrics").is_some_and(|(_, m)| m.lines().any(|l| l.starts_with("connector_runs_skipped_total") && !l.ends_with(" 0")))
+        http_get_local(port, "/metrics").is_some_and(|(_, m)| {
+            m.lines().any(|l| l.starts_with("connector_runs_skipped_total") && !l.ends_with(" 0"))
+        })
     });
     terminate(&child);
     let run = finish_connector(child);
@@ -294,7 +315,10 @@ fn sigterm_during_the_export_stops_it_uploads_nothing_and_cleans_up() {
     let temp = tempfile::tempdir().unwrap();
     let mut vars = schedule_env(&api, free_port(), "0 0 * * *", temp.path());
     // A query that runs for minutes unless interrupted.
-    vars = with(vars, &[("SOURCE_DATABASE_SQL_QUERY", "SELECT sum(a.range * b.range) AS s FROM range(200000) a, range(200000) b")]);
+    vars = with(
+        vars,
+        &[("SOURCE_DATABASE_SQL_QUERY", "SELECT sum(a.range * b.range) AS s FROM range(200000) a, range(200000) b")],
+    );
     let child = spawn_connector(&["run"], &vars);
     wait_until("the export to start", Duration::from_secs(20), || {
         std::fs::read_dir(temp.path()).map(|d| d.count() > 0).unwrap_or(false)
@@ -313,10 +337,11 @@ fn sigterm_during_the_export_stops_it_uploads_nothing_and_cleans_up() {
 #[test]
 fn sigterm_during_the_upload_aborts_it_and_cleans_up() {
     // A mock that reads the body slowly, so the signal arrives mid-body.
-    let api = MockApi::start_paced(Pace { read_pause: Some(Duration::from_millis(100)) }, |req, _| match req.path.as_str() {
-        "/api" => (200, r#"{"data": {"token": "upl_sig_1"}}"#.into()),
-        _ => (200, "OK".into()),
-    });
+    let api =
+        MockApi::start_paced(Pace { read_pause: Some(Duration::from_millis(100)) }, |req, _| match req.path.as_str() {
+            "/api" => (200, r#"{"data": {"token": "upl_sig_1"}}"#.into()),
+            _ => (200, "OK".into()),
+        });
     let temp = tempfile::tempdir().unwrap();
     let vars = with(
         schedule_env(&api, free_port(), "0 0 * * *", temp.path()),
@@ -331,7 +356,9 @@ fn sigterm_during_the_upload_aborts_it_and_cleans_up() {
     terminate(&child);
     let run = finish_connector(child);
     assert_eq!(run.code, 143, "{}", run.output());
-    wait_until("the mock to see the aborted body", Duration::from_secs(10), || api.requests().iter().any(|r| r.path == "/upload"));
+    wait_until("the mock to see the aborted body", Duration::from_secs(10), || {
+        api.requests().iter().any(|r| r.path == "/upload")
+    });
     let upload = api.requests().into_iter().find(|r| r.path == "/upload").unwrap();
     assert!(!upload.complete, "the upload must not complete after SIGTERM");
     assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "temp files left behind");
@@ -402,7 +429,10 @@ fn schedule_reports_port_cron_and_zone_problems_at_once() {
     }
     assert!(api.paths().is_empty());
     // `run` has no schedule: the cron settings do not concern it.
-    let run = connector(&["run"], &with(schedule_env(&api, free_port(), "every night", temp.path()), &[("CRON_TZ", "Mars/Olympus")]));
+    let run = connector(
+        &["run"],
+        &with(schedule_env(&api, free_port(), "every night", temp.path()), &[("CRON_TZ", "Mars/Olympus")]),
+    );
     assert_eq!(run.code, 0, "{}", run.output());
 }
 
@@ -456,7 +486,13 @@ fn a_second_sigterm_while_the_export_hangs_still_removes_its_files() {
     let out = tempfile::tempdir().unwrap();
     let output = out.path().join("big.parquet");
     let partial_written = || dir_entries(out.path()).iter().any(|n| n.contains(".partial-"));
-    second_sigterm_while_the_network_stalls(&db, &["export", "--output", output.to_str().unwrap()], &[], partial_written, temp.path());
+    second_sigterm_while_the_network_stalls(
+        &db,
+        &["export", "--output", output.to_str().unwrap()],
+        &[],
+        partial_written,
+        temp.path(),
+    );
     assert_eq!(dir_entries(out.path()), Vec::<String>::new(), "the partial file is left");
     assert_eq!(dir_entries(temp.path()), Vec::<String>::new(), "the work directory is left");
 }
@@ -466,8 +502,11 @@ fn a_second_sigterm_while_a_run_hangs_still_removes_the_work_directory() {
     let db = PgDatabase::create();
     let api = upload_token_mock(Duration::ZERO);
     let temp = tempfile::tempdir().unwrap();
-    let work_file_written =
-        || dir_entries(temp.path()).iter().any(|dir| std::fs::read_dir(temp.path().join(dir)).is_ok_and(|mut d| d.next().is_some()));
+    let work_file_written = || {
+        dir_entries(temp.path())
+            .iter()
+            .any(|dir| std::fs::read_dir(temp.path().join(dir)).is_ok_and(|mut d| d.next().is_some()))
+    };
     let extra = [("PERSONAL_ACCESS_TOKEN", PAK), ("POLYTEIA_BASE_URL", api.url.as_str()), ("DATASET_ID", "ds_stall")];
     second_sigterm_while_the_network_stalls(&db, &["run"], &extra, work_file_written, temp.path());
     assert_eq!(dir_entries(temp.path()), Vec::<String>::new(), "the work directory is left");

@@ -147,7 +147,8 @@ fn errors_in_json_mode_carry_the_exit_code() {
 
 #[test]
 fn version_and_help_work_and_show_no_secret() {
-    let secrets = env(&[("PERSONAL_ACCESS_TOKEN", "pak_help_secret_123"), ("SOURCE_DATABASE_PASSWORD", "pw_help_secret")]);
+    let secrets =
+        env(&[("PERSONAL_ACCESS_TOKEN", "pak_help_secret_123"), ("SOURCE_DATABASE_PASSWORD", "pw_help_secret")]);
     let run = connector(&["version"], &secrets);
     assert_eq!(run.code, 0);
     assert!(run.stdout.starts_with(&format!("connector {}", env!("CARGO_PKG_VERSION"))), "{}", run.stdout);
@@ -179,7 +180,8 @@ fn version_and_help_work_and_show_no_secret() {
 fn completions_are_printed_for_each_shell_without_reading_settings() {
     // Settings are not read: a missing env file would otherwise be exit code 3.
     let missing_env_file = ["--env-file", "/nonexistent/connector.env"];
-    for (shell, marker) in [("bash", "_connector()"), ("zsh", "#compdef connector"), ("fish", "complete -c connector")] {
+    for (shell, marker) in [("bash", "_connector()"), ("zsh", "#compdef connector"), ("fish", "complete -c connector")]
+    {
         let run = connector(&[&missing_env_file[..], &["completions", shell]].concat(), &[]);
         assert_eq!(run.code, 0, "{shell}: {}", run.output());
         assert!(run.stdout.contains(marker), "{shell}: {}", run.stdout);
@@ -199,8 +201,10 @@ fn exports_from_a_duckdb_file_by_bare_table_name() {
     let db_file = dir.path().join("source.duckdb");
     {
         let conn = duckdb::Connection::open(&db_file).unwrap();
-        conn.execute_batch("CREATE TABLE permits (id INTEGER, kind VARCHAR); INSERT INTO permits VALUES (1, 'Bau'), (2, 'Gewerbe');")
-            .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE permits (id INTEGER, kind VARCHAR); INSERT INTO permits VALUES (1, 'Bau'), (2, 'Gewerbe');",
+        )
+        .unwrap();
     }
     let file = dir.path().join("out.parquet");
     let run = connector(
@@ -275,7 +279,11 @@ fn a_missing_extension_says_how_to_provide_it() {
     );
     assert_eq!(run.code, 9, "{}", run.output());
     assert!(run.stderr.contains("DuckDB extension sqlite_scanner is missing"), "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("{DUCKDB_VERSION}/linux_amd64/sqlite_scanner.duckdb_extension")), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("{DUCKDB_VERSION}/linux_amd64/sqlite_scanner.duckdb_extension")),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("scripts/fetch-extensions"), "{}", run.stderr);
 }
 
@@ -401,7 +409,11 @@ fn a_missing_second_env_file_is_a_configuration_error_naming_it() {
         assert_eq!(run.code, 3, "{command:?}: {}", run.output());
         let errors: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(errors.len(), 1, "{}", run.stderr);
-        assert!(errors[0].contains(&format!("cannot read env file {}: No such file", missing.display())), "{}", errors[0]);
+        assert!(
+            errors[0].contains(&format!("cannot read env file {}: No such file", missing.display())),
+            "{}",
+            errors[0]
+        );
         assert!(!errors[0].contains("common.env"), "the readable file is not blamed: {}", errors[0]);
         assert_no_secret(&run.output(), &[&db.password]);
     }
@@ -440,7 +452,10 @@ fn check_and_run_log_which_env_files_they_read() {
     assert_no_secret(&run.output(), &[PAK, &db.password]);
 
     // Without a file, the log says so.
-    let vars = with(db.env("SELECT 1"), &[("PERSONAL_ACCESS_TOKEN", PAK), ("POLYTEIA_BASE_URL", &api.url), ("DATASET_ID", "ds_1")]);
+    let vars = with(
+        db.env("SELECT 1"),
+        &[("PERSONAL_ACCESS_TOKEN", PAK), ("POLYTEIA_BASE_URL", &api.url), ("DATASET_ID", "ds_1")],
+    );
     let run = connector(&["check"], &vars);
     assert!(run.stderr.contains("settings from the environment only (no env file read)"), "{}", run.stderr);
 }
@@ -456,7 +471,8 @@ fn read_like_docker_env_file(text: &str) -> Vec<(String, String)> {
         .map(str::trim_start)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(|line| {
-            let (key, value) = line.split_once('=').unwrap_or_else(|| panic!("docker would pass {line:?} from the host"));
+            let (key, value) =
+                line.split_once('=').unwrap_or_else(|| panic!("docker would pass {line:?} from the host"));
             assert!(!key.contains(char::is_whitespace), "docker refuses the key {key:?}");
             (key.to_string(), value.to_string())
         })
@@ -515,9 +531,13 @@ fn the_env_example_reads_the_same_with_our_parser_and_docker_env_file() {
     server.retain(|(k, _)| k != "SOURCE_DATABASE_SQL_QUERY");
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("example.parquet");
-    let expected = vec![vec![Some("1".to_string()), Some("Laterne".to_string())], vec![Some("2".to_string()), Some("Müll".to_string())]];
+    let expected = vec![
+        vec![Some("1".to_string()), Some("Laterne".to_string())],
+        vec![Some("2".to_string()), Some("Müll".to_string())],
+    ];
 
-    let run = connector(&["export", "--env-file", example.to_str().unwrap(), "--output", file.to_str().unwrap()], &server);
+    let run =
+        connector(&["export", "--env-file", example.to_str().unwrap(), "--output", file.to_str().unwrap()], &server);
     assert_eq!(run.code, 0, "our reader: {}", run.output());
     let mut rows = parquet_rows(&file);
     rows.sort();
@@ -561,13 +581,20 @@ fn upload_of_a_file_needs_only_the_polyteia_settings() {
     let file = dir.path().join("ready.parquet");
     parquet_with_rows(&file, 3);
     let api = upload_token_api();
-    let polyteia = env(&[("PERSONAL_ACCESS_TOKEN", "pak_upload_file_secret"), ("DATASET_ID", "ds_file"), ("POLYTEIA_BASE_URL", &api.url)]);
+    let polyteia = env(&[
+        ("PERSONAL_ACCESS_TOKEN", "pak_upload_file_secret"),
+        ("DATASET_ID", "ds_file"),
+        ("POLYTEIA_BASE_URL", &api.url),
+    ]);
     let run = connector(&["upload", "--file", file.to_str().unwrap()], &polyteia);
     assert_eq!(run.code, 0, "{}", run.output());
     assert_eq!(api.paths(), ["/api", "/upload"]);
     assert!(run.stderr.contains("upload finished: 3 rows"), "{}", run.stderr);
     // Source settings are not read at all: a broken one does not matter.
-    let run = connector(&["upload", "--file", file.to_str().unwrap()], &with(polyteia.clone(), &[("SOURCE_DATABASE_PORT", "eighty")]));
+    let run = connector(
+        &["upload", "--file", file.to_str().unwrap()],
+        &with(polyteia.clone(), &[("SOURCE_DATABASE_PORT", "eighty")]),
+    );
     assert_eq!(run.code, 0, "{}", run.output());
     // The Polyteia settings still are.
     let run = connector(&["upload", "--file", file.to_str().unwrap()], &env(&[("POLYTEIA_BASE_URL", &api.url)]));
@@ -596,7 +623,10 @@ fn bad_log_flag_values_are_usage_errors_listing_the_valid_values() {
     // Valid values still work, in any case.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("o.parquet");
-    let run = connector(&["--log-level", "WARN", "--log-format", "Json", "export", "--output", file.to_str().unwrap()], &memory_source("SELECT 1"));
+    let run = connector(
+        &["--log-level", "WARN", "--log-format", "Json", "export", "--output", file.to_str().unwrap()],
+        &memory_source("SELECT 1"),
+    );
     assert_eq!(run.code, 0, "{}", run.output());
     assert!(run.stderr.is_empty(), "warn level hides the info lines: {}", run.stderr);
 }
@@ -636,7 +666,10 @@ fn secret_files_lose_trailing_white_space_and_refuse_control_characters() {
         let run = connector(&["upload", "--file", file.to_str().unwrap()], &vars);
         assert_eq!(run.code, 3, "{content:?}: {}", run.output());
         assert!(
-            run.stderr.contains(&format!("PERSONAL_ACCESS_TOKEN_FILE: file {} holds a control character", key_file.display())),
+            run.stderr.contains(&format!(
+                "PERSONAL_ACCESS_TOKEN_FILE: file {} holds a control character",
+                key_file.display()
+            )),
             "{}",
             run.stderr
         );
@@ -669,7 +702,10 @@ fn assert_every_line_is_json(run: &Run) -> Vec<serde_json::Value> {
     assert!(!run.stderr.is_empty());
     run.stderr
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{}", run.stderr)))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{}", run.stderr))
+        })
         .inspect(|v| assert!(v["timestamp"].is_string() && v["level"].is_string() && v["message"].is_string(), "{v}"))
         .collect()
 }
@@ -703,14 +739,19 @@ fn once_the_log_format_is_known_every_line_is_in_it() {
     let lines = assert_every_line_is_json(&run);
     assert_eq!(lines.len(), 1, "{}", run.stderr);
     assert_eq!(lines[0]["exit_code"], 2);
-    assert!(lines[0]["message"].as_str().unwrap().contains("[possible values: debug, info, warn, error]"), "{}", lines[0]);
+    assert!(
+        lines[0]["message"].as_str().unwrap().contains("[possible values: debug, info, warn, error]"),
+        "{}",
+        lines[0]
+    );
 
     // Text is a format too: the env-file error is a log line like any other.
     let run = connector(&["export", "--env-file", bad_env.to_str().unwrap(), "--output", output], &[]);
     assert_eq!(run.code, 3, "{}", run.output());
     let text_line = |l: &str| {
         let mut words = l.split_whitespace();
-        words.next().is_some_and(|t| chrono_like(t)) && words.next().is_some_and(|lvl| ["ERROR", "WARN", "INFO", "DEBUG"].contains(&lvl))
+        words.next().is_some_and(chrono_like)
+            && words.next().is_some_and(|lvl| ["ERROR", "WARN", "INFO", "DEBUG"].contains(&lvl))
     };
     assert!(run.stderr.lines().all(text_line), "{}", run.stderr);
     assert!(run.stderr.contains("cannot read env file") && run.stderr.contains("exit_code=3"), "{}", run.stderr);

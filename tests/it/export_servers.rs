@@ -185,7 +185,11 @@ fn a_refused_login_is_not_retried(kind: Kind) {
     let db = kind.create();
     let (run, _dir) = db.export(
         "SELECT 1",
-        &[("SOURCE_DATABASE_PASSWORD", "wrong-one"), ("SOURCE_CONNECT_MAX_ATTEMPTS", "3"), ("CONNECTOR_RETRY_BASE_MS", "20")],
+        &[
+            ("SOURCE_DATABASE_PASSWORD", "wrong-one"),
+            ("SOURCE_CONNECT_MAX_ATTEMPTS", "3"),
+            ("CONNECTOR_RETRY_BASE_MS", "20"),
+        ],
     );
     assert_eq!(run.code, 4, "{}", run.output());
     assert!(!run.stderr.contains("retrying"), "{}", run.stderr);
@@ -310,7 +314,8 @@ fn writes_are_refused_because_the_source_is_read_only(kind: Kind) {
     db.setup("CREATE TABLE t (id int); INSERT INTO t VALUES (1);");
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("x.parquet");
-    let run = connector(&["export", "--output", file.to_str().unwrap()], &db.env("INSERT INTO db.t VALUES (2) RETURNING id"));
+    let run =
+        connector(&["export", "--output", file.to_str().unwrap()], &db.env("INSERT INTO db.t VALUES (2) RETURNING id"));
     assert_eq!(run.code, 5, "{}", run.output());
     assert!(run.stderr.contains("read-only"), "{}", run.stderr);
     assert_eq!(db.admin("SELECT count(*) FROM t").trim(), "1");
@@ -349,8 +354,10 @@ fn compression_and_row_group_size_are_applied(kind: Kind) {
         // MariaDB's SEQUENCE engine provides seq_1_to_N.
         Kind::Mysql => "CREATE TABLE t AS SELECT seq AS id, md5(seq) AS h FROM seq_1_to_50000;",
     });
-    let (run, dir) =
-        db.export("SELECT * FROM db.t ORDER BY id", &[("PARQUET_COMPRESSION", "zstd"), ("PARQUET_ROW_GROUP_SIZE", "10000")]);
+    let (run, dir) = db.export(
+        "SELECT * FROM db.t ORDER BY id",
+        &[("PARQUET_COMPRESSION", "zstd"), ("PARQUET_ROW_GROUP_SIZE", "10000")],
+    );
     assert_eq!(run.code, 0, "{}", run.output());
     let conn = duckdb::Connection::open_in_memory().unwrap();
     let path = result_file(&dir).display().to_string();

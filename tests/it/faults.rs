@@ -89,7 +89,10 @@ fn an_unreachable_postgres_is_retried_with_backoff_then_exit_4() {
     assert_contains(&run.stderr, "source not reachable (attempt 1 of 3), retrying in");
     assert_contains(&run.stderr, "source not reachable (attempt 2 of 3), retrying in");
     assert!(!run.stderr.contains("attempt 3 of 3"), "{}", run.stderr);
-    assert_contains(&run.stderr, &format!("cannot connect to the postgres database city at 127.0.0.1:{closed_port} as reader"));
+    assert_contains(
+        &run.stderr,
+        &format!("cannot connect to the postgres database city at 127.0.0.1:{closed_port} as reader"),
+    );
     assert_contains(&run.stderr, "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT");
     assert!(started.elapsed() >= Duration::from_millis(60), "no backoff between attempts");
     assert!(api.requests().is_empty(), "nothing may be sent to the API: {:?}", api.paths());
@@ -207,7 +210,11 @@ fn a_mariadb_connection_killed_mid_query_fails_clearly_and_uploads_nothing() {
     check_finished_run(&secrets(&[&db.password]), &run, &["run"], Some(temp.path()));
     assert_eq!(run.code, 4, "{}", run.output());
     assert_contains(&run.stderr, "the connection to the source database was lost during the query");
-    assert!(run.stderr.contains("Lost connection") || run.stderr.contains("gone away") || run.stderr.contains("killed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Lost connection") || run.stderr.contains("gone away") || run.stderr.contains("killed"),
+        "{}",
+        run.stderr
+    );
     assert!(api.requests().is_empty(), "{:?}", api.paths());
     assert_temp_empty(temp.path());
 }
@@ -220,8 +227,10 @@ fn a_source_restarted_between_scheduled_cycles_is_used_again_by_a_later_cycle() 
     let password = "restart pw 'x\\y\"z";
     let pg = require(
         "restart",
-        TempPostgres::start("", "host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256", |_| Ok(()))
-            .map_err(|e| format!("cannot start a throw-away PostgreSQL instance: {e}")),
+        TempPostgres::start("", "host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256", |_| {
+            Ok(())
+        })
+        .map_err(|e| format!("cannot start a throw-away PostgreSQL instance: {e}")),
     );
     pg.sql("postgres", &format!("CREATE ROLE reader LOGIN PASSWORD {}", pg_quote_literal(password)));
     pg.sql("postgres", "CREATE DATABASE city OWNER reader");
@@ -246,7 +255,11 @@ fn a_source_restarted_between_scheduled_cycles_is_used_again_by_a_later_cycle() 
         base,
         &api.url,
         temp.path(),
-        &[("CRON_SCHEDULE", "*/2 * * * * *"), ("HEALTH_CHECK_PORT", &port.to_string()), ("SOURCE_CONNECT_MAX_ATTEMPTS", "2")],
+        &[
+            ("CRON_SCHEDULE", "*/2 * * * * *"),
+            ("HEALTH_CHECK_PORT", &port.to_string()),
+            ("SOURCE_CONNECT_MAX_ATTEMPTS", "2"),
+        ],
     );
     let child = spawn_connector(&["schedule"], &vars);
     let upload_count = || api.paths().iter().filter(|p| *p == "/upload").count();
@@ -313,7 +326,11 @@ fn server_errors_500_502_503_are_retried_until_the_upload_succeeds() {
     });
     let run = api_run(&api, &[("UPLOAD_MAX_ATTEMPTS", "5")]);
     assert_eq!(run.code, 0, "{}", run.output());
-    for expected in ["attempt 1 of 5 failed: upload: HTTP 500", "attempt 2 of 5 failed: upload: HTTP 502", "attempt 3 of 5 failed: upload: HTTP 503"] {
+    for expected in [
+        "attempt 1 of 5 failed: upload: HTTP 500",
+        "attempt 2 of 5 failed: upload: HTTP 502",
+        "attempt 3 of 5 failed: upload: HTTP 503",
+    ] {
         assert_contains(&run.stderr, expected);
     }
     let requests = api.requests();
@@ -366,8 +383,12 @@ fn a_connection_reset_in_the_middle_of_the_upload_body_is_retried_with_the_whole
     let temp = tempfile::tempdir().unwrap();
     // About 2.6 MB, more than the socket buffers hold: the reset hits the sender mid-body.
     let query = "SELECT i AS id, md5(i::VARCHAR) AS h FROM range(60000) t(i) ORDER BY id";
-    let vars =
-        run_env(memory_source(query), &api.url, temp.path(), &[("PARQUET_COMPRESSION", "uncompressed"), ("UPLOAD_MAX_ATTEMPTS", "3")]);
+    let vars = run_env(
+        memory_source(query),
+        &api.url,
+        temp.path(),
+        &[("PARQUET_COMPRESSION", "uncompressed"), ("UPLOAD_MAX_ATTEMPTS", "3")],
+    );
     let run = run_with_secrets_checked(&secrets(&[]), &["run"], &vars, Some(temp.path()));
     assert_eq!(run.code, 0, "{}", run.output());
     let exchanges = api.exchanges();
@@ -379,7 +400,9 @@ fn a_connection_reset_in_the_middle_of_the_upload_body_is_retried_with_the_whole
     assert!(uploads[1].request.complete && uploads[1].status == Some(200));
     assert_eq!(uploads[1].request.body.len(), announced, "the retry sends the whole file again");
     assert!(
-        run.stderr.contains("connection reset") || run.stderr.contains("connection closed") || run.stderr.contains("connection aborted"),
+        run.stderr.contains("connection reset")
+            || run.stderr.contains("connection closed")
+            || run.stderr.contains("connection aborted"),
         "the retry names the reset:\n{}",
         run.stderr
     );
@@ -424,16 +447,25 @@ fn refusals_401_403_404_412_are_never_retried() {
         ("/api", 403, r#"{"error": {"code": 403, "message": "no licence"}}"#, 10, "licence"),
         ("/api", 404, r#"{"error": {"code": 404, "message": "no such dataset"}}"#, 11, "check DATASET_ID"),
         ("/upload", 403, "forbidden", 10, "permission"),
-        ("/upload", 412, r#"{"error": "Data processing terms not acknowledged", "code": "dpa.not-acknowledged"}"#, 11, "data processing terms"),
+        (
+            "/upload",
+            412,
+            r#"{"error": "Data processing terms not acknowledged", "code": "dpa.not-acknowledged"}"#,
+            11,
+            "data processing terms",
+        ),
     ];
     for (path, status, body, code, hint) in cases {
-        let api = MockApi::replying(move |req: &Recorded, _| {
-            if req.path == path {
-                Reply::new(status, body)
-            } else {
-                Reply::new(200, token_body())
-            }
-        });
+        let api =
+            MockApi::replying(
+                move |req: &Recorded, _| {
+                    if req.path == path {
+                        Reply::new(status, body)
+                    } else {
+                        Reply::new(200, token_body())
+                    }
+                },
+            );
         let run = api_run(&api, &[("UPLOAD_MAX_ATTEMPTS", "4")]);
         assert_eq!(run.code, code, "{path} {status}:\n{}", run.output());
         assert_contains(&run.stderr, &format!("HTTP {status}"));
@@ -446,7 +478,9 @@ fn refusals_401_403_404_412_are_never_retried() {
 #[test]
 fn a_412_from_the_session_api_is_not_retried() {
     let api = MockApi::replying(|req: &Recorded, _| match req.path.as_str() {
-        "/rpc/auth/personalAccessKey/exchange" => Reply::new(200, format!(r#"{{"json": {{"token": "{SESSION_TOKEN}"}}}}"#)),
+        "/rpc/auth/personalAccessKey/exchange" => {
+            Reply::new(200, format!(r#"{{"json": {{"token": "{SESSION_TOKEN}"}}}}"#))
+        }
         _ => Reply::new(412, r#"{"error": "Data processing terms not acknowledged", "code": "dpa.not-acknowledged"}"#),
     });
     let run = api_run(&api, &[("POLYTEIA_ORGANIZATION_ID", "org_faults"), ("UPLOAD_MAX_ATTEMPTS", "4")]);
@@ -531,11 +565,12 @@ impl TinyDisk {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let mounted = match Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(dir.path()).output() {
-            Ok(out) if out.status.success() => Ok(()),
-            Ok(out) => Err(format!("cannot mount a tmpfs here: {}", String::from_utf8_lossy(&out.stderr).trim())),
-            Err(e) => Err(format!("cannot run mount: {e}")),
-        };
+        let mounted =
+            match Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(dir.path()).output() {
+                Ok(out) if out.status.success() => Ok(()),
+                Ok(out) => Err(format!("cannot mount a tmpfs here: {}", String::from_utf8_lossy(&out.stderr).trim())),
+                Err(e) => Err(format!("cannot run mount: {e}")),
+            };
         require("tmpfs", mounted);
         Some(TinyDisk { dir })
     }
@@ -594,7 +629,9 @@ fn spilling_into_a_full_temp_dir_is_a_local_io_error() {
     let output = temp_output.path().join("sorted.parquet");
     // A sort of ~100 MB in 30 MB of memory must spill to TEMP_DIR, which holds 256 KiB.
     let vars = with(
-        memory_source("SELECT i AS id, md5(i::VARCHAR) || md5((i + 1)::VARCHAR) AS h FROM range(1500000) t(i) ORDER BY h"),
+        memory_source(
+            "SELECT i AS id, md5(i::VARCHAR) || md5((i + 1)::VARCHAR) AS h FROM range(1500000) t(i) ORDER BY h",
+        ),
         &[("TEMP_DIR", disk.path().to_str().unwrap()), ("DUCKDB_MEMORY_LIMIT", "30MB"), ("DUCKDB_THREADS", "1")],
     );
     let args = ["export", "--output", output.to_str().unwrap()];

@@ -217,7 +217,11 @@ fn a_query_over_one_megabyte_works() {
     assert_no_panic(&run);
     assert_eq!(run.code, 0, "{}", &run.output()[..run.output().len().min(3000)]);
     assert_eq!(parquet_rows(&file), vec![row(&["1100000", "1"])]);
-    assert!(run.output().len() < 100_000, "the query text must not be logged whole ({} bytes of output)", run.output().len());
+    assert!(
+        run.output().len() < 100_000,
+        "the query text must not be logged whole ({} bytes of output)",
+        run.output().len()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -277,7 +281,10 @@ fn null_only_columns_are_kept_as_nulls() {
     db.exec("CREATE TABLE n (id int, t text, d date, x numeric(10,2)); INSERT INTO n (id) VALUES (1), (2);");
     let (run, file, _dir) = export(&db.env("SELECT * FROM db.n ORDER BY id"));
     assert_eq!(run.code, 0, "{}", run.output());
-    assert_eq!(parquet_rows(&file), vec![vec![Some("1".into()), None, None, None], vec![Some("2".into()), None, None, None]]);
+    assert_eq!(
+        parquet_rows(&file),
+        vec![vec![Some("1".into()), None, None, None], vec![Some("2".into()), None, None, None]]
+    );
 }
 
 #[test]
@@ -292,7 +299,12 @@ fn a_thousand_columns() {
     let db = PgDatabase::create();
     let columns: Vec<String> = (0..1000).map(|i| format!("c{i} int")).collect();
     let values = |base: i32| (0..1000).map(|i| (base + i).to_string()).collect::<Vec<_>>().join(", ");
-    db.exec(&format!("CREATE TABLE wide ({}); INSERT INTO wide VALUES ({}), ({});", columns.join(", "), values(0), values(1)));
+    db.exec(&format!(
+        "CREATE TABLE wide ({}); INSERT INTO wide VALUES ({}), ({});",
+        columns.join(", "),
+        values(0),
+        values(1)
+    ));
     let (run, file, _dir) = export(&db.env("SELECT * FROM db.wide ORDER BY c0"));
     assert_eq!(run.code, 0, "{}", &run.output()[..run.output().len().min(3000)]);
     let rows = parquet_rows(&file);
@@ -382,7 +394,11 @@ fn dataset_id_and_base_url_are_percent_encoded_in_paths() {
     });
     let vars = with(
         memory_source("SELECT 1 AS one"),
-        &[("PERSONAL_ACCESS_TOKEN", "pak_odd_secret_1"), ("POLYTEIA_BASE_URL", &format!("{}/tenantä", api.url)), ("DATASET_ID", ODD_ID)],
+        &[
+            ("PERSONAL_ACCESS_TOKEN", "pak_odd_secret_1"),
+            ("POLYTEIA_BASE_URL", &format!("{}/tenantä", api.url)),
+            ("DATASET_ID", ODD_ID),
+        ],
     );
     let run = connector(&["run"], &vars);
     assert_no_panic(&run);

@@ -4,7 +4,6 @@
 //! exposition the connector produces. `scripts/check-monitoring --install-only`
 //! installs both (scripts/test does it); a missing tool fails the test.
 
-
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -72,12 +71,8 @@ impl Pushgateway {
             cmd.arg(format!("--web.config.file={}", config.display()));
         }
         let child = cmd.spawn().expect("start prometheus-pushgateway");
-        let gateway = Pushgateway {
-            child,
-            port,
-            auth: auth.map(|(u, p, _)| (u.to_string(), p.to_string())),
-            _dir: dir,
-        };
+        let gateway =
+            Pushgateway { child, port, auth: auth.map(|(u, p, _)| (u.to_string(), p.to_string())), _dir: dir };
         wait_until("the Pushgateway to listen", Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
@@ -138,7 +133,11 @@ fn assert_promtool_accepts(what: &str, text: &str) {
     child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics on {what} ({}): {said}\n{text}", out.status);
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics on {what} ({}): {said}\n{text}",
+        out.status
+    );
 }
 
 /// The value of the one sample of `name` whose labels include all of
@@ -250,7 +249,11 @@ fn a_run_pushes_its_metrics_and_a_failed_run_keeps_the_last_success() {
     let run = connector(&["run"], &vars);
     let after = now();
     assert_eq!(run.code, 0, "{}", run.output());
-    assert!(run.stderr.contains(&format!("metrics pushed to {} (job {JOB}, instance ds_monitoring_1)", gateway.url())), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("metrics pushed to {} (job {JOB}, instance ds_monitoring_1)", gateway.url())),
+        "{}",
+        run.stderr
+    );
     assert!(warnings(&run).is_empty(), "{}", run.stderr);
 
     // The Pushgateway's own /metrics.
@@ -259,12 +262,24 @@ fn a_run_pushes_its_metrics_and_a_failed_run_keeps_the_last_success() {
     assert_eq!(sample(&exposed, "connector_last_run_exit_code", &run_group), Some(0.0));
     assert_eq!(sample(&exposed, "connector_last_run_result", &[("result", "success"), ("job", JOB)]), Some(1.0));
     assert!(sample(&exposed, "connector_last_run_bytes", &run_group).unwrap() > 0.0);
-    assert!(sample(&exposed, "connector_last_run_phase_seconds", &[("phase", "query"), ("instance", "ds_monitoring_1")]).is_some());
+    assert!(sample(
+        &exposed,
+        "connector_last_run_phase_seconds",
+        &[("phase", "query"), ("instance", "ds_monitoring_1")]
+    )
+    .is_some());
     let started = sample(&exposed, "connector_last_run_start_timestamp_seconds", &run_group).unwrap();
     let ended = sample(&exposed, "connector_last_run_timestamp_seconds", &run_group).unwrap();
-    let success = sample(&exposed, "connector_last_success_timestamp_seconds", &[("result", "success"), ("instance", "ds_monitoring_1")])
-        .expect("the success time is pushed");
-    assert!(before - 0.001 <= started && started <= ended && ended <= after + 0.001, "{before} {started} {ended} {after}");
+    let success = sample(
+        &exposed,
+        "connector_last_success_timestamp_seconds",
+        &[("result", "success"), ("instance", "ds_monitoring_1")],
+    )
+    .expect("the success time is pushed");
+    assert!(
+        before - 0.001 <= started && started <= ended && ended <= after + 0.001,
+        "{before} {started} {ended} {after}"
+    );
     assert_eq!(success, ended);
     assert_promtool_accepts("what was pushed", &connector_families(&exposed));
 
@@ -276,7 +291,8 @@ fn a_run_pushes_its_metrics_and_a_failed_run_keeps_the_last_success() {
     assert_eq!(run_api["connector_last_run_rows"]["type"], "GAUGE");
     assert_eq!(run_api["last_push_successful"], true);
     assert_eq!(group_value(run_api, "connector_last_success_timestamp_seconds"), None);
-    let success_api = group(&groups, &[("job", JOB), ("instance", "ds_monitoring_1"), ("result", "success")]).expect("the success group");
+    let success_api = group(&groups, &[("job", JOB), ("instance", "ds_monitoring_1"), ("result", "success")])
+        .expect("the success group");
     assert_eq!(group_value(success_api, "connector_last_success_timestamp_seconds"), Some(success));
 
     // A failing run (wrong database password): its exit code replaces the
@@ -287,12 +303,19 @@ fn a_run_pushes_its_metrics_and_a_failed_run_keeps_the_last_success() {
     assert_eq!(run.code, 4, "{}", run.output());
     let exposed = gateway.metrics();
     assert_eq!(sample(&exposed, "connector_last_run_exit_code", &run_group), Some(4.0), "{exposed}");
-    assert_eq!(sample(&exposed, "connector_last_run_result", &[("result", "source_unreachable"), ("job", JOB)]), Some(1.0));
+    assert_eq!(
+        sample(&exposed, "connector_last_run_result", &[("result", "source_unreachable"), ("job", JOB)]),
+        Some(1.0)
+    );
     assert_eq!(sample(&exposed, "connector_last_run_result", &[("result", "success"), ("job", JOB)]), None);
     assert_eq!(sample(&exposed, "connector_last_run_rows", &run_group), None, "a failed run has no rows");
     assert!(sample(&exposed, "connector_last_run_timestamp_seconds", &run_group).unwrap() > ended);
     assert_eq!(
-        sample(&exposed, "connector_last_success_timestamp_seconds", &[("result", "success"), ("instance", "ds_monitoring_1")]),
+        sample(
+            &exposed,
+            "connector_last_success_timestamp_seconds",
+            &[("result", "success"), ("instance", "ds_monitoring_1")]
+        ),
         Some(success),
         "the failed run must not erase the last success"
     );
@@ -311,7 +334,11 @@ fn a_stopped_pushgateway_costs_one_warning_and_not_the_exit_code() {
     assert_eq!(run.code, 0, "{}", run.output());
     let warned = warnings(&run);
     assert_eq!(warned.len(), 1, "{}", run.stderr);
-    assert!(warned[0].contains(&format!("metrics not pushed to {url}:")) && warned[0].contains("(after 3 attempts)"), "{}", warned[0]);
+    assert!(
+        warned[0].contains(&format!("metrics not pushed to {url}:")) && warned[0].contains("(after 3 attempts)"),
+        "{}",
+        warned[0]
+    );
     // Two retries, no more.
     assert!(run.stderr.contains("attempt 2 of 3 failed"), "{}", run.stderr);
     assert!(!run.stderr.contains("attempt 3 of 3 failed"), "{}", run.stderr);
@@ -325,7 +352,13 @@ fn basic_auth_a_wrong_password_is_a_warning_the_right_one_pushes() {
     let temp = tempfile::tempdir().unwrap();
     let secrets_dir = tempfile::tempdir().unwrap();
     let wrong = "wrong-pushgateway-password";
-    let secrets = Secrets::new([PAK, PUSH_PASSWORD, wrong, &format!("{PUSH_USER}:{PUSH_PASSWORD}"), &format!("{PUSH_USER}:{wrong}")]);
+    let secrets = Secrets::new([
+        PAK,
+        PUSH_PASSWORD,
+        wrong,
+        &format!("{PUSH_USER}:{PUSH_PASSWORD}"),
+        &format!("{PUSH_USER}:{wrong}"),
+    ]);
     let vars = run_env(
         duckdb_source(8),
         &api,
@@ -371,7 +404,10 @@ fn a_failed_configuration_and_an_interrupted_run_are_pushed_too() {
     assert_eq!(run.code, 3, "{}", run.output());
     let exposed = gateway.metrics();
     assert_eq!(sample(&exposed, "connector_last_run_exit_code", &labels), Some(3.0), "{exposed}");
-    assert_eq!(sample(&exposed, "connector_last_run_result", &[("result", "config"), ("instance", instance)]), Some(1.0));
+    assert_eq!(
+        sample(&exposed, "connector_last_run_result", &[("result", "config"), ("instance", instance)]),
+        Some(1.0)
+    );
     assert_eq!(sample(&exposed, "connector_last_success_timestamp_seconds", &[("instance", instance)]), None);
 
     // A query that runs until SIGTERM stops it.
@@ -383,7 +419,10 @@ fn a_failed_configuration_and_an_interrupted_run_are_pushed_too() {
     assert_eq!(run.code, 143, "{}", run.output());
     let exposed = gateway.metrics();
     assert_eq!(sample(&exposed, "connector_last_run_exit_code", &labels), Some(143.0), "{exposed}\n{}", run.stderr);
-    assert_eq!(sample(&exposed, "connector_last_run_result", &[("result", "terminated"), ("instance", instance)]), Some(1.0));
+    assert_eq!(
+        sample(&exposed, "connector_last_run_result", &[("result", "terminated"), ("instance", instance)]),
+        Some(1.0)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -407,7 +446,10 @@ fn the_textfile_is_written_atomically_and_keeps_the_last_success() {
             while !stop.load(Ordering::SeqCst) {
                 match std::fs::read_to_string(&file) {
                     Ok(text) => {
-                        assert!(text.ends_with('\n') && text.contains("connector_last_run_exit_code{"), "a partial file was read:\n{text:?}");
+                        assert!(
+                            text.ends_with('\n') && text.contains("connector_last_run_exit_code{"),
+                            "a partial file was read:\n{text:?}"
+                        );
                         assert!(text.contains("# TYPE connector_last_success_timestamp_seconds gauge\nconnector_last_success_timestamp_seconds{"),
                             "a partial file was read:\n{text:?}");
                         whole_reads += 1;
@@ -444,7 +486,8 @@ fn the_textfile_is_written_atomically_and_keeps_the_last_success() {
     assert_eq!(distinct.len(), inodes.len(), "{inodes:?}");
 
     // A failed run: its exit code, and the last success carried over.
-    let last_success = sample(&std::fs::read_to_string(&file).unwrap(), "connector_last_success_timestamp_seconds", &labels);
+    let last_success =
+        sample(&std::fs::read_to_string(&file).unwrap(), "connector_last_success_timestamp_seconds", &labels);
     let run = connector(&["run"], &with(vars, &[("SOURCE_DATABASE_SQL_QUERY", "SELECT * FROM no_such_table")]));
     assert_eq!(run.code, 5, "{}", run.output());
     let text = std::fs::read_to_string(&file).unwrap();

@@ -57,10 +57,8 @@ fn postgres_order_by_is_kept_in_the_parquet_file() {
         assert_descending(&dir.path().join("ordered.parquet"));
     }
     // The server's own SQL, ordered on the server.
-    let (run, dir) = export(
-        db.env("SELECT k FROM shuffled ORDER BY k DESC"),
-        &[("SOURCE_DATABASE_QUERY_DIALECT", "native")],
-    );
+    let (run, dir) =
+        export(db.env("SELECT k FROM shuffled ORDER BY k DESC"), &[("SOURCE_DATABASE_QUERY_DIALECT", "native")]);
     assert_eq!(run.code, 0, "{}", run.output());
     assert_descending(&dir.path().join("ordered.parquet"));
 }
@@ -77,10 +75,8 @@ fn mariadb_order_by_is_kept_in_the_parquet_file() {
         assert_eq!(run.code, 0, "{query}: {}", run.output());
         assert_descending(&dir.path().join("ordered.parquet"));
     }
-    let (run, dir) = export(
-        db.env("SELECT k FROM shuffled ORDER BY k DESC"),
-        &[("SOURCE_DATABASE_QUERY_DIALECT", "native")],
-    );
+    let (run, dir) =
+        export(db.env("SELECT k FROM shuffled ORDER BY k DESC"), &[("SOURCE_DATABASE_QUERY_DIALECT", "native")]);
     assert_eq!(run.code, 0, "{}", run.output());
     assert_descending(&dir.path().join("ordered.parquet"));
 }

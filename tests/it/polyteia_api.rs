@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use connector::config::{BaseUrl, NetworkSettings, Organization, PolyteiaSettings};
-use connector::network::Network;
 use connector::error::{Error, ErrorKind};
+use connector::network::Network;
 use connector::polyteia::session::{DatasetInfo, SessionApi};
 use connector::polyteia::upload_token::UploadTokenApi;
-use connector::polyteia::{api_for, Api, IngestOutcome, CheckResult, UploadReceipt};
+use connector::polyteia::{api_for, Api, CheckResult, IngestOutcome, UploadReceipt};
 use connector::retry::RetryPolicy;
 use connector::secret::Secret;
 use serde_json::{json, Value};
@@ -171,7 +171,12 @@ fn assert_multipart(upload: &Recorded, file_name_in_header: &str, file_bytes: &[
             "Content-Disposition: form-data; name=\"file\"; filename=\"{file_name_in_header}\"\r\nContent-Type: application/vnd.apache.parquet"
         )
     );
-    assert!(content == file_bytes, "uploaded bytes differ from the file ({} vs {} bytes)", content.len(), file_bytes.len());
+    assert!(
+        content == file_bytes,
+        "uploaded bytes differ from the file ({} vs {} bytes)",
+        content.len(),
+        file_bytes.len()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -201,7 +206,10 @@ fn upload_token_api_sends_the_contract_requests() {
     assert_eq!(token_request.method, "POST");
     assert_eq!(token_request.header("Authorization"), Some(format!("Bearer {PAK}").as_str()));
     assert_eq!(token_request.header("Content-Type"), Some("application/json"));
-    assert_eq!(token_request.header("Content-Length").map(|v| v.parse::<usize>().unwrap()), Some(token_request.body.len()));
+    assert_eq!(
+        token_request.header("Content-Length").map(|v| v.parse::<usize>().unwrap()),
+        Some(token_request.body.len())
+    );
     assert!(token_request.header("User-Agent").unwrap().starts_with("polyteia-db-connector/"));
     assert_eq!(
         token_request.json(),
@@ -230,13 +238,30 @@ fn file_name_with_quote_and_backslash_is_escaped() {
 #[test]
 fn status_table_final_answers_on_the_token_request() {
     let cases: [(u16, String, ErrorKind, &str); 5] = [
-        (401, r#"{"error": {"code": 401, "message": "invalid key"}}"#.into(), ErrorKind::ApiAuth,
-         "check PERSONAL_ACCESS_TOKEN (wrong, revoked or expired)"),
-        (403, r#"{"error": {"code": 403, "message": "no licence", "details": [{"reason": "LICENCE_MISSING"}]}}"#.into(),
-         ErrorKind::ApiAuth, "licence"),
-        (404, r#"{"error": {"code": 404, "message": "dataset not found"}}"#.into(), ErrorKind::ApiRejected, "check DATASET_ID"),
-        (412, r#"{"error": {"code": 412, "message": "terms"}}"#.into(), ErrorKind::ApiRejected,
-         "acknowledge the data processing terms in Polyteia"),
+        (
+            401,
+            r#"{"error": {"code": 401, "message": "invalid key"}}"#.into(),
+            ErrorKind::ApiAuth,
+            "check PERSONAL_ACCESS_TOKEN (wrong, revoked or expired)",
+        ),
+        (
+            403,
+            r#"{"error": {"code": 403, "message": "no licence", "details": [{"reason": "LICENCE_MISSING"}]}}"#.into(),
+            ErrorKind::ApiAuth,
+            "licence",
+        ),
+        (
+            404,
+            r#"{"error": {"code": 404, "message": "dataset not found"}}"#.into(),
+            ErrorKind::ApiRejected,
+            "check DATASET_ID",
+        ),
+        (
+            412,
+            r#"{"error": {"code": 412, "message": "terms"}}"#.into(),
+            ErrorKind::ApiRejected,
+            "acknowledge the data processing terms in Polyteia",
+        ),
         (422, "unprocessable".into(), ErrorKind::ApiRejected, "the request was rejected"),
     ];
     let dir = tempfile::tempdir().unwrap();
@@ -256,7 +281,13 @@ fn status_table_final_answers_on_the_token_request() {
 fn final_answers_on_the_upload_keep_the_body_text_as_reason() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = parquet_file(dir.path(), "x.parquet");
-    for (status, kind) in [(401, ErrorKind::ApiAuth), (403, ErrorKind::ApiAuth), (404, ErrorKind::ApiRejected), (412, ErrorKind::ApiRejected), (413, ErrorKind::ApiRejected)] {
+    for (status, kind) in [
+        (401, ErrorKind::ApiAuth),
+        (403, ErrorKind::ApiAuth),
+        (404, ErrorKind::ApiRejected),
+        (412, ErrorKind::ApiRejected),
+        (413, ErrorKind::ApiRejected),
+    ] {
         let mock = MockApi::replying(move |req, _| match req.path.as_str() {
             "/api" => reply(200, token_body(UPLOAD_TOKEN)),
             _ => reply(status, "Data processing terms not acknowledged\n"),
@@ -597,7 +628,8 @@ fn proxied_settings(mock: &MockApi, proxy: &str) -> PolyteiaSettings {
     let port = mock.url.rsplit(':').next().unwrap();
     let mut s = settings(&format!("http://api.polyteia.test:{port}"), None);
     let url = format!("http://conn-user:{PROXY_PASSWORD_ENCODED}@{proxy}");
-    s.network = network_path(&s.base_url, NetworkSettings::from_vars(|name| (name == "HTTP_PROXY").then(|| url.clone())));
+    s.network =
+        network_path(&s.base_url, NetworkSettings::from_vars(|name| (name == "HTTP_PROXY").then(|| url.clone())));
     s
 }
 
@@ -669,7 +701,10 @@ fn a_proxy_refusing_the_credentials_is_final_and_named() {
     // check: the network path fails with that error, the key is not blamed.
     let checks = token_api(&settings).preflight();
     assert!(matches!(&checks[0].outcome, CheckResult::Failed(e) if e.kind() == ErrorKind::ProxyRefused), "{checks:?}");
-    assert!(matches!(&checks[1].outcome, CheckResult::Skipped(r) if r == "needs a working network path to the API"), "{checks:?}");
+    assert!(
+        matches!(&checks[1].outcome, CheckResult::Skipped(r) if r == "needs a working network path to the API"),
+        "{checks:?}"
+    );
     assert_no_proxy_password(&format!("{checks:?}"));
 }
 
@@ -689,7 +724,10 @@ fn a_proxy_that_cannot_reach_the_api_or_is_down_is_retried() {
     let (proxy, heads) = connect_proxy(mock.url.trim_start_matches("http://"), 502);
     let err = token_api(&proxied_settings(&mock, &proxy)).can_generate_token().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ApiUnavailable, "{err}");
-    assert!(err.message().contains(&format!("the proxy {proxy} could not connect to the API: HTTP 502 Bad Gateway")), "{err}");
+    assert!(
+        err.message().contains(&format!("the proxy {proxy} could not connect to the API: HTTP 502 Bad Gateway")),
+        "{err}"
+    );
     assert_eq!(heads.lock().unwrap().len(), 4, "every attempt goes through the proxy");
 
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -702,7 +740,10 @@ fn a_proxy_that_cannot_reach_the_api_or_is_down_is_retried() {
     assert!(err.message().contains(&format!("(through the proxy {down})")), "{err}");
     assert_no_proxy_password(err.message());
     let checks = token_api(&settings).preflight();
-    assert!(matches!(&checks[0].outcome, CheckResult::Failed(e) if e.kind() == ErrorKind::ApiUnavailable), "{checks:?}");
+    assert!(
+        matches!(&checks[0].outcome, CheckResult::Failed(e) if e.kind() == ErrorKind::ApiUnavailable),
+        "{checks:?}"
+    );
 }
 
 fn base64_of(text: &str) -> String {
@@ -735,7 +776,9 @@ fn can_generate_token_for_check() {
 fn api_for_picks_the_generation_and_needs_the_settings() {
     let api = api_for(&settings("https://app.polyteia.com", None), no_cancel()).unwrap();
     assert_eq!(api.describe(), "upload-token API at https://app.polyteia.com");
-    let api = api_for(&settings("https://web.polyteia.de", Some(Organization::Slug("musterstadt".into()))), no_cancel()).unwrap();
+    let api =
+        api_for(&settings("https://web.polyteia.de", Some(Organization::Slug("musterstadt".into()))), no_cancel())
+            .unwrap();
     assert_eq!(api.describe(), "session API at https://web.polyteia.de (organization slug musterstadt)");
     // The key and the dataset are not optional in `PolyteiaSettings`: the
     // configuration refuses to build it without them (config.rs tests).
@@ -748,11 +791,14 @@ fn session_mock(ingest: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Mock
     MockApi::replying(move |req, n| match req.path.as_str() {
         "/rpc/auth/personalAccessKey/exchange" => reply(
             200,
-            rpc(json!({"token": SESSION_TOKEN, "expiresAt": "2030-01-01T00:00:00.000Z", "organizationId": "org_test_9", "scope": "organization"})),
+            rpc(
+                json!({"token": SESSION_TOKEN, "expiresAt": "2030-01-01T00:00:00.000Z", "organizationId": "org_test_9", "scope": "organization"}),
+            ),
         ),
         p if p.starts_with("/api/upload/dataset/") => reply(
             200,
-            json!({"ok": true, "ingestId": "dsig_42", "size": 21, "contentType": "application/vnd.apache.parquet"}).to_string(),
+            json!({"ok": true, "ingestId": "dsig_42", "size": 21, "contentType": "application/vnd.apache.parquet"})
+                .to_string(),
         ),
         "/rpc/dataset/getDatasetIngestStatus" => ingest(n),
         _ => reply(404, "no such path"),
@@ -774,7 +820,10 @@ fn session_api_exchanges_uploads_and_waits_for_the_ingest() {
     let receipt = api.upload(&file, &ignore_progress()).unwrap();
     assert_eq!(receipt, UploadReceipt { ingest_id: Some("dsig_42".into()), attempts: 1 });
     let outcome = api.wait_for_ingest(&receipt).unwrap();
-    assert!(matches!(outcome, IngestOutcome::Completed { waited } if waited >= Duration::from_millis(40)), "{outcome:?}");
+    assert!(
+        matches!(outcome, IngestOutcome::Completed { waited } if waited >= Duration::from_millis(40)),
+        "{outcome:?}"
+    );
 
     let requests = mock.requests();
     assert_eq!(
@@ -842,12 +891,25 @@ fn session_status_table() {
 
     // Final answers on the upload.
     let cases: [(u16, Value, ErrorKind, &str); 4] = [
-        (412, json!({"error": "Data processing terms not acknowledged", "code": "dpa.not-acknowledged"}), ErrorKind::ApiRejected,
-         "acknowledge the data processing terms in Polyteia"),
-        (404, json!({"error": "Dataset not found", "code": "dataset.not-found"}), ErrorKind::ApiRejected,
-         "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG"),
+        (
+            412,
+            json!({"error": "Data processing terms not acknowledged", "code": "dpa.not-acknowledged"}),
+            ErrorKind::ApiRejected,
+            "acknowledge the data processing terms in Polyteia",
+        ),
+        (
+            404,
+            json!({"error": "Dataset not found", "code": "dataset.not-found"}),
+            ErrorKind::ApiRejected,
+            "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG",
+        ),
         (403, json!({"error": "Forbidden", "code": "dataset.forbidden"}), ErrorKind::ApiAuth, "licence"),
-        (400, json!({"error": "Not a Parquet file", "code": "upload.invalid"}), ErrorKind::ApiRejected, "the request was rejected"),
+        (
+            400,
+            json!({"error": "Not a Parquet file", "code": "upload.invalid"}),
+            ErrorKind::ApiRejected,
+            "the request was rejected",
+        ),
     ];
     for (status, body, kind, hint) in cases {
         let reason = body["code"].as_str().unwrap().to_string();
@@ -962,7 +1024,9 @@ fn session_check_lookups() {
             "/rpc/auth/personalAccessKey/exchange" => reply(200, rpc(json!({"token": SESSION_TOKEN}))),
             "/rpc/dataset/getDatasetById" => reply(
                 200,
-                rpc(json!({"id": params["id"], "organizationId": "org_test_9", "solutionId": "sol_3", "name": "Permits"})),
+                rpc(
+                    json!({"id": params["id"], "organizationId": "org_test_9", "solutionId": "sol_3", "name": "Permits"}),
+                ),
             ),
             "/rpc/dpa/getMyAcceptanceStatus" => {
                 reply(200, rpc(json!({"acknowledged": params["solutionId"] == "sol_3"})))
@@ -978,7 +1042,12 @@ fn session_check_lookups() {
     api.exchange().unwrap();
     assert_eq!(
         api.dataset().unwrap(),
-        DatasetInfo { id: DATASET.into(), organization_id: "org_test_9".into(), solution_id: "sol_3".into(), name: "Permits".into() }
+        DatasetInfo {
+            id: DATASET.into(),
+            organization_id: "org_test_9".into(),
+            solution_id: "sol_3".into(),
+            name: "Permits".into()
+        }
     );
     assert!(api.terms_acknowledged("sol_3").unwrap());
     assert!(!api.terms_acknowledged("sol_other").unwrap());

@@ -10,9 +10,9 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use connector::config::{Env, ExportConfig, QueryDialect, RunConfig, SourceKind, SourceSettings, SslMode};
-use connector::sql::{clean_query, has_several_statements};
 use connector::secret::Secret;
 use connector::source::{mysql_dsn, mysql_secret_sql, postgres_conninfo};
+use connector::sql::{clean_query, has_several_statements};
 use proptest::prelude::*;
 
 use crate::common::secrets::{run_with_secrets_checked, Secrets};
@@ -182,8 +182,22 @@ fn text() -> impl Strategy<Value = String> {
         // Mostly the characters that break quoting…
         proptest::collection::vec(
             prop_oneof![
-                Just('\''), Just('"'), Just('\\'), Just(' '), Just('='), Just('@'), Just(';'), Just('\t'),
-                Just('\n'), Just('$'), Just('%'), Just('ä'), Just('€'), Just('😀'), Just('\u{0b}'), Just('#'),
+                Just('\''),
+                Just('"'),
+                Just('\\'),
+                Just(' '),
+                Just('='),
+                Just('@'),
+                Just(';'),
+                Just('\t'),
+                Just('\n'),
+                Just('$'),
+                Just('%'),
+                Just('ä'),
+                Just('€'),
+                Just('😀'),
+                Just('\u{0b}'),
+                Just('#'),
                 proptest::char::range('a', 'z'),
             ],
             0..24
@@ -195,14 +209,27 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn option_key() -> impl Strategy<Value = String> {
-    "[a-z][a-z0-9_]{0,12}"
-        .prop_filter("not a key with its own variable, nor one we add", |k| {
-            ![
-                "host", "hostaddr", "port", "user", "password", "passwd", "dbname", "db", "database", "sslmode", "ssl_mode",
-                "sslrootcert", "ssl_ca", "application_name", "connect_timeout", "compression",
-            ]
-            .contains(&k.as_str())
-        })
+    "[a-z][a-z0-9_]{0,12}".prop_filter("not a key with its own variable, nor one we add", |k| {
+        ![
+            "host",
+            "hostaddr",
+            "port",
+            "user",
+            "password",
+            "passwd",
+            "dbname",
+            "db",
+            "database",
+            "sslmode",
+            "ssl_mode",
+            "sslrootcert",
+            "ssl_ca",
+            "application_name",
+            "connect_timeout",
+            "compression",
+        ]
+        .contains(&k.as_str())
+    })
 }
 
 fn settings(kind: SourceKind) -> impl Strategy<Value = SourceSettings> {
@@ -225,7 +252,10 @@ fn settings(kind: SourceKind) -> impl Strategy<Value = SourceSettings> {
                 password: Some(Secret::new(password)),
                 database,
                 query: "SELECT 1".into(),
-                ssl_mode: SslMode::parse(kind, if kind == SourceKind::Postgres { "verify-full" } else { "verify_identity" }),
+                ssl_mode: SslMode::parse(
+                    kind,
+                    if kind == SourceKind::Postgres { "verify-full" } else { "verify_identity" },
+                ),
                 ssl_root_cert: ssl_root_cert.map(PathBuf::from),
                 options,
                 dialect: QueryDialect::DuckDb,
@@ -309,8 +339,19 @@ fn password() -> impl Strategy<Value = String> {
     prop_oneof![
         proptest::collection::vec(
             prop_oneof![
-                Just('\''), Just('"'), Just('\\'), Just(' '), Just('='), Just('@'), Just(';'), Just('$'), Just('ä'),
-                Just('😀'), Just('%'), Just('#'), proptest::char::range('!', '~'),
+                Just('\''),
+                Just('"'),
+                Just('\\'),
+                Just(' '),
+                Just('='),
+                Just('@'),
+                Just(';'),
+                Just('$'),
+                Just('ä'),
+                Just('😀'),
+                Just('%'),
+                Just('#'),
+                proptest::char::range('!', '~'),
             ],
             8..16
         )
@@ -360,13 +401,36 @@ fn env_key() -> impl Strategy<Value = String> {
 
 /// The variables the connector reads, for the never-panics property.
 const VARIABLES: [&str; 30] = [
-    "SOURCE_DATABASE_TYPE", "SOURCE_DATABASE_HOST", "SOURCE_DATABASE_PORT", "SOURCE_DATABASE_USER",
-    "SOURCE_DATABASE_PASSWORD", "SOURCE_DATABASE_NAME", "SOURCE_DATABASE_SQL_QUERY", "SOURCE_DATABASE_SSL_MODE",
-    "SOURCE_DATABASE_SSL_ROOT_CERT", "SOURCE_DATABASE_OPTIONS", "SOURCE_DATABASE_QUERY_DIALECT",
-    "SOURCE_CONNECT_MAX_ATTEMPTS", "PERSONAL_ACCESS_TOKEN", "POLYTEIA_BASE_URL", "DATASET_ID",
-    "POLYTEIA_ORGANIZATION_ID", "POLYTEIA_ORGANIZATION_SLUG", "INGEST_POLL_INTERVAL", "INGEST_TIMEOUT", "HTTP_TIMEOUT",
-    "UPLOAD_MAX_ATTEMPTS", "UPLOAD_MAX_BACKOFF", "DUCKDB_MEMORY_LIMIT", "DUCKDB_THREADS", "TEMP_DIR",
-    "PARQUET_COMPRESSION", "PARQUET_ROW_GROUP_SIZE", "ALLOW_EMPTY_RESULT", "LOG_LEVEL", "HEALTH_CHECK_PORT",
+    "SOURCE_DATABASE_TYPE",
+    "SOURCE_DATABASE_HOST",
+    "SOURCE_DATABASE_PORT",
+    "SOURCE_DATABASE_USER",
+    "SOURCE_DATABASE_PASSWORD",
+    "SOURCE_DATABASE_NAME",
+    "SOURCE_DATABASE_SQL_QUERY",
+    "SOURCE_DATABASE_SSL_MODE",
+    "SOURCE_DATABASE_SSL_ROOT_CERT",
+    "SOURCE_DATABASE_OPTIONS",
+    "SOURCE_DATABASE_QUERY_DIALECT",
+    "SOURCE_CONNECT_MAX_ATTEMPTS",
+    "PERSONAL_ACCESS_TOKEN",
+    "POLYTEIA_BASE_URL",
+    "DATASET_ID",
+    "POLYTEIA_ORGANIZATION_ID",
+    "POLYTEIA_ORGANIZATION_SLUG",
+    "INGEST_POLL_INTERVAL",
+    "INGEST_TIMEOUT",
+    "HTTP_TIMEOUT",
+    "UPLOAD_MAX_ATTEMPTS",
+    "UPLOAD_MAX_BACKOFF",
+    "DUCKDB_MEMORY_LIMIT",
+    "DUCKDB_THREADS",
+    "TEMP_DIR",
+    "PARQUET_COMPRESSION",
+    "PARQUET_ROW_GROUP_SIZE",
+    "ALLOW_EMPTY_RESULT",
+    "LOG_LEVEL",
+    "HEALTH_CHECK_PORT",
 ];
 
 proptest! {
@@ -393,7 +457,7 @@ proptest! {
         let mut bytes = lines.join("\n").into_bytes();
         bytes.extend_from_slice(&raw_tail);
         std::fs::write(&file, &bytes).unwrap();
-        match Env::load(&[file.clone()]) {
+        match Env::load(std::slice::from_ref(&file)) {
             Ok(_) => {}
             Err(e) => {
                 prop_assert_eq!(e.exit_code(), 3);
@@ -414,7 +478,7 @@ proptest! {
         let file = dir.path().join("quoted.env");
         let text: String = pairs.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect();
         std::fs::write(&file, &text).unwrap();
-        let env = Env::load(&[file.clone()]).map_err(|e| TestCaseError::fail(format!("{e}: {text:?}")))?;
+        let env = Env::load(std::slice::from_ref(&file)).map_err(|e| TestCaseError::fail(format!("{e}: {text:?}")))?;
         for (k, v) in &pairs {
             let expected = if v.trim().is_empty() { None } else { Some(v.as_str()) };
             prop_assert_eq!(env.get(k), expected, "{:?}", text);
@@ -434,7 +498,7 @@ proptest! {
         let escape = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$");
         let text: String = pairs.iter().map(|(k, v)| format!("{k}=\"{}\"\n", escape(v))).collect();
         std::fs::write(&file, &text).unwrap();
-        let env = Env::load(&[file.clone()]).map_err(|e| TestCaseError::fail(format!("{e}: {text:?}")))?;
+        let env = Env::load(std::slice::from_ref(&file)).map_err(|e| TestCaseError::fail(format!("{e}: {text:?}")))?;
         for (k, v) in &pairs {
             let expected = if v.trim().is_empty() { None } else { Some(v.as_str()) };
             prop_assert_eq!(env.get(k), expected, "{:?}", text);

@@ -16,7 +16,10 @@ fn assert_streamed_multipart(upload: &Recorded, file_name: &str) {
     assert_eq!(upload.header("Transfer-Encoding"), None, "upload must not be chunked");
     assert!(upload.header("Content-Type").unwrap().starts_with("multipart/form-data; boundary="));
     let (part_headers, content) = upload.multipart_part();
-    assert!(part_headers.contains(&format!("Content-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"")), "{part_headers}");
+    assert!(
+        part_headers.contains(&format!("Content-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"")),
+        "{part_headers}"
+    );
     assert!(part_headers.contains("Content-Type: application/vnd.apache.parquet"), "{part_headers}");
     assert!(content.starts_with(b"PAR1") && content.ends_with(b"PAR1"), "part content is not a Parquet file");
 }
@@ -63,7 +66,10 @@ fn run_uploads_postgres_rows_through_the_upload_token_api() {
     assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "temp files left behind");
 
     let requests = api.requests();
-    assert_eq!(requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect::<Vec<_>>(), [("POST", "/api"), ("POST", "/upload")]);
+    assert_eq!(
+        requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect::<Vec<_>>(),
+        [("POST", "/api"), ("POST", "/upload")]
+    );
     let token_request = &requests[0];
     assert_eq!(token_request.header("Authorization"), Some(format!("Bearer {PAK}").as_str()));
     assert!(token_request.header("Content-Type").unwrap().starts_with("application/json"));
@@ -97,11 +103,15 @@ fn run_uploads_mariadb_rows_through_the_session_api_and_waits_for_the_ingest() {
     let api = MockApi::start(|req, index| match req.path.as_str() {
         "/rpc/auth/personalAccessKey/exchange" => (
             200,
-            format!(r#"{{"json": {{"token": "{SESSION_TOKEN}", "expiresAt": "2030-01-01T00:00:00.000Z", "organizationId": "org_9", "scope": "organization"}}}}"#),
+            format!(
+                r#"{{"json": {{"token": "{SESSION_TOKEN}", "expiresAt": "2030-01-01T00:00:00.000Z", "organizationId": "org_9", "scope": "organization"}}}}"#
+            ),
         ),
-        "/api/upload/dataset/ds_e2e_1" => {
-            (200, r#"{"ok": true, "ingestId": "dsig_e2e_5", "size": 21, "contentType": "application/vnd.apache.parquet"}"#.into())
-        }
+        "/api/upload/dataset/ds_e2e_1" => (
+            200,
+            r#"{"ok": true, "ingestId": "dsig_e2e_5", "size": 21, "contentType": "application/vnd.apache.parquet"}"#
+                .into(),
+        ),
         "/rpc/dataset/getDatasetIngestStatus" if index == 0 => (200, r#"{"json": {"status": "pending"}}"#.into()),
         "/rpc/dataset/getDatasetIngestStatus" if index == 1 => (200, r#"{"json": {"status": "running"}}"#.into()),
         "/rpc/dataset/getDatasetIngestStatus" => (200, r#"{"json": {"status": "completed"}, "meta": []}"#.into()),
@@ -154,7 +164,8 @@ fn run_uploads_mariadb_rows_through_the_session_api_and_waits_for_the_ingest() {
 fn a_revoked_key_fails_with_the_auth_code_and_uploads_nothing() {
     let db = PgDatabase::create();
     db.exec("CREATE TABLE t (id int); INSERT INTO t VALUES (1);");
-    let api = MockApi::start(|_, _| (401, r#"{"error": {"code": 401, "message": "invalid personal access token"}}"#.into()));
+    let api =
+        MockApi::start(|_, _| (401, r#"{"error": {"code": 401, "message": "invalid personal access token"}}"#.into()));
     let temp = tempfile::tempdir().unwrap();
     let run = connector(&["run"], &run_env(db.env("SELECT * FROM db.t"), &api, temp.path(), &[]));
     assert_eq!(run.code, 10, "{}", run.output());
@@ -181,7 +192,11 @@ fn transient_failures_are_retried_with_a_fresh_token_and_the_whole_file() {
     assert_eq!(api.paths(), ["/api", "/upload", "/api", "/upload", "/api", "/upload"]);
     let uploads: Vec<&Recorded> = requests.iter().filter(|r| r.path == "/upload").collect();
     for (i, upload) in uploads.iter().enumerate() {
-        assert_eq!(upload.header("X-Upload-Token"), Some(format!("{UPLOAD_TOKEN}-{i}").as_str()), "fresh token per attempt");
+        assert_eq!(
+            upload.header("X-Upload-Token"),
+            Some(format!("{UPLOAD_TOKEN}-{i}").as_str()),
+            "fresh token per attempt"
+        );
         assert_eq!(upload.multipart_part().1, uploads[2].multipart_part().1, "every attempt sends the whole file");
     }
     assert_eq!(uploaded_rows(uploads[2]).len(), 5000);
@@ -197,7 +212,8 @@ fn a_failed_ingest_fails_the_run_with_the_platform_message() {
         _ => (200, r#"{"json": {"status": "failed", "errorMessage": "column id: expected string"}}"#.into()),
     });
     let temp = tempfile::tempdir().unwrap();
-    let vars = run_env(db.env("SELECT * FROM db.t"), &api, temp.path(), &[("POLYTEIA_ORGANIZATION_SLUG", "musterstadt")]);
+    let vars =
+        run_env(db.env("SELECT * FROM db.t"), &api, temp.path(), &[("POLYTEIA_ORGANIZATION_SLUG", "musterstadt")]);
     let run = connector(&["run"], &vars);
     assert_eq!(run.code, 13, "{}", run.output());
     assert!(run.stderr.contains("column id: expected string"), "{}", run.stderr);
@@ -209,7 +225,11 @@ fn a_failed_ingest_fails_the_run_with_the_platform_message() {
 fn run_requires_the_polyteia_settings() {
     let run = connector(
         &["run"],
-        &env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1")]),
+        &env(&[
+            ("SOURCE_DATABASE_TYPE", "duckdb"),
+            ("SOURCE_DATABASE_NAME", ":memory:"),
+            ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1"),
+        ]),
     );
     assert_eq!(run.code, 3, "{}", run.output());
     assert!(run.stderr.contains("PERSONAL_ACCESS_TOKEN: is required"), "{}", run.stderr);
@@ -222,16 +242,25 @@ fn upload_sends_an_existing_parquet_file_unchanged() {
     let file = dir.path().join("prepared.parquet");
     let export = connector(
         &["export", "--output", file.to_str().unwrap()],
-        &env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"),
-               ("SOURCE_DATABASE_SQL_QUERY", "SELECT i AS n, 'row ' || i AS label FROM range(1000) t(i)")]),
+        &env(&[
+            ("SOURCE_DATABASE_TYPE", "duckdb"),
+            ("SOURCE_DATABASE_NAME", ":memory:"),
+            ("SOURCE_DATABASE_SQL_QUERY", "SELECT i AS n, 'row ' || i AS label FROM range(1000) t(i)"),
+        ]),
     );
     assert_eq!(export.code, 0, "{}", export.output());
     let api = MockApi::start(|req, _| match req.path.as_str() {
         "/api" => (200, format!(r#"{{"data": {{"token": "{UPLOAD_TOKEN}"}}}}"#)),
         _ => (200, "OK".into()),
     });
-    let vars = env(&[("PERSONAL_ACCESS_TOKEN", PAK), ("POLYTEIA_BASE_URL", &api.url), ("DATASET_ID", "ds_up"),
-                     ("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1")]);
+    let vars = env(&[
+        ("PERSONAL_ACCESS_TOKEN", PAK),
+        ("POLYTEIA_BASE_URL", &api.url),
+        ("DATASET_ID", "ds_up"),
+        ("SOURCE_DATABASE_TYPE", "duckdb"),
+        ("SOURCE_DATABASE_NAME", ":memory:"),
+        ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1"),
+    ]);
     let run = connector(&["upload", "--file", file.to_str().unwrap()], &vars);
     assert_eq!(run.code, 0, "{}", run.output());
     assert!(run.stderr.contains("upload finished: 1000 rows"), "{}", run.stderr);
@@ -276,17 +305,26 @@ fn a_progress_bar_shows_on_a_terminal_in_text_mode_only() {
     let file = dir.path().join("big.parquet");
     let export = connector(
         &["export", "--output", file.to_str().unwrap()],
-        &env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"),
-               ("PARQUET_COMPRESSION", "uncompressed"),
-               ("SOURCE_DATABASE_SQL_QUERY", "SELECT i, md5(i::VARCHAR) AS h FROM range(600000) t(i)")]),
+        &env(&[
+            ("SOURCE_DATABASE_TYPE", "duckdb"),
+            ("SOURCE_DATABASE_NAME", ":memory:"),
+            ("PARQUET_COMPRESSION", "uncompressed"),
+            ("SOURCE_DATABASE_SQL_QUERY", "SELECT i, md5(i::VARCHAR) AS h FROM range(600000) t(i)"),
+        ]),
     );
     assert_eq!(export.code, 0, "{}", export.output());
     let api = MockApi::start(|req, _| match req.path.as_str() {
         "/api" => (200, format!(r#"{{"data": {{"token": "{UPLOAD_TOKEN}"}}}}"#)),
         _ => (200, "OK".into()),
     });
-    let vars = env(&[("PERSONAL_ACCESS_TOKEN", PAK), ("POLYTEIA_BASE_URL", &api.url), ("DATASET_ID", "ds_tty"),
-                     ("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1")]);
+    let vars = env(&[
+        ("PERSONAL_ACCESS_TOKEN", PAK),
+        ("POLYTEIA_BASE_URL", &api.url),
+        ("DATASET_ID", "ds_tty"),
+        ("SOURCE_DATABASE_TYPE", "duckdb"),
+        ("SOURCE_DATABASE_NAME", ":memory:"),
+        ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1"),
+    ]);
     let args = format!("upload --file '{}'", file.display());
     let (code, screen) = connector_in_terminal(&args, &vars);
     assert_eq!(code, 0, "{screen}");

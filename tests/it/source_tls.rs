@@ -76,7 +76,10 @@ fn postgres_over_tls_require_verify_full_and_the_failures() {
         return;
     }
     // The server certificate names localhost only, not 127.0.0.1.
-    let certs = require("tls", Certs::generate(&["DNS:localhost"]).map_err(|e| format!("cannot make certificates with openssl: {e}")));
+    let certs = require(
+        "tls",
+        Certs::generate(&["DNS:localhost"]).map_err(|e| format!("cannot make certificates with openssl: {e}")),
+    );
     let conf = "ssl = on\nssl_cert_file = '../server.crt'\nssl_key_file = '../server.key'\nssl_ca_file = '../ca.crt'\n";
     // The test user may only log in over TLS, with a password.
     let hba = "hostssl all tls_reader 127.0.0.1/32 scram-sha-256\nhostssl all tls_reader ::1/128 scram-sha-256\n\
@@ -146,9 +149,11 @@ fn mariadb_over_tls_required_verify_identity_and_a_wrong_ca() {
     }
     let certs = require(
         "tls",
-        Certs::generate(&["DNS:localhost", "IP:127.0.0.1"]).map_err(|e| format!("cannot make certificates with openssl: {e}")),
+        Certs::generate(&["DNS:localhost", "IP:127.0.0.1"])
+            .map_err(|e| format!("cannot make certificates with openssl: {e}")),
     );
-    let server = require("tls", start_mariadb(&certs).map_err(|e| format!("cannot start a throw-away MariaDB server: {e}")));
+    let server =
+        require("tls", start_mariadb(&certs).map_err(|e| format!("cannot start a throw-away MariaDB server: {e}")));
     let port = server.port;
 
     assert_ok("required", export("mysql", port, "127.0.0.1", "required", None));

@@ -167,7 +167,10 @@ impl MockApi {
     }
 
     /// Like [`MockApi::start`], reading request bodies at the given pace.
-    pub fn start_paced(pace: Pace, respond: impl Fn(&Recorded, usize) -> (u16, String) + Send + Sync + 'static) -> MockApi {
+    pub fn start_paced(
+        pace: Pace,
+        respond: impl Fn(&Recorded, usize) -> (u16, String) + Send + Sync + 'static,
+    ) -> MockApi {
         Self::scripted(StatusAndBody { respond, pace })
     }
 
@@ -282,7 +285,8 @@ fn serve(
             request.body = body;
             request.complete = ok && !chunked && expected.is_some_and(|len| len == request.body.len());
             request.at = Instant::now();
-            let reply = if request.complete { script.reply(&request, index) } else { Reply::new(400, "incomplete body") };
+            let reply =
+                if request.complete { script.reply(&request, index) } else { Reply::new(400, "incomplete body") };
             recorded.lock().unwrap().push(Exchange { request, status: Some(reply.status) });
             let until = Instant::now() + reply.delay;
             while Instant::now() < until && !stop.load(Ordering::SeqCst) {
@@ -316,14 +320,10 @@ fn read_head(stream: &mut TcpStream) -> Option<(Recorded, Option<usize>, Vec<u8>
     let mut first = lines.next()?.split(' ');
     let method = first.next()?.to_string();
     let path = first.next()?.to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let content_length = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("Content-Length"))
-        .and_then(|(_, v)| v.parse().ok());
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let content_length =
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("Content-Length")).and_then(|(_, v)| v.parse().ok());
     let already = buf[head_end + 4..].to_vec();
     let request = Recorded { method, path, headers, body: Vec::new(), complete: false, at: Instant::now() };
     Some((request, content_length, already))
@@ -331,7 +331,12 @@ fn read_head(stream: &mut TcpStream) -> Option<(Recorded, Option<usize>, Vec<u8>
 
 /// Reads the body up to `limit` bytes (all until EOF when `None`), pausing
 /// after each read when paced; whether it ended without a read error.
-fn read_body(stream: &mut TcpStream, mut body: Vec<u8>, limit: Option<usize>, pause: Option<Duration>) -> (Vec<u8>, bool) {
+fn read_body(
+    stream: &mut TcpStream,
+    mut body: Vec<u8>,
+    limit: Option<usize>,
+    pause: Option<Duration>,
+) -> (Vec<u8>, bool) {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         if let Some(limit) = limit {

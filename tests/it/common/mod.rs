@@ -70,7 +70,21 @@ pub struct PgDatabase {
 pub fn pg_admin(database: &str, sql: &str) -> String {
     run_checked(
         Command::new("psql")
-            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", PG_HOST, "-p", PG_PORT, "-U", "postgres", "-d", database])
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                PG_HOST,
+                "-p",
+                PG_PORT,
+                "-U",
+                "postgres",
+                "-d",
+                database,
+            ])
             .arg("-c")
             .arg(sql)
             .env("PGCONNECT_TIMEOUT", "10"),
@@ -150,7 +164,17 @@ pub struct MysqlDatabase {
 pub fn mysql_admin(sql: &str) -> String {
     run_checked(
         Command::new("mariadb")
-            .args(["--protocol=TCP", "-h", MYSQL_HOST, "-P", MYSQL_PORT, "-u", "root", "--batch", "--skip-column-names"])
+            .args([
+                "--protocol=TCP",
+                "-h",
+                MYSQL_HOST,
+                "-P",
+                MYSQL_PORT,
+                "-u",
+                "root",
+                "--batch",
+                "--skip-column-names",
+            ])
             .arg("-e")
             .arg(sql),
         &format!("mariadb {sql}"),
@@ -273,7 +297,11 @@ pub fn connector_os(args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Run {
 
 /// An embedded source: no database server involved.
 pub fn memory_source(query: &str) -> Vec<(String, String)> {
-    env(&[("SOURCE_DATABASE_TYPE", "duckdb"), ("SOURCE_DATABASE_NAME", ":memory:"), ("SOURCE_DATABASE_SQL_QUERY", query)])
+    env(&[
+        ("SOURCE_DATABASE_TYPE", "duckdb"),
+        ("SOURCE_DATABASE_NAME", ":memory:"),
+        ("SOURCE_DATABASE_SQL_QUERY", query),
+    ])
 }
 
 /// `connector export` into a fresh directory as `result.parquet` (see
@@ -382,9 +410,7 @@ pub fn free_port() -> u16 {
 /// Starts the binary like [`connector`] but returns at once.
 pub fn spawn_connector(args: &[&str], env: &[(String, String)]) -> std::process::Child {
     let mut cmd = connector_command(&std::env::temp_dir(), args);
-    cmd.envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    cmd.envs(env.iter().map(|(k, v)| (k, v))).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     cmd.spawn().expect("spawn connector")
 }
 
@@ -479,7 +505,12 @@ impl FreezableProxy {
     }
 }
 
-fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, frozen: &std::sync::atomic::AtomicBool, stop: &std::sync::atomic::AtomicBool) {
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    frozen: &std::sync::atomic::AtomicBool,
+    stop: &std::sync::atomic::AtomicBool,
+) {
     use std::io::{Read, Write};
     from.set_read_timeout(Some(std::time::Duration::from_millis(50))).unwrap();
     let mut buf = vec![0u8; 64 * 1024];

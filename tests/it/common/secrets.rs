@@ -121,7 +121,12 @@ fn is_multipart(r: &Recorded) -> bool {
 /// Runs `connector ARGS` with `env` and checks the run against `secrets`:
 /// stdout, stderr, no panic, the file names left in `temp_dir` (when given),
 /// and the Parquet file of `--output` (when one was written).
-pub fn run_with_secrets_checked(secrets: &Secrets, args: &[&str], env: &[(String, String)], temp_dir: Option<&Path>) -> Run {
+pub fn run_with_secrets_checked(
+    secrets: &Secrets,
+    args: &[&str],
+    env: &[(String, String)],
+    temp_dir: Option<&Path>,
+) -> Run {
     let run = connector(args, env);
     check_finished_run(secrets, &run, args, temp_dir);
     run

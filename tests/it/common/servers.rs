@@ -22,7 +22,9 @@ const PORT_ATTEMPTS: usize = 5;
 /// The newest installed PostgreSQL's programs (initdb, pg_ctl).
 fn pg_bin() -> Result<PathBuf, String> {
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .map_err(|e| format!("/usr/lib/postgresql: {e} (is PostgreSQL installed? scripts/ensure-services installs it)"))?
+        .map_err(|e| {
+            format!("/usr/lib/postgresql: {e} (is PostgreSQL installed? scripts/ensure-services installs it)")
+        })?
         .flatten()
         .filter_map(|entry| Some((entry.file_name().to_str()?.parse().ok()?, entry.path().join("bin"))))
         .filter(|(_, bin)| bin.join("initdb").is_file() && bin.join("pg_ctl").is_file())
@@ -61,7 +63,8 @@ fn user_ids(user: &str) -> Result<(u32, u32), String> {
 fn owned_tempdir(prefix: &str, user: &str) -> Result<tempfile::TempDir, String> {
     let dir = tempfile::Builder::new().prefix(prefix).tempdir_in("/tmp").map_err(|e| e.to_string())?;
     let (uid, gid) = user_ids(user)?;
-    std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).map_err(|e| format!("chown {}: {e}", dir.path().display()))?;
+    std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+        .map_err(|e| format!("chown {}: {e}", dir.path().display()))?;
     Ok(dir)
 }
 
@@ -94,16 +97,41 @@ impl Certs {
         for (name, cn) in [("ca", "polyteia-db-connector test CA"), ("wrong-ca", "an unrelated CA")] {
             openssl(
                 &[
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", &format!("{name}.key"),
-                    "-out", &format!("{name}.crt"), "-subj", &format!("/CN={cn}"), "-addext",
-                    "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-keyout",
+                    &format!("{name}.key"),
+                    "-out",
+                    &format!("{name}.crt"),
+                    "-subj",
+                    &format!("/CN={cn}"),
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
                 ],
                 "openssl req (CA)",
             )?;
         }
         let cn = names.first().and_then(|n| n.split_once(':')).map(|(_, v)| v).unwrap_or("localhost");
         openssl(
-            &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", &format!("/CN={cn}")],
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                &format!("/CN={cn}"),
+            ],
             "openssl req (server)",
         )?;
         std::fs::write(
@@ -116,8 +144,21 @@ impl Certs {
         .map_err(|e| e.to_string())?;
         openssl(
             &[
-                "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-                "-out", "server.crt", "-extfile", "server.ext",
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-out",
+                "server.crt",
+                "-extfile",
+                "server.ext",
             ],
             "openssl x509 (sign)",
         )?;
@@ -136,7 +177,9 @@ impl Certs {
         let cert = dir.join("server.crt");
         let key = dir.join("server.key");
         let ca = dir.join("ca.crt");
-        for (from, to, mode) in [(&self.server_cert, &cert, 0o644), (&self.server_key, &key, 0o600), (&self.ca, &ca, 0o644)] {
+        for (from, to, mode) in
+            [(&self.server_cert, &cert, 0o644), (&self.server_key, &key, 0o600), (&self.ca, &ca, 0o644)]
+        {
             std::fs::copy(from, to).map_err(|e| e.to_string())?;
             chown_to(to, user, mode)?;
         }
@@ -162,7 +205,11 @@ impl TempPostgres {
     /// `conf` is appended to postgresql.conf; `hba` are the TCP rules of
     /// pg_hba.conf (the socket is always trusted). `setup` may place files
     /// (certificates) in the directory before the server starts.
-    pub fn start(conf: &str, hba: &str, setup: impl FnOnce(&Path) -> Result<(), String>) -> Result<TempPostgres, String> {
+    pub fn start(
+        conf: &str,
+        hba: &str,
+        setup: impl FnOnce(&Path) -> Result<(), String>,
+    ) -> Result<TempPostgres, String> {
         let bin = pg_bin()?;
         let dir = owned_tempdir("connector-pg-", "postgres")?;
         let data = dir.path().join("data");
@@ -243,10 +290,16 @@ impl TempPostgres {
     /// SQL as the superuser, over the socket.
     pub fn sql(&self, database: &str, sql: &str) -> String {
         run(
-            Command::new("psql")
-                .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h"])
-                .arg(self.dir.path())
-                .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", database, "-c", sql]),
+            Command::new("psql").args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h"]).arg(self.dir.path()).args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ]),
             &format!("psql {sql}"),
         )
         .unwrap()
@@ -287,9 +340,16 @@ pub struct TempMariadb {
 impl TempMariadb {
     /// `args` are extra `mariadbd` options (e.g. `--ssl-cert=…`). `setup` may
     /// place files in the directory before the server starts.
-    pub fn start(args: &[String], setup: impl FnOnce(&Path) -> Result<Vec<String>, String>) -> Result<TempMariadb, String> {
+    pub fn start(
+        args: &[String],
+        setup: impl FnOnce(&Path) -> Result<Vec<String>, String>,
+    ) -> Result<TempMariadb, String> {
         for tool in ["mariadb-install-db", "mariadbd", "mariadb"] {
-            if Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| !o.status.success()).unwrap_or(true)
+            if Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .map(|o| !o.status.success())
+                .unwrap_or(true)
                 && !Path::new("/usr/sbin").join(tool).is_file()
             {
                 return Err(format!("{tool} not found"));
@@ -326,7 +386,9 @@ impl TempMariadb {
                     }
                     return Ok(server);
                 }
-                Err(_) if attempt < PORT_ATTEMPTS && port_was_taken(server.error_log().get(log_before..).unwrap_or_default()) => {}
+                Err(_)
+                    if attempt < PORT_ATTEMPTS
+                        && port_was_taken(server.error_log().get(log_before..).unwrap_or_default()) => {}
                 Err(e) => return Err(e),
             }
         }
