@@ -39,6 +39,9 @@ pub enum ErrorKind {
     IngestFailed,
     /// `connector check` found at least one problem.
     CheckFailed,
+    /// A column's values would change on the way into the file (a type or a
+    /// value the file cannot hold as the source holds it); nothing uploaded.
+    LossRefused,
     /// Stopped by SIGINT.
     InterruptedSigint,
     /// Stopped by SIGTERM.
@@ -47,7 +50,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in the order of the exit-code table.
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 18] = [
         ErrorKind::Internal,
         ErrorKind::Config,
         ErrorKind::SourceUnreachable,
@@ -63,6 +66,7 @@ impl ErrorKind {
         ErrorKind::CheckFailed,
         ErrorKind::ApiTls,
         ErrorKind::ProxyRefused,
+        ErrorKind::LossRefused,
         ErrorKind::InterruptedSigint,
         ErrorKind::InterruptedSigterm,
     ];
@@ -93,6 +97,10 @@ impl ErrorKind {
             ErrorKind::ProxyRefused => {
                 "the proxy refused to connect to the API (407: credentials missing or wrong; 403: not allowed); not retried"
             }
+            ErrorKind::LossRefused => {
+                "refused before the upload: a column's values would arrive changed (the message names the column and \
+                 the cast to write; ACCEPT_LOSS_COLUMNS accepts a known loss); not retried"
+            }
             ErrorKind::InterruptedSigint => "interrupted by SIGINT",
             ErrorKind::InterruptedSigterm => "interrupted by SIGTERM",
         }
@@ -116,6 +124,7 @@ impl ErrorKind {
             ErrorKind::CheckFailed => 14,
             ErrorKind::ApiTls => 15,
             ErrorKind::ProxyRefused => 16,
+            ErrorKind::LossRefused => 17,
             ErrorKind::InterruptedSigint => 130,
             ErrorKind::InterruptedSigterm => 143,
         }
@@ -139,6 +148,7 @@ impl ErrorKind {
             ErrorKind::CheckFailed => "check_failed",
             ErrorKind::ApiTls => "api_tls",
             ErrorKind::ProxyRefused => "proxy_refused",
+            ErrorKind::LossRefused => "loss_refused",
             ErrorKind::InterruptedSigint => "interrupted",
             ErrorKind::InterruptedSigterm => "terminated",
         }

@@ -1,7 +1,7 @@
 //! The engine and export settings: DuckDB's resources (`DUCKDB_*`), where the
 //! file goes (`TEMP_DIR`), its shape (`PARQUET_*`) and whether an empty
-//! result may replace a dataset (`ALLOW_EMPTY_RESULT`). Parsed and checked
-//! here, once.
+//! result may replace a dataset (`ALLOW_EMPTY_RESULT`), which columns' known
+//! losses are accepted (`ACCEPT_LOSS_COLUMNS`). Parsed and checked here, once.
 
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ use crate::env::Env;
 use crate::retry::RetryPolicy;
 use crate::setting::{
     self, define_settings, Problems,
-    WhenUnset::{Described, Value},
+    WhenUnset::{Described, Unset, Value},
 };
 
 define_settings! {
@@ -25,6 +25,7 @@ define_settings! {
     PARQUET_COMPRESSION: Value("snappy"), "snappy, zstd, gzip or uncompressed";
     PARQUET_ROW_GROUP_SIZE: Described("DuckDB default (122880 rows)"), "rows per row group";
     ALLOW_EMPTY_RESULT: Value("false"), "upload a result with no rows (empties the dataset)";
+    ACCEPT_LOSS_COLUMNS: Unset, "comma-separated columns whose known loss is accepted (else exit 17)";
 }
 
 /// Where the Debian package installs the DuckDB extensions.
@@ -77,6 +78,9 @@ pub struct OutputSettings {
     pub compression: Compression,
     pub row_group_size: Option<u64>,
     pub allow_empty_result: bool,
+    /// Columns whose known loss the user accepts, as written (compared
+    /// case-insensitively with the names a refusal gives).
+    pub accept_loss_columns: Vec<String>,
 }
 
 /// What the export stage needs (the source's settings and these).
@@ -149,12 +153,58 @@ pub fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
         compression,
         row_group_size: setting::positive::<u64>(env, &PARQUET_ROW_GROUP_SIZE, p),
         allow_empty_result: setting::boolean(env, &ALLOW_EMPTY_RESULT, p),
+        accept_loss_columns: parse_column_list(ACCEPT_LOSS_COLUMNS.text(env).unwrap_or(""), p),
     }
+}
+
+/// `a, "B c",d` → the names; a name may be quoted to hold a comma or spaces.
+fn parse_column_list(text: &str, p: &mut Problems) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let (name, after) = if let Some(quoted) = rest.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (quoted[..end].to_string(), quoted[end + 1..].trim_start()),
+                None => {
+                    p.add(&ACCEPT_LOSS_COLUMNS, format!("unclosed quote in '{text}'"));
+                    return names;
+                }
+            }
+        } else {
+            let end = rest.find(',').unwrap_or(rest.len());
+            (rest[..end].trim().to_string(), &rest[end..])
+        };
+        if name.is_empty() {
+            p.add(&ACCEPT_LOSS_COLUMNS, format!("'{text}' has an empty column name"));
+            return names;
+        }
+        names.push(name);
+        rest = match after.strip_prefix(',') {
+            Some(next) => next.trim_start(),
+            None if after.trim().is_empty() => "",
+            None => {
+                p.add(&ACCEPT_LOSS_COLUMNS, format!("expected a comma after a quoted name in '{text}'"));
+                return names;
+            }
+        };
+    }
+    names
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accepted_columns_are_a_comma_list_with_optional_quotes() {
+        let mut p = Problems::default();
+        assert_eq!(parse_column_list(" a, \"B, c\" ,d ", &mut p), ["a", "B, c", "d"]);
+        assert_eq!(parse_column_list("", &mut p), Vec::<String>::new());
+        assert!(p.is_empty());
+        parse_column_list("a,,b", &mut p);
+        parse_column_list("\"a", &mut p);
+        assert_eq!(p.iter().count(), 2);
+    }
 
     #[test]
     fn memory_sizes() {

@@ -4,6 +4,7 @@
 
 use duckdb::Connection;
 
+use super::exactness::TypeKnowledge;
 use super::settings::{QueryDialect, SourceSettings};
 use super::{duckdb_file, mysql, postgres, sqlite};
 use crate::error::Result;
@@ -173,6 +174,12 @@ pub(crate) trait SourceType: Sync {
     /// A hint that names the setting a connection error points at, when
     /// this kind's server or driver says so recognisably.
     fn login_hint(&self, _lower_message: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// What this kind's scanner changes in values, and how to tell; `None`
+    /// where DuckDB reads the source's values as they are (its own files).
+    fn type_knowledge(&self) -> Option<&dyn TypeKnowledge> {
         None
     }
 }

@@ -23,6 +23,7 @@ mod connect;
 mod duckdb_file;
 mod engine;
 mod errors;
+mod exactness;
 pub mod export_settings;
 pub(crate) mod kind;
 mod mysql;
@@ -47,6 +48,7 @@ pub const CATALOG: &str = "db";
 /// The names of the checks [`Export::preflight`] reports.
 pub const SOURCE_CHECK: &str = "source database";
 pub const QUERY_CHECK: &str = "source query";
+pub const EXACTNESS_CHECK: &str = "exact values";
 
 /// The export stage for the configured source: the one place that builds it.
 pub fn export_for(settings: &ExportSettings) -> DuckDbExport {
@@ -137,19 +139,23 @@ impl Export for DuckDbExport {
                     started.elapsed().as_secs_f64()
                 )
             });
-        let query = match source {
-            Some(source) => {
-                Preflight::from_result(QUERY_CHECK, source.describe(), |columns| {
-                    let list: Vec<String> = columns.iter().map(|c| format!("{} {}", c.name, c.type_name)).collect();
-                    format!("valid, {} columns: {}", columns.len(), list.join(", "))
-                })
-                .0
-            }
-            None => {
-                Preflight::new(QUERY_CHECK, CheckResult::Skipped("needs a working source database connection".into()))
-            }
+        let Some(source) = source else {
+            let reason = "needs a working source database connection";
+            return vec![
+                connected,
+                Preflight::skipped(QUERY_CHECK, reason),
+                Preflight::skipped(EXACTNESS_CHECK, reason),
+            ];
         };
-        vec![connected, query]
+        let (query, columns) = Preflight::from_result(QUERY_CHECK, source.describe(), |columns| {
+            let list: Vec<String> = columns.iter().map(|c| format!("{} {}", c.name, c.type_name)).collect();
+            format!("valid, {} columns: {}", columns.len(), list.join(", "))
+        });
+        let exact = match columns {
+            Some(columns) => Preflight::new(EXACTNESS_CHECK, source.exactness_preflight(&columns, &self.output)),
+            None => Preflight::skipped(EXACTNESS_CHECK, "needs a valid source query"),
+        };
+        vec![connected, query, exact]
     }
 }
 
@@ -157,6 +163,7 @@ impl Export for DuckDbExport {
 struct Source {
     conn: Connection,
     settings: SourceSettings,
+    extension_directory: Option<std::path::PathBuf>,
     connect_time: Duration,
     tag: String,
 }
@@ -182,7 +189,8 @@ impl Source {
                 .map_err(|e| Error::new(ErrorKind::Extension, format!("cannot configure DuckDB ({sql}): {e}")))?;
         }
         source_type.attach(&conn, &settings)?;
-        Ok(Source { conn, settings, connect_time: started.elapsed(), tag })
+        let extension_directory = engine.extension_directory.clone();
+        Ok(Source { conn, settings, extension_directory, connect_time: started.elapsed(), tag })
     }
 
     /// What stops this source's query from another thread: DuckDB's
@@ -190,9 +198,12 @@ impl Source {
     /// the server, which DuckDB's interrupt does not reach (the pass-through
     /// call waits for the server's answer).
     fn query_stopper(&self) -> QueryStopper {
-        let has_server_cancel = self.settings.kind.source_type().server_cancel().is_some();
-        let server = match (self.settings.dialect, has_server_cancel) {
-            (QueryDialect::Native, true) => match self.conn.try_clone() {
+        let source_type = self.settings.kind.source_type();
+        // The checks of exactness run on the server through pass-through calls
+        // too, in either dialect.
+        let passes_through = self.settings.dialect == QueryDialect::Native || source_type.type_knowledge().is_some();
+        let server = match (passes_through, source_type.server_cancel().is_some()) {
+            (true, true) => match self.conn.try_clone() {
                 Ok(conn) => {
                     Some(std::sync::Arc::new(cancel::ServerCancel::new(conn, self.settings.clone(), self.tag.clone())))
                 }
@@ -232,8 +243,49 @@ impl Source {
         result
     }
 
-    fn export_inner(&self, dest: &Path, output: &OutputSettings) -> Result<ExportStats> {
-        crate::sql::refuse_writes(&self.settings.query)?;
+    /// A statement the server runs for us, tagged like the query so that a
+    /// signal's server-side cancel finds it too.
+    fn pass_through(&self, native_sql: &str) -> String {
+        let tagged = format!("{} {native_sql}", cancel::sql_comment(&self.tag));
+        self.settings.kind.source_type().pass_through(&tagged).unwrap_or(tagged)
+    }
+
+    fn exactness_plan(&self, columns: &[Column], output: &OutputSettings) -> Result<exactness::Plan> {
+        let pass_through = |sql: &str| self.pass_through(sql);
+        exactness::plan(&self.conn, &self.settings, columns, &output.accept_loss_columns, &pass_through)
+    }
+
+    /// What `check` says about exactness: the columns at risk and what the
+    /// export does with each, without counting rows.
+    fn exactness_preflight(&self, columns: &[Column], output: &OutputSettings) -> CheckResult {
+        let plan = match self.exactness_plan(columns, output) {
+            Ok(plan) => plan,
+            Err(e) => return CheckResult::Failed(e),
+        };
+        if !plan.refusals.is_empty() {
+            return CheckResult::Failed(exactness::refusal_error(&plan.refusals));
+        }
+        let mut said = Vec::new();
+        if !plan.made_exact.is_empty() {
+            said.push(format!("made exact: {}", plan.made_exact.join(", ")));
+        }
+        let counted = plan.counted();
+        if !counted.is_empty() {
+            said.push(format!("counted on the server before each upload, refused if found: {}", counted.join(", ")));
+        }
+        if !plan.accepted.is_empty() {
+            let accepted: Vec<String> = plan.accepted.iter().map(|r| r.to_string()).collect();
+            said.push(format!("accepted losses (ACCEPT_LOSS_COLUMNS): {}", accepted.join(", ")));
+        }
+        if said.is_empty() {
+            CheckResult::Passed(format!("all {} columns arrive as the source holds them", columns.len()))
+        } else {
+            CheckResult::Passed(said.join("; "))
+        }
+    }
+
+    /// The COPY of the result (with the plan's rewrites) into `dest`.
+    fn copy(&self, plan: &exactness::Plan, columns: &[Column], dest: &Path, output: &OutputSettings) -> Result<u64> {
         let mut options =
             vec!["FORMAT parquet".to_string(), format!("COMPRESSION {}", output.compression.duckdb_name())];
         if let Some(size) = output.row_group_size {
@@ -241,13 +293,68 @@ impl Source {
         }
         let copy = format!(
             "COPY ({}) TO {} ({})",
-            self.result_sql(),
+            plan.select(&self.result_sql()),
             sql_literal(&engine::path_str(dest)?),
             options.join(", ")
         );
+        let rows = self.conn.execute(&copy, []).map_err(|e| {
+            let error = errors::export_error(&e, dest, output);
+            let knowledge = self.settings.kind.source_type().type_knowledge();
+            match knowledge.filter(|_| error.kind() == ErrorKind::Query) {
+                Some(k) => match k.explain_conversion_error(error.message(), columns) {
+                    Some(message) => Error::new(ErrorKind::Query, message),
+                    None => error,
+                },
+                None => error,
+            }
+        })?;
+        Ok(rows as u64)
+    }
 
+    fn export_inner(&self, dest: &Path, output: &OutputSettings) -> Result<ExportStats> {
+        crate::sql::refuse_writes(&self.settings.query)?;
+        let result_columns = self.describe()?;
+        let mut plan = self.exactness_plan(&result_columns, output)?;
+        let pass_through = |sql: &str| self.pass_through(sql);
+        let counts = self.settings.kind.source_type().type_knowledge().map(|k| plan.take_counts(k, &pass_through));
+        if plan.needs_spatial && plan.refusals.is_empty() {
+            engine::load_extension(&self.conn, "spatial", self.extension_directory.as_deref())?;
+        }
         let started = Instant::now();
-        let rows = self.conn.execute(&copy, []).map_err(|e| errors::export_error(&e, dest, output))? as u64;
+        // The server counts the rows that would change while DuckDB copies,
+        // so a big table is not waited for twice; rows found stop the copy.
+        let (copied, counted) = std::thread::scope(|scope| {
+            let counting = counts.as_ref().filter(|c| !c.is_empty()).map(|counts| {
+                let conn = self.conn.try_clone();
+                let interrupt = self.conn.interrupt_handle();
+                scope.spawn(move || {
+                    let conn = conn.map_err(|e| {
+                        Error::new(ErrorKind::Internal, format!("cannot open a second DuckDB connection: {e}"))
+                    })?;
+                    let found = counts.run(&conn)?;
+                    if counts.refuses(&found) {
+                        interrupt.interrupt();
+                    }
+                    Ok(found)
+                })
+            });
+            // A column refused already: no copy, but the counts still say
+            // what else would change (every problem at once).
+            let copied = plan.refusals.is_empty().then(|| self.copy(&plan, &result_columns, dest, output));
+            let counted = match counting {
+                Some(handle) => handle.join().unwrap_or_else(|_| {
+                    Err(Error::new(ErrorKind::Internal, "the check of the values stopped unexpectedly"))
+                }),
+                None => Ok(Vec::new()),
+            };
+            (copied, counted)
+        });
+        plan.add_counted(counted?);
+        if !plan.refusals.is_empty() {
+            return Err(exactness::refusal_error(&plan.refusals));
+        }
+        plan.log();
+        let rows = copied.unwrap_or(Ok(0))?;
         let query = started.elapsed();
         log::debug!(rows = rows, seconds = query.as_secs_f64(); "query result written");
 
@@ -266,6 +373,10 @@ impl Source {
                 ErrorKind::Verification,
                 format!("the Parquet file holds {file_rows} rows but the query produced {rows}; nothing was kept"),
             ));
+        }
+        let refusals = exactness::check_file(&self.conn, dest, &result_columns, &output.accept_loss_columns)?;
+        if !refusals.is_empty() {
+            return Err(exactness::refusal_error(&refusals));
         }
         let bytes = std::fs::metadata(dest).map_err(|e| Error::io(format!("reading {}", dest.display()), &e))?.len();
         Ok(ExportStats { rows, columns, bytes, connect: self.connect_time, query, verify: started.elapsed() })

@@ -3,11 +3,13 @@
 use duckdb::Connection;
 
 use super::connect::{attach_as_catalog, connect_error, connection_string, DriverKeys};
+use super::exactness::{count_sql, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
 use super::kind::{ServerCancelStatement, SourceType};
 use super::settings::{QueryDialect, SourceSettings};
 use super::CATALOG;
 use crate::error::Result;
 use crate::sql::sql_literal;
+use crate::stages::Column;
 
 pub(crate) struct Mysql;
 
@@ -105,6 +107,172 @@ impl SourceType for Mysql {
             None
         }
     }
+
+    fn type_knowledge(&self) -> Option<&dyn TypeKnowledge> {
+        Some(self)
+    }
+}
+
+/// How to read a value exactly: on the server, in the native dialect.
+const NATIVE: &str = "set SOURCE_DATABASE_QUERY_DIALECT=native and write";
+
+/// A zero date (`0000-00-00`), which DuckDB's mysql scanner reads as NULL.
+const ZERO_DATE: &str = "(YEAR({}) = 0 AND MONTH({}) = 0 AND DAYOFMONTH({}) = 0)";
+/// A date with month or day 0 but not all zero (`2018-02-00`, legal with
+/// `sql_mode=''`), which the scanner cannot convert: the export would fail.
+const PARTIAL_DATE: &str =
+    "((MONTH({}) = 0 OR DAYOFMONTH({}) = 0) AND NOT (YEAR({}) = 0 AND MONTH({}) = 0 AND DAYOFMONTH({}) = 0))";
+
+const GEOMETRY_TYPES: [&str; 8] = [
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+];
+
+fn zero_dates(name: &str) -> ResultCheck {
+    ResultCheck {
+        condition: ZERO_DATE.into(),
+        what: "zero dates (0000-00-00) would arrive as NULL".into(),
+        fix: format!(
+            "list {name} in ACCEPT_LOSS_COLUMNS to upload them as NULL, or {NATIVE} CAST({name} AS CHAR) AS {name} \
+             to keep them as text"
+        ),
+    }
+}
+
+fn partial_dates(name: &str) -> ResultCheck {
+    ResultCheck {
+        condition: PARTIAL_DATE.into(),
+        what: "dates with month or day 0 (such as 2018-02-00) cannot be read by DuckDB: the export would fail".into(),
+        fix: format!("{NATIVE} CAST({name} AS CHAR) AS {name} to keep them as text"),
+    }
+}
+
+fn tinyint_values(name: &str) -> ResultCheck {
+    ResultCheck {
+        condition: "{} NOT IN (0, 1)".into(),
+        what: "tinyint(1) arrives as BOOLEAN: values other than 0 and 1 would arrive as true".into(),
+        fix: format!("{NATIVE} CAST({name} AS SIGNED) AS {name} to keep the numbers"),
+    }
+}
+
+fn rows(check: ResultCheck) -> Treatment {
+    Treatment::Rows { condition: check.condition, what: check.what, fix: check.fix }
+}
+
+/// What DuckDB's mysql scanner (1.5.5) changes.
+impl TypeKnowledge for Mysql {
+    fn catalog_query(&self, names: &[String]) -> String {
+        // MariaDB and MySQL keep a geometry column's SRID in different places;
+        // GEOMETRY_COLUMNS is MariaDB's (MySQL 8: ST_GEOMETRY_COLUMNS).
+        format!(
+            "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, CAST(COALESCE(g.SRID, 0) AS SIGNED) \
+             FROM information_schema.COLUMNS c LEFT JOIN information_schema.GEOMETRY_COLUMNS g \
+             ON g.G_TABLE_SCHEMA = c.TABLE_SCHEMA AND g.G_TABLE_NAME = c.TABLE_NAME AND g.G_GEOMETRY_COLUMN = c.COLUMN_NAME \
+             WHERE c.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') \
+             AND (c.TABLE_SCHEMA = DATABASE() OR LOWER(c.TABLE_SCHEMA) IN ({list})) \
+             AND LOWER(c.TABLE_NAME) IN ({list})",
+            list = names.join(", ")
+        )
+    }
+
+    fn treat(&self, column: &SourceColumn, result_type: Option<&str>, _native: bool) -> Vec<Treatment> {
+        let name = &column.name;
+        let t = column.type_name.to_ascii_lowercase();
+        let result = result_type.map(str::to_ascii_uppercase);
+        let arrives_as = |prefix: &str| result.as_deref().is_none_or(|r| r.starts_with(prefix));
+        let base = t.split(['(', ' ']).next().unwrap_or("");
+        if t.starts_with("tinyint(1)") && arrives_as("BOOLEAN") {
+            vec![rows(tinyint_values(name))]
+        } else if base == "decimal" && decimal_precision(&t).is_some_and(|p| p > 38) && arrives_as("DOUBLE") {
+            vec![Treatment::Lossy {
+                what: format!("{t} is wider than DuckDB's DECIMAL(38) and arrives as DOUBLE: digits beyond the 15th would be rounded"),
+                fix: format!(
+                    "{NATIVE} CAST({name} AS DECIMAL(38, <scale>)) AS {name} if its values fit, or CAST({name} AS CHAR) AS {name}"
+                ),
+            }]
+        } else if matches!(base, "date" | "datetime" | "timestamp") {
+            vec![rows(zero_dates(name)), rows(partial_dates(name))]
+        } else if GEOMETRY_TYPES.contains(&base) && arrives_as("BLOB") {
+            // MySQL's own bytes: a 4-byte SRID, then standard WKB.
+            let mut treatments = vec![Treatment::Rewrite {
+                expression: if column.srid > 0 {
+                    format!("CAST(ST_GeomFromWKB({{}}[5:]) AS GEOMETRY('EPSG:{}'))", column.srid)
+                } else {
+                    "ST_GeomFromWKB({}[5:])".into()
+                },
+                how: if column.srid > 0 {
+                    format!("standard WKB as GeoParquet with the CRS EPSG:{}", column.srid)
+                } else {
+                    "standard WKB as GeoParquet".into()
+                },
+                needs_spatial: true,
+            }];
+            if column.srid == 0 {
+                treatments.push(Treatment::Lossy {
+                    what: "its definition declares no SRID, and GeoParquet without a CRS means longitude/latitude \
+                           (OGC:CRS84)"
+                        .into(),
+                    fix: format!(
+                        "declare it (ALTER TABLE … MODIFY {name} {base} REF_SYSTEM_ID=<srid>), or if it is \
+                         longitude/latitude, list {name} in ACCEPT_LOSS_COLUMNS"
+                    ),
+                });
+            }
+            treatments
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn result_checks(&self, duckdb_type: &str) -> Vec<ResultCheck> {
+        let t = duckdb_type.to_ascii_uppercase();
+        if t == "BOOLEAN" {
+            vec![tinyint_values("<column>")]
+        } else if t == "DATE" || t.starts_with("TIMESTAMP") {
+            vec![zero_dates("<column>"), partial_dates("<column>")]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn count_query(&self, from: &str, conditions: &[String]) -> String {
+        count_sql(from, conditions, "SIGNED")
+    }
+
+    fn quote(&self, name: &str) -> String {
+        format!("`{}`", name.replace('`', "``"))
+    }
+
+    fn explain_conversion_error(&self, message: &str, columns: &[Column]) -> Option<String> {
+        if !(message.contains("Conversion Error") && message.contains("out of range")) {
+            return None;
+        }
+        let dated: Vec<&str> = columns
+            .iter()
+            .filter(|c| c.type_name == "DATE" || c.type_name.starts_with("TIMESTAMP"))
+            .map(|c| c.name.as_str())
+            .collect();
+        let candidates = match dated.as_slice() {
+            [] => return None,
+            [one] => format!("column {one}"),
+            many => format!("one of the columns {}", many.join(", ")),
+        };
+        Some(format!(
+            "{message} ({candidates}: MySQL allows dates with month or day 0, such as 2018-02-00, which DuckDB cannot \
+             read; {NATIVE} CAST(<column> AS CHAR) AS <column> to keep them as text)"
+        ))
+    }
+}
+
+/// The precision of `decimal(p,s)`.
+fn decimal_precision(column_type: &str) -> Option<u32> {
+    column_type.split_once('(')?.1.split([',', ')']).next()?.trim().parse().ok()
 }
 
 impl ServerCancelStatement for Mysql {

@@ -3,6 +3,7 @@
 use duckdb::Connection;
 
 use super::connect::{attach_as_catalog, connection_string, DriverKeys};
+use super::exactness::{count_sql, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
 use super::kind::{ServerCancelStatement, SourceType};
 use super::settings::{QueryDialect, SourceSettings};
 use super::CATALOG;
@@ -91,6 +92,144 @@ impl SourceType for Postgres {
         } else {
             None
         }
+    }
+
+    fn type_knowledge(&self) -> Option<&dyn TypeKnowledge> {
+        Some(self)
+    }
+}
+
+/// How to read a NaN or a wide number exactly: on the server, in the native dialect.
+const NATIVE: &str = "set SOURCE_DATABASE_QUERY_DIALECT=native and write";
+
+/// What DuckDB's PostgreSQL scanner (1.5.5) changes. Infinite dates and
+/// timestamps and `timetz` are Parquet's limits, checked for every kind
+/// (exactness.rs); what is left is the scanner's own.
+impl TypeKnowledge for Postgres {
+    fn catalog_query(&self, names: &[String]) -> String {
+        // The SRID of a PostGIS column is in its type modifier (PostGIS'
+        // TYPMOD_GET_SRID); reading it there needs no PostGIS function, so the
+        // query runs on servers without PostGIS too.
+        format!(
+            "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod)::text, \
+             CASE WHEN t.typname IN ('geometry', 'geography') AND a.atttypmod > 0 \
+             THEN ((a.atttypmod & 268435200) - (a.atttypmod & 134217728)) >> 8 ELSE 0 END::bigint \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
+             WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'p', 'f') \
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             AND (n.nspname = ANY (current_schemas(false)) OR lower(n.nspname) IN ({list})) \
+             AND lower(c.relname) IN ({list})",
+            list = names.join(", ")
+        )
+    }
+
+    fn treat(&self, column: &SourceColumn, result_type: Option<&str>, native: bool) -> Vec<Treatment> {
+        let name = &column.name;
+        let t = column.type_name.as_str();
+        let result = result_type.map(str::to_ascii_uppercase);
+        let arrives_as = |prefix: &str| result.as_deref().is_none_or(|r| r.starts_with(prefix));
+        if t.starts_with("numeric(") {
+            vec![Treatment::Rows {
+                condition: "{} = 'NaN'".into(),
+                what: "NaN would arrive as 0 (DuckDB's PostgreSQL scanner reads NaN as zero)".into(),
+                fix: format!("to upload NaN as NULL, {NATIVE} NULLIF({name}, 'NaN') AS {name}"),
+            }]
+        } else if t == "numeric" {
+            vec![Treatment::Rows {
+                // What survives the way through DOUBLE is exact; the rest is counted.
+                condition: "{}::text IN ('NaN', 'Infinity', '-Infinity') OR {}::float8::numeric <> {}".into(),
+                what: "numeric without a precision arrives as DOUBLE: values with more than 15 significant digits \
+                       would be rounded, NaN and Infinity would arrive as 0"
+                    .into(),
+                fix: format!(
+                    "{NATIVE} {name}::numeric(38,10) AS {name} (up to 28 digits before and 10 after the point) \
+                     or {name}::text AS {name}"
+                ),
+            }]
+        } else if t.starts_with("geography") {
+            vec![Treatment::Lossy {
+                what: "geography arrives as hex EWKB text (DuckDB's PostgreSQL scanner has no geography type)".into(),
+                fix: format!(
+                    "list {name} in ACCEPT_LOSS_COLUMNS to upload that text, or read it from a view with a \
+                     geometry(…, <srid>) column to upload GeoParquet"
+                ),
+            }]
+        } else if t.starts_with("geometry") {
+            // The scanner gives GEOMETRY for a table's column, hex EWKB text
+            // for a pass-through query's; either becomes GeoParquet with the CRS.
+            let from_text = native && result.as_deref() == Some("VARCHAR");
+            if !(from_text || arrives_as("GEOMETRY")) {
+                return Vec::new();
+            }
+            let geometry = if from_text { "ST_GeomFromHEXEWKB({})" } else { "{}" };
+            let srid = column.srid;
+            let mut treatments = Vec::new();
+            if srid > 0 {
+                treatments.push(Treatment::Rewrite {
+                    expression: format!("CAST({geometry} AS GEOMETRY('EPSG:{srid}'))"),
+                    how: format!("GeoParquet with the CRS EPSG:{srid}"),
+                    needs_spatial: true,
+                });
+            } else {
+                if from_text {
+                    treatments.push(Treatment::Rewrite {
+                        expression: geometry.to_string(),
+                        how: "GeoParquet".into(),
+                        needs_spatial: true,
+                    });
+                }
+                treatments.push(Treatment::Lossy {
+                    what: "its type declares no SRID, and GeoParquet without a CRS means longitude/latitude \
+                           (OGC:CRS84)"
+                        .into(),
+                    fix: format!(
+                        "declare the SRID in the column's type (ALTER TABLE … ALTER COLUMN {name} TYPE \
+                         geometry(Geometry, <srid>) USING ST_SetSRID({name}, <srid>)), or if it is longitude/latitude, \
+                         list {name} in ACCEPT_LOSS_COLUMNS"
+                    ),
+                });
+            }
+            treatments
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn result_checks(&self, duckdb_type: &str) -> Vec<ResultCheck> {
+        let t = duckdb_type.to_ascii_uppercase();
+        if t.starts_with("DECIMAL") {
+            vec![ResultCheck {
+                condition: "{}::text = 'NaN'".into(),
+                what: "NaN would arrive as 0 (DuckDB's PostgreSQL scanner reads NaN as zero)".into(),
+                fix: "to upload NaN as NULL, write NULLIF(<column>, 'NaN') in the query".into(),
+            }]
+        } else if t == "DOUBLE" {
+            // A DOUBLE in the result is a float or a numeric without precision;
+            // only the latter loses digits.
+            vec![ResultCheck {
+                condition: "pg_typeof({}) = 'numeric'::regtype AND ({}::text IN ('NaN', 'Infinity', '-Infinity') \
+                            OR {}::float8::numeric <> {})"
+                    .into(),
+                what: "numeric without a precision arrives as DOUBLE: values with more than 15 significant digits \
+                       would be rounded, NaN and Infinity would arrive as 0"
+                    .into(),
+                fix:
+                    "write <column>::numeric(38,10) (up to 28 digits before and 10 after the point) or <column>::text \
+                      in the query"
+                        .into(),
+            }]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn count_query(&self, from: &str, conditions: &[String]) -> String {
+        count_sql(from, conditions, "bigint")
+    }
+
+    fn quote(&self, name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
 
