@@ -181,11 +181,14 @@ impl TypeKnowledge for Mysql {
         )
     }
 
-    fn treat(&self, column: &SourceColumn, result_type: Option<&str>, _native: bool) -> Vec<Treatment> {
+    fn treat(&self, column: &SourceColumn, result_type: Option<&str>, native: bool) -> Vec<Treatment> {
         let name = &column.name;
         let t = column.type_name.to_ascii_lowercase();
         let result = result_type.map(str::to_ascii_uppercase);
-        let arrives_as = |prefix: &str| result.as_deref().is_none_or(|r| r.starts_with(prefix));
+        // The scanner loses the value while reading it, whatever DuckDB does
+        // with it afterwards; only a cast on the server (the native dialect)
+        // comes before that, and shows as another result type.
+        let arrives_as = |scanned: &str| !native || result.as_deref().is_none_or(|r| r.starts_with(scanned));
         let base = t.split(['(', ' ']).next().unwrap_or("");
         if t.starts_with("tinyint(1)") && arrives_as("BOOLEAN") {
             vec![rows(tinyint_values(name))]
@@ -195,10 +198,11 @@ impl TypeKnowledge for Mysql {
                 fix: format!(
                     "{NATIVE} CAST({name} AS DECIMAL(38, <scale>)) AS {name} if its values fit, or CAST({name} AS CHAR) AS {name}"
                 ),
+                arrives_as: "DOUBLE",
             }]
         } else if matches!(base, "date" | "datetime" | "timestamp") {
             vec![rows(zero_dates(name)), rows(partial_dates(name))]
-        } else if GEOMETRY_TYPES.contains(&base) && arrives_as("BLOB") {
+        } else if GEOMETRY_TYPES.contains(&base) && result.as_deref().is_none_or(|r| r == "BLOB") {
             // MySQL's own bytes: a 4-byte SRID, then standard WKB.
             let mut treatments = vec![Treatment::Rewrite {
                 expression: if column.srid > 0 {
@@ -212,6 +216,7 @@ impl TypeKnowledge for Mysql {
                     "standard WKB as GeoParquet".into()
                 },
                 needs_spatial: true,
+                arrives_as: "BLOB",
             }];
             if column.srid == 0 {
                 treatments.push(Treatment::Lossy {
@@ -222,6 +227,7 @@ impl TypeKnowledge for Mysql {
                         "declare it (ALTER TABLE … MODIFY {name} {base} REF_SYSTEM_ID=<srid>), or if it is \
                          longitude/latitude, list {name} in ACCEPT_LOSS_COLUMNS"
                     ),
+                    arrives_as: "BLOB",
                 });
             }
             treatments
