@@ -372,7 +372,8 @@ pub(crate) fn plan(
         let lower = source.name.to_lowercase();
         let same_name = by_name.get(&lower).copied();
         let mentioned = words.star || words.names.contains(&lower);
-        if same_name.is_none() && !(mentioned && !unexplained.is_empty()) {
+        let may_reach_another_column = mentioned && !unexplained.is_empty();
+        if same_name.is_none() && !may_reach_another_column {
             continue;
         }
         let column = same_name.map(|c| c.name.clone()).unwrap_or_else(|| source.name.clone());
