@@ -358,3 +358,34 @@ pub fn dsn(s: &SourceSettings) -> String {
     };
     connection_string(s, &KEYS, |value| format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, type_name: &str) -> Column {
+        Column { name: name.into(), type_name: type_name.into() }
+    }
+
+    #[test]
+    fn a_conversion_error_names_the_date_columns_it_may_come_from() {
+        let message = "the query failed: Conversion Error: Date out of range: 2018-2-0";
+        let one = Mysql.explain_conversion_error(message, &[column("id", "INTEGER"), column("born", "DATE")]).unwrap();
+        assert!(
+            one.starts_with(message) && one.contains("(column born: MySQL allows dates with month or day 0"),
+            "{one}"
+        );
+        let many = [column("born", "DATE"), column("seen", "TIMESTAMP")];
+        let two = Mysql.explain_conversion_error(message, &many).unwrap();
+        assert!(two.contains("one of the columns born, seen"), "{two}");
+        assert!(Mysql.explain_conversion_error(message, &[column("id", "INTEGER")]).is_none());
+        assert!(Mysql.explain_conversion_error("Binder Error: no such column", &many).is_none());
+    }
+
+    #[test]
+    fn the_precision_of_a_decimal_type() {
+        assert_eq!(decimal_precision("decimal(65,30)"), Some(65));
+        assert_eq!(decimal_precision("decimal(10,0) unsigned"), Some(10));
+        assert_eq!(decimal_precision("decimal"), None);
+    }
+}

@@ -311,3 +311,44 @@ pub fn conninfo(s: &SourceSettings) -> String {
     };
     connection_string(s, &KEYS, |value| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(type_name: &str, srid: i64) -> SourceColumn {
+        SourceColumn { schema: "public".into(), table: "t".into(), name: "c".into(), type_name: type_name.into(), srid }
+    }
+
+    #[test]
+    fn geometry_gets_its_crs_from_the_srid_in_both_dialects() {
+        let cast = |treatments: Vec<Treatment>| match treatments.as_slice() {
+            [Treatment::Rewrite { expression, .. }] => expression.clone(),
+            other => panic!("{other:?}"),
+        };
+        let point = column("geometry(Point,25832)", 25832);
+        assert_eq!(cast(Postgres.treat(&point, Some("GEOMETRY"), false)), "CAST({} AS GEOMETRY('EPSG:25832'))");
+        assert_eq!(
+            cast(Postgres.treat(&point, Some("VARCHAR"), true)),
+            "CAST(ST_GeomFromHEXEWKB({}) AS GEOMETRY('EPSG:25832'))"
+        );
+        // Converted by the query itself (ST_AsText in DuckDB SQL): nothing to do.
+        assert!(Postgres.treat(&point, Some("VARCHAR"), false).is_empty());
+        assert!(matches!(
+            Postgres.treat(&column("geometry", 0), Some("GEOMETRY"), false).as_slice(),
+            [Treatment::Lossy { .. }]
+        ));
+    }
+
+    #[test]
+    fn a_scanner_loss_counts_whatever_duckdb_does_afterwards_but_not_after_a_server_cast() {
+        let nan = column("numeric(10,2)", 0);
+        assert!(matches!(Postgres.treat(&nan, Some("VARCHAR"), false).as_slice(), [Treatment::Rows { .. }]));
+        let wide = column("numeric", 0);
+        assert!(matches!(Postgres.treat(&wide, Some("VARCHAR"), false).as_slice(), [Treatment::Lossy { .. }]));
+        assert!(Postgres.treat(&wide, Some("VARCHAR"), true).is_empty());
+        assert!(matches!(Postgres.treat(&wide, Some("DOUBLE"), true).as_slice(), [Treatment::Lossy { .. }]));
+        assert_eq!(numeric_precision("numeric(50,5)"), Some(50));
+        assert_eq!(numeric_precision("numeric"), None);
+    }
+}
