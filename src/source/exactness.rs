@@ -192,7 +192,9 @@ pub(crate) struct Plan {
 impl Plan {
     /// What the server counts before the export, for `check`.
     pub(crate) fn counted(&self) -> Vec<String> {
-        self.checks.values().flatten().map(|c| format!("{} ({})", c.column, c.what)).collect()
+        // The what without its explanation in brackets, to keep `check`'s line short.
+        let short = |what: &str| what.split(" (").next().unwrap_or(what).to_string();
+        self.checks.values().flatten().map(|c| format!("{} ({})", c.column, short(&c.what))).collect()
     }
 
     fn refuse(&mut self, refusal: Refusal) {
