@@ -61,10 +61,11 @@ pub(crate) enum Treatment {
 /// The type knowledge of one source kind: what its DuckDB scanner changes.
 /// Implemented in the kind's own file.
 pub(crate) trait TypeKnowledge: Sync {
-    /// A query the server runs that lists `schema, table, column, type, srid`
+    /// Queries the server runs that list `schema, table, column, type, srid`
     /// (srid a BIGINT, 0 where none) of the tables and views whose lower-case
-    /// name is one of `names` (given as SQL string literals).
-    fn catalog_query(&self, names: &[String]) -> String;
+    /// name is one of `names` (given as SQL string literals); tried in order
+    /// until one works (server products and versions differ).
+    fn catalog_queries(&self, names: &[String]) -> Vec<String>;
 
     /// What happens to `column`'s values; `result_type` is the DuckDB type of
     /// the result column of the same name, if there is one; `native`: the
@@ -358,7 +359,23 @@ pub(crate) fn plan(
         return Ok(plan);
     }
     let names: Vec<String> = words.names.iter().map(|n| sql_literal(n)).collect();
-    let catalog = read_catalog(conn, &pass_through(&knowledge.catalog_query(&names)))?;
+    let mut catalog = Err(Error::new(ErrorKind::Internal, "no catalog query for this source kind"));
+    for (i, sql) in knowledge.catalog_queries(&names).iter().enumerate() {
+        match read_catalog(conn, &pass_through(sql)) {
+            Ok(columns) => {
+                catalog = Ok(columns);
+                break;
+            }
+            Err(e) => {
+                log::debug!("catalog query {} failed: {e}", i + 1);
+                // The first one's error says most.
+                if i == 0 {
+                    catalog = Err(e);
+                }
+            }
+        }
+    }
+    let catalog = catalog?;
 
     let by_name: BTreeMap<String, &Column> = columns.iter().map(|c| (c.name.to_lowercase(), c)).collect();
     let source_names: BTreeSet<String> = catalog.iter().map(|c| c.name.to_lowercase()).collect();
