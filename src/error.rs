@@ -93,8 +93,8 @@ impl ErrorKind {
             ErrorKind::ProxyRefused => {
                 "the proxy refused to connect to the API (407: credentials missing or wrong; 403: not allowed); not retried"
             }
-            ErrorKind::InterruptedSigint => "interrupted by SIGINT",
-            ErrorKind::InterruptedSigterm => "interrupted by SIGTERM",
+            ErrorKind::InterruptedSigint => "interrupted by SIGINT (Windows: Ctrl-C)",
+            ErrorKind::InterruptedSigterm => "interrupted by SIGTERM (Windows: Ctrl-Break, the console closing)",
         }
     }
 

@@ -22,6 +22,7 @@ pub(crate) mod job;
 pub(crate) mod logging;
 pub(crate) mod metrics;
 pub(crate) mod mysql_tls;
+pub(crate) mod platform;
 pub mod network;
 pub mod polyteia;
 pub mod retry;
