@@ -6,7 +6,7 @@
 //! `CONNECTOR_WINDOWS_DIR` to the unpacked folder and runs them with `--ignored`. Asked
 //! to run without that folder, they fail.
 
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 #[path = "../it/common/mod.rs"]
 mod common;
 
@@ -92,7 +92,11 @@ fn version_names_the_duckdb_dll_beside_the_exe() {
     let run = connector(&["version"], &[]);
     assert_eq!(run.code, 0, "{}", run.output());
     assert!(run.stdout.starts_with(&format!("connector {} ", env!("CARGO_PKG_VERSION"))), "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("DuckDB {}, official shared library", common::DUCKDB_VERSION)), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("DuckDB {}, official shared library", common::DUCKDB_VERSION)),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.to_ascii_lowercase().contains("duckdb.dll"), "{}", run.stdout);
 }
 
@@ -213,10 +217,8 @@ fn check_passes_and_uploads_nothing() {
     db.exec("CREATE TABLE budget (id int, office text); INSERT INTO budget VALUES (1, 'x');");
     let api = session_api();
     let temp = tempfile::tempdir().unwrap();
-    let vars = with(
-        api_env(db.env("SELECT * FROM db.budget"), &api, temp.path()),
-        &[("POLYTEIA_ORGANIZATION_ID", "org_w")],
-    );
+    let vars =
+        with(api_env(db.env("SELECT * FROM db.budget"), &api, temp.path()), &[("POLYTEIA_ORGANIZATION_ID", "org_w")]);
     let run = connector(&["check"], &vars);
     assert_eq!(run.code, 0, "{}", run.output());
     assert!(run.stderr.contains("PASS source query: valid, 2 columns: id INTEGER, office VARCHAR"), "{}", run.stderr);
@@ -295,7 +297,8 @@ fn a_notepad_env_file_with_crlf_and_bom_in_a_folder_with_spaces() {
     common::assert_no_secret(&logged, &[PAK, UPLOAD_TOKEN, &db.password]);
 
     // Notepad's "Unicode" (UTF-16) is refused with what to do.
-    let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("DATASET_ID=x\r\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    let utf16: Vec<u8> =
+        [0xFF, 0xFE].into_iter().chain("DATASET_ID=x\r\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
     std::fs::write(&env_file, utf16).unwrap();
     let run = connector(&["run", "--env-file", &win(&env_file)], &[]);
     assert_eq!(run.code, 3, "{}", run.output());
