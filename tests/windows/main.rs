@@ -360,3 +360,76 @@ fn ctrl_c_stops_an_export_and_leaves_no_files() {
     assert_no_secrets(&run, &[&db.password]);
     wait_until("the statement to end on the server", Duration::from_secs(10), || sessions() == "0");
 }
+
+/// stunnel in front of the API mock: HTTPS on 127.0.0.1:`port` with `certs`' server certificate.
+struct TlsFront {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsFront {
+    fn start(certs: &common::servers::Certs, port: u16, target: u16) -> TlsFront {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("stunnel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\n[api]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{target}\ncert = {}\nkey = {}\n",
+                certs.server_cert.display(),
+                certs.server_key.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("stunnel")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start stunnel (scripts/check-windows installs stunnel4)");
+        wait_until("stunnel to listen", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        TlsFront { child, _dir: dir }
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs the Windows zip under Wine: scripts/check-windows"]
+fn tls_to_the_api_trusts_ssl_cert_file_and_the_windows_store_refuses_an_unknown_ca() {
+    let certs = common::servers::Certs::generate(&["DNS:localhost", "IP:127.0.0.1"]).expect("certificates by openssl");
+    let api = MockApi::start(|req, _| match req.path.as_str() {
+        "/api" => (200, format!(r#"{{"data": {{"token": "{UPLOAD_TOKEN}"}}}}"#)),
+        "/upload" => (200, "OK".into()),
+        _ => (404, "not found".into()),
+    });
+    let port = common::free_port();
+    let _front = TlsFront::start(&certs, port, api.port);
+    let temp = tempfile::tempdir().unwrap();
+    let base = with(
+        memory_source("SELECT 1 AS one"),
+        &[
+            ("PERSONAL_ACCESS_TOKEN", PAK),
+            ("POLYTEIA_BASE_URL", &format!("https://localhost:{port}")),
+            ("DATASET_ID", "ds_win_1"),
+            ("TEMP_DIR", &win(temp.path())),
+            ("UPLOAD_MAX_ATTEMPTS", "1"),
+        ],
+    );
+    // The system store (through Windows' certificate chain API, Wine's here) does not know the test CA.
+    let run = connector(&["run"], &base);
+    assert_eq!(run.code, 15, "{}", run.output());
+    assert!(api.requests().is_empty(), "nothing may reach the API over an untrusted connection");
+    // SSL_CERT_FILE with a Windows path: trusted, uploaded.
+    let run = connector(&["run"], &with(base, &[("SSL_CERT_FILE", &win(&certs.ca))]));
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(api.requests().iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["/api", "/upload"]);
+    assert_eq!(uploaded_rows(&api.requests()[1]), vec![some(&["1"])]);
+    assert_no_secrets(&run, &[]);
+}
