@@ -8,6 +8,11 @@
 //! - the library from `DUCKDB_LIB_DIR` is copied beside the binaries of this build
 //!   (`target/<profile>/` and, for test executables, `target/<profile>/deps/`).
 //!
+//! For a Windows target (the cross build of scripts/build-windows) the library is
+//! `duckdb.dll` instead: linked directly (MinGW's linker needs no import library),
+//! copied beside `connector.exe` the same way, and found there by Windows' own DLL
+//! search order (the executable's directory first), so no search path is set.
+//!
 //! With `--features bundled` DuckDB is compiled into the binary and none of this applies.
 //!
 //! Both builds also get the DuckDB release the connector is made for, from the file
@@ -16,8 +21,6 @@
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
-
-const LIBRARY: &str = "libduckdb.so";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -33,14 +36,18 @@ fn main() {
         Some(dir) => PathBuf::from(dir),
         None => fail("DUCKDB_LIB_DIR is not set (.cargo/config.toml sets it to .duckdb/lib)"),
     };
-    let library = lib_dir.join(LIBRARY);
+    let windows = env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "windows");
+    let name = if windows { "duckdb.dll" } else { "libduckdb.so" };
+    let library = lib_dir.join(name);
     println!("cargo:rerun-if-changed={}", library.display());
     if !library.is_file() {
         fail(&format!("{} does not exist", library.display()));
     }
 
-    // Each entry is searched in order; $ORIGIN is expanded by the dynamic loader.
-    println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN:$ORIGIN/../lib/polyteia-db-connector");
+    if !windows {
+        // Each entry is searched in order; $ORIGIN is expanded by the dynamic loader.
+        println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN:$ORIGIN/../lib/polyteia-db-connector");
+    }
 
     let profile_dir = profile_dir();
     for dir in [profile_dir.clone(), profile_dir.join("deps")] {
@@ -76,14 +83,15 @@ fn profile_dir() -> PathBuf {
 /// and a rename, so a binary never starts with a half-written library beside it.
 fn place_library(library: &Path, dir: &Path) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
-    let target = dir.join(LIBRARY);
+    let name = library.file_name().expect("the library path names a file").to_string_lossy();
+    let target = dir.join(&*name);
     if let (Ok(a), Ok(b)) = (fs::metadata(library), fs::metadata(&target)) {
         use std::os::unix::fs::MetadataExt;
         if a.ino() == b.ino() && a.dev() == b.dev() {
             return Ok(());
         }
     }
-    let temporary = dir.join(format!(".{LIBRARY}.{}", std::process::id()));
+    let temporary = dir.join(format!(".{name}.{}", std::process::id()));
     let _ = fs::remove_file(&temporary);
     if fs::hard_link(library, &temporary).is_err() {
         fs::copy(library, &temporary)?;
@@ -95,6 +103,6 @@ fn fail(problem: &str) -> ! {
     panic!(
         "\n\nThe default build links the official prebuilt DuckDB library, but {problem}.\n\
          Fetch it with `scripts/fetch-duckdb` (or point DUCKDB_LIB_DIR at a directory holding the \
-         libduckdb.so of the release in the file DUCKDB_VERSION), or compile DuckDB into the binary instead: `cargo build --release --features bundled`.\n\n"
+         libduckdb.so, or for Windows the duckdb.dll (scripts/fetch-duckdb --platform windows_amd64), of the release in the file DUCKDB_VERSION), or compile DuckDB into the binary instead: `cargo build --release --features bundled`.\n\n"
     )
 }

@@ -1,14 +1,16 @@
-//! Stopping work in progress on SIGTERM / SIGINT: the flag every loop and
+//! Stopping work in progress on SIGTERM / SIGINT (on Windows: Ctrl-Break, the
+//! console closing / Ctrl-C; `platform` delivers them): the flag every loop and
 //! reader checks, the running query's stop (DuckDB's interrupt and, for the
-//! native dialect, a cancel on the server), which signal it was (for the
-//! 143 / 130 exit codes), and the files a second signal still removes.
+//! native dialect, a cancel on the server), which request it was (for the
+//! 143 / 130 exit codes), and the files a second request still removes.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::platform::{Stop, StopRequest};
 
 /// What stops a running query from another thread (the source implements it:
 /// DuckDB's interrupt, and a cancel on the server where one is needed).
@@ -26,7 +28,7 @@ const SUDDEN_EXIT_CLEANUP_LIMIT: Duration = Duration::from_secs(2);
 #[derive(Default)]
 pub struct Cancellation {
     flag: Arc<AtomicBool>,
-    signal: AtomicI32,
+    request: Mutex<Option<StopRequest>>,
     query: Mutex<Option<Box<dyn StopQuery>>>,
     /// Temporary files and directories of the work in progress.
     leftovers: Mutex<Vec<PathBuf>>,
@@ -47,8 +49,8 @@ impl Cancellation {
     }
 
     /// Stops what is running: sets the flag and stops a running query.
-    pub fn cancel(&self, signal: i32) {
-        self.signal.store(signal, Ordering::SeqCst);
+    pub(crate) fn cancel(&self, request: StopRequest) {
+        *self.request.lock().unwrap_or_else(|e| e.into_inner()) = Some(request);
         self.flag.store(true, Ordering::SeqCst);
         if let Some(query) = self.query.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             query.stop();
@@ -80,13 +82,13 @@ impl Cancellation {
 
     /// The error to report when a signal stopped the work.
     pub fn interrupted_error(&self, during: &str) -> Option<Error> {
-        let kind = match self.signal.load(Ordering::SeqCst) {
-            s if s == signal_hook::consts::SIGINT => ErrorKind::InterruptedSigint,
-            s if s == signal_hook::consts::SIGTERM => ErrorKind::InterruptedSigterm,
-            _ if self.is_cancelled() => ErrorKind::InterruptedSigterm,
-            _ => return None,
+        let request = *self.request.lock().unwrap_or_else(|e| e.into_inner());
+        let (kind, name) = match request {
+            Some(StopRequest { stop: Stop::Interrupt, name }) => (ErrorKind::InterruptedSigint, name),
+            Some(StopRequest { stop: Stop::Terminate, name }) => (ErrorKind::InterruptedSigterm, name),
+            None if self.is_cancelled() => (ErrorKind::InterruptedSigterm, "SIGTERM"),
+            None => return None,
         };
-        let name = if kind == ErrorKind::InterruptedSigint { "SIGINT" } else { "SIGTERM" };
         Some(Error::new(kind, format!("stopped by {name} during {during}; nothing was uploaded half-done")))
     }
 
@@ -99,30 +101,26 @@ impl Cancellation {
         }
     }
 
-    /// Routes SIGTERM and SIGINT to [`Cancellation::cancel`]. A second signal
-    /// while stopping exits at once, after a bounded attempt to remove the
-    /// temporary files.
+    /// Routes the stop requests (SIGTERM and SIGINT, or their Windows
+    /// counterparts) to [`Cancellation::cancel`]. A second request while
+    /// stopping exits at once, after a bounded attempt to remove the temporary
+    /// files.
     pub fn install_signal_handlers(self: &Arc<Self>) -> Result<()> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot install signal handlers: {e}")))?;
         let me = self.clone();
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                for signal in signals.forever() {
-                    if me.is_cancelled() {
-                        log::warn!("second signal: removing the temporary files and exiting immediately");
-                        me.remove_leftovers(SUDDEN_EXIT_CLEANUP_LIMIT);
-                        std::process::exit(128 + signal);
-                    }
-                    let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
-                    log::warn!(signal = name; "received {name}: stopping the work in progress");
-                    me.cancel(signal);
-                }
-            })
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the signal thread: {e}")))?;
-        Ok(())
+        crate::platform::on_stop_request(move |request| {
+            if me.is_cancelled() {
+                log::warn!("second signal: removing the temporary files and exiting immediately");
+                me.remove_leftovers(SUDDEN_EXIT_CLEANUP_LIMIT);
+                let kind = match request.stop {
+                    Stop::Interrupt => ErrorKind::InterruptedSigint,
+                    Stop::Terminate => ErrorKind::InterruptedSigterm,
+                };
+                std::process::exit(kind.exit_code());
+            }
+            log::warn!(signal = request.name; "received {}: stopping the work in progress", request.name);
+            me.cancel(request);
+        })
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot install signal handlers: {e}")))
     }
 
     /// Removes the registered files and directories, waiting at most `limit`

@@ -304,7 +304,8 @@ mod tests {
             pairs.extend([("DATASET_ID".to_string(), "ds".to_string())]);
             RunConfig::from_env(&Env::from_pairs(pairs))
         };
-        for content in ["pak_x1y2\n\n", "pak_x1y2\r\n", "pak_x1y2 \t\r\n\n"] {
+        // Notepad: a byte order mark and CRLF.
+        for content in ["pak_x1y2\n\n", "pak_x1y2\r\n", "pak_x1y2 \t\r\n\n", "\u{feff}pak_x1y2\r\n"] {
             std::fs::write(&file, content).unwrap();
             let cfg = with_file("PERSONAL_ACCESS_TOKEN_FILE").unwrap();
             assert_eq!(cfg.api.personal_access_token.expose(), "pak_x1y2", "{content:?}");
@@ -328,6 +329,12 @@ mod tests {
                 );
             }
         }
+        // Notepad's "Unicode" (UTF-16) is refused with what to do.
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain("pak_x1y2".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        std::fs::write(&file, utf16).unwrap();
+        let err = with_file("PERSONAL_ACCESS_TOKEN_FILE").unwrap_err();
+        assert!(err.message().contains("it is UTF-16 (Notepad's \"Unicode\"); save it as UTF-8"), "{err}");
         // A key given directly: trailing white space goes, a control character inside is refused.
         let mut pairs = pg_env();
         pairs.extend([("DATASET_ID", "ds"), ("PERSONAL_ACCESS_TOKEN", "pak_x1y2\n")]);

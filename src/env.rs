@@ -88,9 +88,21 @@ impl Env {
     }
 }
 
+/// Whether a file starts with a UTF-16 byte order mark (Notepad's "Unicode").
+pub(crate) fn is_utf16(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF])
+}
+
+/// What to do about a UTF-16 file.
+pub(crate) const UTF16_PROBLEM: &str =
+    "it is UTF-16 (Notepad's \"Unicode\"); save it as UTF-8 (Notepad: Save as, Encoding \"UTF-8\")";
+
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>> {
     let fail = |detail: String| Error::config(format!("cannot read env file {}: {detail}", path.display()));
     let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    if is_utf16(&bytes) {
+        return Err(fail(UTF16_PROBLEM.into()));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
         fail(format!("line {line} is not valid UTF-8"))

@@ -101,8 +101,8 @@ impl ErrorKind {
                 "refused before the upload: a column's values would arrive changed (the message names the column and \
                  the cast to write; ACCEPT_LOSS_COLUMNS accepts a known loss); not retried"
             }
-            ErrorKind::InterruptedSigint => "interrupted by SIGINT",
-            ErrorKind::InterruptedSigterm => "interrupted by SIGTERM",
+            ErrorKind::InterruptedSigint => "interrupted by SIGINT (Windows: Ctrl-C)",
+            ErrorKind::InterruptedSigterm => "interrupted by SIGTERM (Windows: Ctrl-Break, the console closing)",
         }
     }
 

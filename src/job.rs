@@ -85,10 +85,12 @@ fn export_to_file_inner(
 /// A private directory for one run's files (the Parquet file, DuckDB's
 /// spill files), removed when dropped: on every exit path, success or failure.
 pub(crate) fn private_work_dir(temp_dir: &Path) -> Result<tempfile::TempDir> {
-    tempfile::Builder::new()
+    let dir = tempfile::Builder::new()
         .prefix("polyteia-connector-")
         .tempdir_in(temp_dir)
-        .map_err(|e| Error::io(format!("cannot create a work directory in TEMP_DIR {}", temp_dir.display()), &e))
+        .map_err(|e| Error::io(format!("cannot create a work directory in TEMP_DIR {}", temp_dir.display()), &e))?;
+    log::debug!("work directory {}", dir.path().display());
+    Ok(dir)
 }
 
 /// What a finished `run` reports.
@@ -412,7 +414,7 @@ mod tests {
         ) -> Result<ExportStats> {
             connected();
             if self.signal_during_export {
-                cancel.cancel(signal_hook::consts::SIGTERM);
+                cancel.cancel(crate::platform::StopRequest::TERMINATE);
             }
             if let Some(kind) = self.fails_with {
                 return Err(Error::new(kind, "the fake export failed"));

@@ -23,6 +23,7 @@ pub(crate) mod logging;
 pub(crate) mod metrics;
 pub(crate) mod mysql_tls;
 pub mod network;
+pub(crate) mod platform;
 pub mod polyteia;
 pub mod retry;
 pub(crate) mod schedule;

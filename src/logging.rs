@@ -2,6 +2,7 @@
 //! collectors. Every line passes through the secret scrubber.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use log::kv::{Key, Value, VisitSource};
 
@@ -17,6 +18,8 @@ define_settings! {
     SETTINGS;
     LOG_LEVEL: WhenUnset::Value("info"), "debug, info, warn or error";
     LOG_FORMAT: WhenUnset::Value("text"), "text or json";
+    LOG_FILE: WhenUnset::Described("none (standard error only)"),
+        "also append every log line to this file (a scheduled task without a console)";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,7 +61,46 @@ pub(crate) fn parse_settings(env: &Env, p: &mut Problems) -> LogSettings {
             default_log_format()
         }),
     };
+    if let Some(path) = log_file(env) {
+        if let Err(e) = open_log_file(&path) {
+            p.add(&LOG_FILE, format!("cannot open {} for appending: {e}", path.display()));
+        }
+    }
     LogSettings { level, format }
+}
+
+/// `LOG_FILE`, if set.
+pub(crate) fn log_file(env: &Env) -> Option<PathBuf> {
+    LOG_FILE.given(env).map(PathBuf::from)
+}
+
+fn open_log_file(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Standard error and, when `LOG_FILE` is set, the file: each line is written
+/// whole (one append), so concurrent runs' lines interleave but never mix.
+struct Tee {
+    file: Option<std::fs::File>,
+}
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        // A full disk under the log file must not stop the run; stderr still has the line.
+        if let Some(file) = &mut self.file {
+            let _ = file.write_all(buf);
+        }
+        std::io::stderr().write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// The command-line flags `--log-level` and `--log-format`, which win over the environment.
@@ -118,11 +160,16 @@ fn default_log_format() -> LogFormat {
 pub(crate) type Field = (String, serde_json::Value);
 
 /// Installs the logger. Our own messages follow `level`; dependencies are
-/// held at `warn` so that debug output stays about this program.
-pub(crate) fn init(level: log::LevelFilter, format: LogFormat) {
+/// held at `warn` so that debug output stays about this program. Lines go
+/// to standard error and, when given, are appended to `file` too (a file that
+/// cannot be opened is reported by the settings' validation, exit 3).
+pub(crate) fn init(level: log::LevelFilter, format: LogFormat, file: Option<&Path>) {
     let mut builder = env_logger::Builder::new();
     builder.filter_level(level.min(log::LevelFilter::Warn)).filter_module("connector", level);
-    builder.target(env_logger::Target::Stderr);
+    match file.and_then(|path| open_log_file(path).ok()) {
+        Some(file) => builder.target(env_logger::Target::Pipe(Box::new(Tee { file: Some(file) }))),
+        None => builder.target(env_logger::Target::Stderr),
+    };
     builder.format(move |buf, record| {
         let line = render(format, record.level(), record.target(), &record.args().to_string(), collect_fields(record));
         writeln!(buf, "{line}")

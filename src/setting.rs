@@ -249,9 +249,14 @@ pub(crate) fn secret(env: &Env, setting: &Setting, p: &mut Problems) -> Option<S
         }
         (Some(value), None) => Some(Secret::new(value)),
         (None, Some(path)) => match std::fs::read(path) {
+            Ok(bytes) if crate::env::is_utf16(&bytes) => {
+                file_problem(format!("file {path}: {}", crate::env::UTF16_PROBLEM));
+                None
+            }
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => {
-                    let value = text.trim_end();
+                    // Notepad writes a byte order mark before UTF-8 text.
+                    let value = text.strip_prefix('\u{feff}').unwrap_or(&text).trim_end();
                     if value.is_empty() {
                         file_problem(format!("file {path} is empty"));
                         None

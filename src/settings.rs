@@ -65,7 +65,8 @@ mod tests {
                     let text = std::fs::read_to_string(&path).unwrap();
                     let defines = text.lines().any(|l| l.trim_start().starts_with("define_settings! {"));
                     if defines {
-                        found.push(path.strip_prefix(root).unwrap().display().to_string());
+                        // `/` also on Windows, as AREAS names them.
+                        found.push(path.strip_prefix(root).unwrap().display().to_string().replace('\\', "/"));
                     }
                 }
             }

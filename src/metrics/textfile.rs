@@ -5,7 +5,6 @@
 //! last success is carried over from the previous file.
 
 use std::io::Write as _;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use super::{last_run, seconds, Exposition, FinishedRun, LAST_SUCCESS};
@@ -45,7 +44,7 @@ fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(content)?;
         // node_exporter runs as another user; the metrics hold no secrets.
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        crate::platform::make_readable_by_others(&file)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)
     })();

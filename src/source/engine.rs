@@ -1,7 +1,7 @@
 //! The DuckDB engine itself: the pinned library release, an in-memory
 //! database with the engine settings, and the scanner extensions.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use duckdb::Connection;
 
@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub const DUCKDB_VERSION: &str = concat!("v", env!("CONNECTOR_DUCKDB_VERSION"));
 
 /// How DuckDB is linked into this build: `"shared"` (the official prebuilt
-/// libduckdb.so, the default) or `"bundled"` (compiled in, `--features bundled`).
+/// libduckdb.so or duckdb.dll, the default) or `"bundled"` (compiled in, `--features bundled`).
 pub const DUCKDB_LINKAGE: &str = env!("CONNECTOR_DUCKDB_LINKAGE");
 
 /// The DuckDB library in use, for `connector version`.
@@ -26,26 +26,19 @@ pub fn duckdb_library_description() -> String {
     match DUCKDB_LINKAGE {
         "bundled" => format!("DuckDB {version}, bundled: compiled into this binary"),
         _ => {
-            let path = loaded_library_path().map(|p| p.display().to_string()).unwrap_or_else(|| "libduckdb.so".into());
+            let path = crate::platform::loaded_duckdb_library()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| crate::platform::DUCKDB_LIBRARY.into());
             format!("DuckDB {version}, official shared library {path}")
         }
     }
 }
 
-/// Where the dynamic loader found libduckdb (Linux: from /proc/self/maps).
-fn loaded_library_path() -> Option<PathBuf> {
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    maps.lines()
-        .filter_map(|line| line.split_whitespace().nth(5))
-        .find(|path| Path::new(path).file_name().is_some_and(|name| name.to_string_lossy().starts_with("libduckdb")))
-        .map(PathBuf::from)
-}
-
 /// Refuses a DuckDB library other than [`DUCKDB_VERSION`] (a different
-/// libduckdb.so found by the loader, or a build against another version).
+/// library found by the loader, or a build against another version).
 pub(crate) fn verify_library_version(conn: &Connection) -> Result<()> {
     let (version, _) = duckdb_version_and_platform(conn)?;
-    require_pinned_version(&version, loaded_library_path().as_deref())
+    require_pinned_version(&version, crate::platform::loaded_duckdb_library().as_deref())
 }
 
 fn require_pinned_version(version: &str, library: Option<&Path>) -> Result<()> {
@@ -57,8 +50,8 @@ fn require_pinned_version(version: &str, library: Option<&Path>) -> Result<()> {
         ErrorKind::Extension,
         format!(
             "the DuckDB library in use is {version}{location}, but this connector and its extensions \
-             need DuckDB {DUCKDB_VERSION}; install the libduckdb.so that came with the connector beside it \
-             (or in ../lib/polyteia-db-connector), or rebuild (scripts/fetch-duckdb)"
+             need DuckDB {DUCKDB_VERSION}; {}, or rebuild (scripts/fetch-duckdb)",
+            crate::platform::DUCKDB_LIBRARY_PLACE
         ),
     ))
 }

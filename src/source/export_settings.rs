@@ -17,7 +17,7 @@ define_settings! {
     /// The engine and export settings.
     SETTINGS;
     DUCKDB_EXTENSION_DIRECTORY:
-        Described("the Debian package's extensions when installed, else DuckDB's own (downloads)"),
+        Described("the Debian package's extensions when installed (Windows: extensions beside connector.exe), else DuckDB's own (downloads)"),
         "directory with pre-installed DuckDB extensions";
     DUCKDB_MEMORY_LIMIT: Described("DuckDB default (80 % of RAM)"), "DuckDB memory limit, e.g. 2GB";
     DUCKDB_THREADS: Described("number of cores"), "DuckDB worker threads";
@@ -27,9 +27,6 @@ define_settings! {
     ALLOW_EMPTY_RESULT: Value("false"), "upload a result with no rows (empties the dataset)";
     ACCEPT_LOSS_COLUMNS: Unset, "comma-separated columns whose known loss is accepted (else exit 17)";
 }
-
-/// Where the Debian package installs the DuckDB extensions.
-pub const PACKAGED_EXTENSION_DIRECTORY: &str = "/usr/lib/polyteia-db-connector/extensions";
 
 /// A size DuckDB accepts as `memory_limit`: `4GB`, `512 MiB`, `80%`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,12 +92,11 @@ pub struct ExportSettings {
 }
 
 pub fn parse_engine(env: &Env, p: &mut Problems) -> EngineSettings {
-    // DUCKDB_EXTENSION_DIRECTORY wins; else the packaged extensions when installed, so an
-    // installed connector works air-gapped with no setting; else DuckDB's own default.
-    let extension_directory = DUCKDB_EXTENSION_DIRECTORY
-        .given(env)
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from(PACKAGED_EXTENSION_DIRECTORY)).filter(|dir| dir.is_dir()));
+    // DUCKDB_EXTENSION_DIRECTORY wins; else the packaged extensions when installed (the
+    // Debian package's, the zip's beside connector.exe), so an installed connector works
+    // air-gapped with no setting; else DuckDB's own default.
+    let extension_directory =
+        DUCKDB_EXTENSION_DIRECTORY.given(env).map(PathBuf::from).or_else(crate::platform::default_extension_directory);
     if let Some(dir) = &extension_directory {
         if !dir.is_dir() {
             p.add(&DUCKDB_EXTENSION_DIRECTORY, format!("directory {} does not exist", dir.display()));

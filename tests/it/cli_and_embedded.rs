@@ -84,6 +84,49 @@ fn a_missing_env_file_is_a_configuration_error() {
 }
 
 #[test]
+fn a_utf16_env_file_is_refused_and_a_notepad_utf8_one_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings =
+        "SOURCE_DATABASE_TYPE=duckdb\r\nSOURCE_DATABASE_NAME=:memory:\r\nSOURCE_DATABASE_SQL_QUERY='SELECT 5 AS n'\r\n";
+    let file = dir.path().join("out.parquet");
+    let env_file = dir.path().join("connector.env");
+    let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain(settings.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    std::fs::write(&env_file, utf16).unwrap();
+    let run = connector(&["export", "--env-file", env_file.to_str().unwrap(), "--output", file.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 3, "{}", run.output());
+    assert!(run.stderr.contains("it is UTF-16") && run.stderr.contains("save it as UTF-8"), "{}", run.stderr);
+    assert!(!file.exists());
+    std::fs::write(&env_file, format!("\u{feff}{settings}")).unwrap();
+    let run = connector(&["export", "--env-file", env_file.to_str().unwrap(), "--output", file.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(parquet_rows(&file), vec![vec![Some("5".to_string())]]);
+}
+
+#[test]
+fn log_file_gets_every_line_and_an_unusable_one_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("connector.log");
+    let file = dir.path().join("out.parquet");
+    std::fs::write(&log, "an earlier line\n").unwrap();
+    let vars = with(memory_source("SELECT 1 AS one"), &[("LOG_FILE", log.to_str().unwrap())]);
+    let run = connector(&["export", "--output", file.to_str().unwrap()], &vars);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged, format!("an earlier line\n{}", run.stderr), "appended, the same lines as stderr");
+    assert!(logged.contains("export finished") || logged.lines().count() > 1, "{logged}");
+
+    let missing = dir.path().join("no such dir").join("connector.log");
+    let vars = with(vars, &[("LOG_FILE", missing.to_str().unwrap()), ("PARQUET_COMPRESSION", "lz5")]);
+    let run = connector(&["export", "--output", file.to_str().unwrap()], &vars);
+    assert_eq!(run.code, 3, "{}", run.output());
+    assert!(
+        run.stderr.contains("LOG_FILE: cannot open") && run.stderr.contains("PARQUET_COMPRESSION"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn the_environment_wins_over_the_env_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
