@@ -249,7 +249,11 @@ impl Plan {
             .into_iter()
             .map(|(from, checks)| {
                 let conditions: Vec<String> = checks.iter().map(|c| c.condition.clone()).collect();
-                (pass_through(&knowledge.count_query(&from, &conditions)), checks)
+                // The common case is that nothing is found: one cheap filter
+                // first, the counts per column only when it finds rows.
+                let any = conditions.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" OR ");
+                let any = pass_through(&format!("SELECT COUNT(*) AS found FROM {from} WHERE {any}"));
+                (any, pass_through(&knowledge.count_query(&from, &conditions)), checks)
             })
             .collect();
         Counts { queries, accept: self.accept.clone() }
@@ -266,7 +270,8 @@ impl Plan {
 /// Server-side counts of the rows whose values would change.
 #[derive(Debug)]
 pub(crate) struct Counts {
-    queries: Vec<(String, Vec<RowCheck>)>,
+    /// Per `FROM`: whether any row matches, how many match each check, the checks.
+    queries: Vec<(String, String, Vec<RowCheck>)>,
     accept: Vec<String>,
 }
 
@@ -283,13 +288,18 @@ impl Counts {
     /// Runs the counts; the columns with rows found.
     pub(crate) fn run(&self, conn: &Connection) -> Result<Vec<Refusal>> {
         let mut found = Vec::new();
-        for (sql, checks) in &self.queries {
+        let failed = |e: duckdb::Error| super::errors::query_error(&e).context("checking the values that would change");
+        for (any, sql, checks) in &self.queries {
+            log::debug!("looking for values that would change: {any}");
+            if conn.query_row(any, [], |row| row.get::<_, i64>(0)).map_err(failed)? == 0 {
+                continue;
+            }
             log::debug!("counting the values that would change: {sql}");
             let counts: Vec<i64> = conn
                 .query_row(sql, [], |row| {
                     (0..checks.len()).map(|i| row.get::<_, Option<i64>>(i).map(|n| n.unwrap_or(0))).collect()
                 })
-                .map_err(|e| super::errors::query_error(&e).context("checking the values that would change"))?;
+                .map_err(failed)?;
             for (check, count) in checks.iter().zip(counts) {
                 if count > 0 {
                     found.push(Refusal {
