@@ -48,9 +48,11 @@ pub(crate) enum Treatment {
     /// Rewritten in the select list so that the values arrive unchanged;
     /// `expression` has `{}` where the column goes. `how` is said in logs and
     /// by `check`.
-    Rewrite { expression: String, how: String, needs_spatial: bool },
-    /// Every value changes, or may: refused whenever the column reaches the file.
-    Lossy { what: String, fix: String },
+    Rewrite { expression: String, how: String, needs_spatial: bool, arrives_as: &'static str },
+    /// Every value changes, or may: refused whenever the column reaches the
+    /// file. `arrives_as`: the DuckDB type the scanner gives it, by which a
+    /// result column under another name may hold it.
+    Lossy { what: String, fix: String, arrives_as: &'static str },
     /// The rows matching `condition` (SQL the server runs, `{}` for the
     /// column) change; they are counted on the server before the export.
     Rows { condition: String, what: String, fix: String },
@@ -149,7 +151,7 @@ pub(crate) fn refusal_error(refusals: &[Refusal]) -> Error {
     Error::new(
         ErrorKind::LossRefused,
         format!(
-            "refused, nothing uploaded: {} would arrive changed: {}. To upload such a column as it arrives, \
+            "{REFUSED} {} would arrive changed: {}. To upload such a column as it arrives, \
              list it in ACCEPT_LOSS_COLUMNS",
             if refusals.len() == 1 { "a column".to_string() } else { format!("{} columns", refusals.len()) },
             list.join("; ")
@@ -190,7 +192,9 @@ pub(crate) struct Plan {
 impl Plan {
     /// What the server counts before the export, for `check`.
     pub(crate) fn counted(&self) -> Vec<String> {
-        self.checks.values().flatten().map(|c| format!("{} ({})", c.column, c.what)).collect()
+        // The what without its explanation in brackets, to keep `check`'s line short.
+        let short = |what: &str| what.split(" (").next().unwrap_or(what).to_string();
+        self.checks.values().flatten().map(|c| format!("{} ({})", c.column, short(&c.what))).collect()
     }
 
     fn refuse(&mut self, refusal: Refusal) {
@@ -315,6 +319,15 @@ pub(crate) fn plan(
     for refusal in result_type_losses(columns) {
         plan.refuse(refusal);
     }
+    for column in columns {
+        if let Some((expression, how)) = result_type_rewrite(column) {
+            if plan.is_accepted(&column.name) {
+                continue;
+            }
+            plan.rewrites.push((column.name.clone(), expression));
+            plan.made_exact.push(format!("{} ({}): {how}", column.name, column.type_name));
+        }
+    }
     let Some(knowledge) = settings.kind.source_type().type_knowledge() else {
         return Ok(plan);
     };
@@ -351,18 +364,26 @@ pub(crate) fn plan(
     let source_names: BTreeSet<String> = catalog.iter().map(|c| c.name.to_lowercase()).collect();
     // A result column no source column explains (an alias, an expression) may
     // hold any column the query mentions.
-    let unexplained = columns.iter().any(|c| !source_names.contains(&c.name.to_lowercase()));
+    let unexplained: Vec<String> = columns
+        .iter()
+        .filter(|c| !source_names.contains(&c.name.to_lowercase()))
+        .map(|c| c.type_name.to_ascii_uppercase())
+        .collect();
+    let unexplained_as = |duckdb_type: &str| unexplained.iter().any(|t| t.starts_with(duckdb_type));
     for source in &catalog {
         let lower = source.name.to_lowercase();
         let same_name = by_name.get(&lower).copied();
         let mentioned = words.star || words.names.contains(&lower);
-        if same_name.is_none() && !(mentioned && unexplained) {
+        let may_reach_another_column = mentioned && !unexplained.is_empty();
+        if same_name.is_none() && !may_reach_another_column {
             continue;
         }
         let column = same_name.map(|c| c.name.clone()).unwrap_or_else(|| source.name.clone());
         for treatment in knowledge.treat(source, same_name.map(|c| c.type_name.as_str()), native) {
             match treatment {
-                Treatment::Rewrite { expression, how, needs_spatial } => match same_name {
+                Treatment::Rewrite { arrives_as, .. } | Treatment::Lossy { arrives_as, .. }
+                    if same_name.is_none() && !unexplained_as(arrives_as) => {}
+                Treatment::Rewrite { expression, how, needs_spatial, .. } => match same_name {
                     Some(result) => {
                         plan.rewrites
                             .push((result.name.clone(), expression.replace("{}", &duckdb_ident(&result.name))));
@@ -380,7 +401,7 @@ pub(crate) fn plan(
                         counted_in: "",
                     }),
                 },
-                Treatment::Lossy { what, fix } => plan.refuse(Refusal {
+                Treatment::Lossy { what, fix, .. } => plan.refuse(Refusal {
                     column: column.clone(),
                     source: source.describe(),
                     what,
@@ -452,6 +473,65 @@ fn result_type_losses(columns: &[Column]) -> Vec<Refusal> {
     }
     refusals
 }
+
+/// Where DuckDB holds the exact value and only the Parquet writer would
+/// change it: a rewrite that keeps it, or that stops the export with a
+/// refusal when a value cannot be kept (DuckDB's `error()`, raised inside the
+/// COPY, so nothing is read twice).
+fn result_type_rewrite(column: &Column) -> Option<(String, String)> {
+    let t = column.type_name.to_ascii_uppercase();
+    let quoted = duckdb_ident(&column.name);
+    if t == "HUGEINT" || t == "UHUGEINT" {
+        // Parquet has no 128-bit integer: DuckDB would write a rounded DOUBLE.
+        // DECIMAL(38,0) holds every value below 10^38 exactly; a larger one
+        // stops the export.
+        let refusal = Refusal {
+            column: column.name.clone(),
+            source: format!("DuckDB type {}", column.type_name),
+            what: "a value of 10^38 or more fits no exact Parquet number (DuckDB would write a rounded DOUBLE)".into(),
+            rows: None,
+            counted_in: "",
+            fix: format!("write CAST({quoted} AS VARCHAR) AS {quoted} to keep every digit as text"),
+        };
+        let message = sql_literal(refusal_error(std::slice::from_ref(&refusal)).message());
+        let limit = format!("'1{}'::{t}", "0".repeat(38));
+        let below = if t == "HUGEINT" { format!(" OR {quoted} <= -{limit}") } else { String::new() };
+        let expression = format!(
+            "CASE WHEN {quoted} >= {limit}{below} THEN error({message}) ELSE CAST({quoted} AS DECIMAL(38,0)) END"
+        );
+        return Some((expression, "DECIMAL(38,0) instead of a rounded DOUBLE".into()));
+    }
+    if t == "INTERVAL" {
+        let refusal = Refusal {
+            column: column.name.clone(),
+            source: format!("DuckDB type {}", column.type_name),
+            what: "Parquet's INTERVAL holds months, days and milliseconds only: microseconds would be cut, \
+                   a negative interval cannot be written"
+                .into(),
+            rows: None,
+            counted_in: "",
+            fix: format!("write CAST({quoted} AS VARCHAR) AS {quoted} (text) or epoch({quoted}) AS {quoted} (seconds)"),
+        };
+        let message = sql_literal(refusal_error(std::slice::from_ref(&refusal)).message());
+        let expression = format!(
+            "CASE WHEN epoch_us({quoted}) % 1000 <> 0 OR to_months(0) > {quoted} OR datepart('month', {quoted}) < 0 \
+             OR datepart('day', {quoted}) < 0 OR datepart('microsecond', {quoted}) < 0 \
+             THEN error({message}) ELSE {quoted} END"
+        );
+        return Some((expression, "checked while written: refused if a value has microseconds or is negative".into()));
+    }
+    None
+}
+
+/// A refusal raised inside DuckDB (by [`result_type_rewrite`]'s `error()`),
+/// found in a failed COPY's message.
+pub(crate) fn raised_refusal(message: &str) -> Option<Error> {
+    let start = message.find(REFUSED)?;
+    Some(Error::new(ErrorKind::LossRefused, &message[start..]))
+}
+
+/// How every refusal message starts.
+const REFUSED: &str = "refused, nothing uploaded:";
 
 /// After the export: values the file holds that Parquet readers cannot read
 /// back as the source's (infinite dates and timestamps), from the file's

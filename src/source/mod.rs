@@ -298,6 +298,9 @@ impl Source {
             options.join(", ")
         );
         let rows = self.conn.execute(&copy, []).map_err(|e| {
+            if let Some(refused) = exactness::raised_refusal(&e.to_string()) {
+                return refused;
+            }
             let error = errors::export_error(&e, dest, output);
             let knowledge = self.settings.kind.source_type().type_knowledge();
             match knowledge.filter(|_| error.kind() == ErrorKind::Query) {

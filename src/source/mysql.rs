@@ -181,11 +181,14 @@ impl TypeKnowledge for Mysql {
         )
     }
 
-    fn treat(&self, column: &SourceColumn, result_type: Option<&str>, _native: bool) -> Vec<Treatment> {
+    fn treat(&self, column: &SourceColumn, result_type: Option<&str>, native: bool) -> Vec<Treatment> {
         let name = &column.name;
         let t = column.type_name.to_ascii_lowercase();
         let result = result_type.map(str::to_ascii_uppercase);
-        let arrives_as = |prefix: &str| result.as_deref().is_none_or(|r| r.starts_with(prefix));
+        // The scanner loses the value while reading it, whatever DuckDB does
+        // with it afterwards; only a cast on the server (the native dialect)
+        // comes before that, and shows as another result type.
+        let arrives_as = |scanned: &str| !native || result.as_deref().is_none_or(|r| r.starts_with(scanned));
         let base = t.split(['(', ' ']).next().unwrap_or("");
         if t.starts_with("tinyint(1)") && arrives_as("BOOLEAN") {
             vec![rows(tinyint_values(name))]
@@ -195,10 +198,11 @@ impl TypeKnowledge for Mysql {
                 fix: format!(
                     "{NATIVE} CAST({name} AS DECIMAL(38, <scale>)) AS {name} if its values fit, or CAST({name} AS CHAR) AS {name}"
                 ),
+                arrives_as: "DOUBLE",
             }]
         } else if matches!(base, "date" | "datetime" | "timestamp") {
             vec![rows(zero_dates(name)), rows(partial_dates(name))]
-        } else if GEOMETRY_TYPES.contains(&base) && arrives_as("BLOB") {
+        } else if GEOMETRY_TYPES.contains(&base) && result.as_deref().is_none_or(|r| r == "BLOB") {
             // MySQL's own bytes: a 4-byte SRID, then standard WKB.
             let mut treatments = vec![Treatment::Rewrite {
                 expression: if column.srid > 0 {
@@ -212,6 +216,7 @@ impl TypeKnowledge for Mysql {
                     "standard WKB as GeoParquet".into()
                 },
                 needs_spatial: true,
+                arrives_as: "BLOB",
             }];
             if column.srid == 0 {
                 treatments.push(Treatment::Lossy {
@@ -222,6 +227,7 @@ impl TypeKnowledge for Mysql {
                         "declare it (ALTER TABLE … MODIFY {name} {base} REF_SYSTEM_ID=<srid>), or if it is \
                          longitude/latitude, list {name} in ACCEPT_LOSS_COLUMNS"
                     ),
+                    arrives_as: "BLOB",
                 });
             }
             treatments
@@ -351,4 +357,35 @@ pub fn dsn(s: &SourceSettings) -> String {
         defaults: &[("compression", "disabled")],
     };
     connection_string(s, &KEYS, |value| format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, type_name: &str) -> Column {
+        Column { name: name.into(), type_name: type_name.into() }
+    }
+
+    #[test]
+    fn a_conversion_error_names_the_date_columns_it_may_come_from() {
+        let message = "the query failed: Conversion Error: Date out of range: 2018-2-0";
+        let one = Mysql.explain_conversion_error(message, &[column("id", "INTEGER"), column("born", "DATE")]).unwrap();
+        assert!(
+            one.starts_with(message) && one.contains("(column born: MySQL allows dates with month or day 0"),
+            "{one}"
+        );
+        let many = [column("born", "DATE"), column("seen", "TIMESTAMP")];
+        let two = Mysql.explain_conversion_error(message, &many).unwrap();
+        assert!(two.contains("one of the columns born, seen"), "{two}");
+        assert!(Mysql.explain_conversion_error(message, &[column("id", "INTEGER")]).is_none());
+        assert!(Mysql.explain_conversion_error("Binder Error: no such column", &many).is_none());
+    }
+
+    #[test]
+    fn the_precision_of_a_decimal_type() {
+        assert_eq!(decimal_precision("decimal(65,30)"), Some(65));
+        assert_eq!(decimal_precision("decimal(10,0) unsigned"), Some(10));
+        assert_eq!(decimal_precision("decimal"), None);
+    }
 }

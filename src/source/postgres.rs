@@ -128,24 +128,39 @@ impl TypeKnowledge for Postgres {
         let name = &column.name;
         let t = column.type_name.as_str();
         let result = result_type.map(str::to_ascii_uppercase);
-        let arrives_as = |prefix: &str| result.as_deref().is_none_or(|r| r.starts_with(prefix));
-        if t.starts_with("numeric(") {
+        // The scanner loses the value while reading it, whatever DuckDB does
+        // with it afterwards; only a cast on the server (the native dialect,
+        // which shows as another result type) comes before that.
+        let arrives_as = |scanned: &str| !native || result.as_deref().is_none_or(|r| r.starts_with(scanned));
+        if let Some(precision) = numeric_precision(t) {
+            if precision > 38 {
+                return if arrives_as("DOUBLE") { vec![wide_numeric(name, t)] } else { Vec::new() };
+            }
+            if native {
+                // Counted over the native query's result instead (result_checks).
+                return Vec::new();
+            }
             vec![Treatment::Rows {
                 condition: "{} = 'NaN'".into(),
                 what: "NaN would arrive as 0 (DuckDB's PostgreSQL scanner reads NaN as zero)".into(),
                 fix: format!("to upload NaN as NULL, {NATIVE} NULLIF({name}, 'NaN') AS {name}"),
             }]
         } else if t == "numeric" {
-            vec![Treatment::Rows {
-                // What survives the way through DOUBLE is exact; the rest is counted.
-                condition: "{}::text IN ('NaN', 'Infinity', '-Infinity') OR {}::float8::numeric <> {}".into(),
-                what: "numeric without a precision arrives as DOUBLE: values with more than 15 significant digits \
-                       would be rounded, NaN and Infinity would arrive as 0"
+            if arrives_as("DOUBLE") {
+                vec![wide_numeric(name, t)]
+            } else {
+                Vec::new()
+            }
+        } else if t == "money" {
+            if !arrives_as("VARCHAR") {
+                return Vec::new();
+            }
+            vec![Treatment::Lossy {
+                what: "money arrives as the server's formatted text (currency symbol, grouping per lc_monetary), \
+                       not as a number"
                     .into(),
-                fix: format!(
-                    "{NATIVE} {name}::numeric(38,10) AS {name} (up to 28 digits before and 10 after the point) \
-                     or {name}::text AS {name}"
-                ),
+                fix: format!("{NATIVE} {name}::numeric(15,2) AS {name}"),
+                arrives_as: "VARCHAR",
             }]
         } else if t.starts_with("geography") {
             vec![Treatment::Lossy {
@@ -154,15 +169,17 @@ impl TypeKnowledge for Postgres {
                     "list {name} in ACCEPT_LOSS_COLUMNS to upload that text, or read it from a view with a \
                      geometry(…, <srid>) column to upload GeoParquet"
                 ),
+                arrives_as: "VARCHAR",
             }]
         } else if t.starts_with("geometry") {
             // The scanner gives GEOMETRY for a table's column, hex EWKB text
             // for a pass-through query's; either becomes GeoParquet with the CRS.
-            let from_text = native && result.as_deref() == Some("VARCHAR");
-            if !(from_text || arrives_as("GEOMETRY")) {
+            let scanned = if native { "VARCHAR" } else { "GEOMETRY" };
+            if result.as_deref().is_some_and(|r| !r.starts_with(scanned)) {
+                // Converted by the query (ST_AsText, …): what it made of the exact value.
                 return Vec::new();
             }
-            let geometry = if from_text { "ST_GeomFromHEXEWKB({})" } else { "{}" };
+            let geometry = if native { "ST_GeomFromHEXEWKB({})" } else { "{}" };
             let srid = column.srid;
             let mut treatments = Vec::new();
             if srid > 0 {
@@ -170,13 +187,15 @@ impl TypeKnowledge for Postgres {
                     expression: format!("CAST({geometry} AS GEOMETRY('EPSG:{srid}'))"),
                     how: format!("GeoParquet with the CRS EPSG:{srid}"),
                     needs_spatial: true,
+                    arrives_as: scanned,
                 });
             } else {
-                if from_text {
+                if native {
                     treatments.push(Treatment::Rewrite {
                         expression: geometry.to_string(),
                         how: "GeoParquet".into(),
                         needs_spatial: true,
+                        arrives_as: scanned,
                     });
                 }
                 treatments.push(Treatment::Lossy {
@@ -188,6 +207,7 @@ impl TypeKnowledge for Postgres {
                          geometry(Geometry, <srid>) USING ST_SetSRID({name}, <srid>)), or if it is longitude/latitude, \
                          list {name} in ACCEPT_LOSS_COLUMNS"
                     ),
+                    arrives_as: scanned,
                 });
             }
             treatments
@@ -208,11 +228,9 @@ impl TypeKnowledge for Postgres {
             // A DOUBLE in the result is a float or a numeric without precision;
             // only the latter loses digits.
             vec![ResultCheck {
-                condition: "pg_typeof({}) = 'numeric'::regtype AND ({}::text IN ('NaN', 'Infinity', '-Infinity') \
-                            OR {}::float8::numeric <> {})"
-                    .into(),
-                what: "numeric without a precision arrives as DOUBLE: values with more than 15 significant digits \
-                       would be rounded, NaN and Infinity would arrive as 0"
+                condition: "pg_typeof({}) = 'numeric'::regtype".into(),
+                what: "numeric without a precision (or wider than 38 digits) arrives as DOUBLE: digits beyond the \
+                       15th are rounded, NaN and Infinity arrive as 0"
                     .into(),
                 fix:
                     "write <column>::numeric(38,10) (up to 28 digits before and 10 after the point) or <column>::text \
@@ -231,6 +249,28 @@ impl TypeKnowledge for Postgres {
     fn quote(&self, name: &str) -> String {
         format!("\"{}\"", name.replace('"', "\"\""))
     }
+}
+
+/// A numeric without precision, or wider than DuckDB's DECIMAL(38): read as
+/// DOUBLE, and not even correctly rounded (the scanner's conversion is off
+/// in the last place for some 15-digit values), so no value is trusted.
+fn wide_numeric(name: &str, t: &str) -> Treatment {
+    Treatment::Lossy {
+        what: format!(
+            "{t} arrives as DOUBLE: digits beyond the 15th are rounded (not always to the nearest double), \
+             NaN and Infinity arrive as 0"
+        ),
+        fix: format!(
+            "{NATIVE} {name}::numeric(38,10) AS {name} (up to 28 digits before and 10 after the point) \
+             or {name}::text AS {name}"
+        ),
+        arrives_as: "DOUBLE",
+    }
+}
+
+/// The precision of `numeric(p,s)`; `None` for a numeric without one.
+fn numeric_precision(t: &str) -> Option<u32> {
+    t.strip_prefix("numeric(")?.split([',', ')']).next()?.trim().parse().ok()
 }
 
 impl ServerCancelStatement for Postgres {
@@ -270,4 +310,45 @@ pub fn conninfo(s: &SourceSettings) -> String {
         defaults: &[("application_name", "polyteia-db-connector"), ("connect_timeout", "30")],
     };
     connection_string(s, &KEYS, |value| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(type_name: &str, srid: i64) -> SourceColumn {
+        SourceColumn { schema: "public".into(), table: "t".into(), name: "c".into(), type_name: type_name.into(), srid }
+    }
+
+    #[test]
+    fn geometry_gets_its_crs_from_the_srid_in_both_dialects() {
+        let cast = |treatments: Vec<Treatment>| match treatments.as_slice() {
+            [Treatment::Rewrite { expression, .. }] => expression.clone(),
+            other => panic!("{other:?}"),
+        };
+        let point = column("geometry(Point,25832)", 25832);
+        assert_eq!(cast(Postgres.treat(&point, Some("GEOMETRY"), false)), "CAST({} AS GEOMETRY('EPSG:25832'))");
+        assert_eq!(
+            cast(Postgres.treat(&point, Some("VARCHAR"), true)),
+            "CAST(ST_GeomFromHEXEWKB({}) AS GEOMETRY('EPSG:25832'))"
+        );
+        // Converted by the query itself (ST_AsText in DuckDB SQL): nothing to do.
+        assert!(Postgres.treat(&point, Some("VARCHAR"), false).is_empty());
+        assert!(matches!(
+            Postgres.treat(&column("geometry", 0), Some("GEOMETRY"), false).as_slice(),
+            [Treatment::Lossy { .. }]
+        ));
+    }
+
+    #[test]
+    fn a_scanner_loss_counts_whatever_duckdb_does_afterwards_but_not_after_a_server_cast() {
+        let nan = column("numeric(10,2)", 0);
+        assert!(matches!(Postgres.treat(&nan, Some("VARCHAR"), false).as_slice(), [Treatment::Rows { .. }]));
+        let wide = column("numeric", 0);
+        assert!(matches!(Postgres.treat(&wide, Some("VARCHAR"), false).as_slice(), [Treatment::Lossy { .. }]));
+        assert!(Postgres.treat(&wide, Some("VARCHAR"), true).is_empty());
+        assert!(matches!(Postgres.treat(&wide, Some("DOUBLE"), true).as_slice(), [Treatment::Lossy { .. }]));
+        assert_eq!(numeric_precision("numeric(50,5)"), Some(50));
+        assert_eq!(numeric_precision("numeric"), None);
+    }
 }

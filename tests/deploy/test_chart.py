@@ -218,6 +218,7 @@ def test_cronjob_mode_renders_cronjob_only(chart):
     assert rules[0]["action"] == "FailJob" and 3 in rules[0]["onExitCodes"]["values"]
     assert 12 not in rules[0]["onExitCodes"]["values"]  # API unavailable: worth a retry
     assert {15, 16} <= set(rules[0]["onExitCodes"]["values"])  # TLS refused, proxy refused: not
+    assert 17 in rules[0]["onExitCodes"]["values"]  # a value that would not arrive exactly: the same data next time
     pod = job["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     assert container(pod)["args"] == ["run"]

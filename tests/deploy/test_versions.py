@@ -230,3 +230,35 @@ def test_the_prebuilt_library_is_a_build_of_the_pinned_release():
     assert len(pinned) == 1 and pinned[0].startswith(duckdb_version() + "-"), (
         f"scripts/fetch-duckdb: NPM_PACKAGE_VERSION {pinned} is not a build of DuckDB {duckdb_version()}"
     )
+
+
+def fetch_extensions_tables() -> tuple[list[str], dict[str, str]]:
+    script = (ROOT / "scripts" / "fetch-extensions").read_text()
+    names = re.search(r"^EXTENSIONS=\(([^)]*)\)", script, flags=re.M)
+    assert names, "scripts/fetch-extensions: no EXTENSIONS=(...) line"
+    pins = dict(re.findall(r"^\s*\[(\w+/\w+)\]=(\S+)$", script, flags=re.M))
+    return names.group(1).split(), pins
+
+
+def test_every_extension_wheel_is_pinned_for_every_platform():
+    """A wheel without a pin would make fetch-extensions fail only on the platform
+    that lacks it (the Windows zip, an arm64 image): caught here instead."""
+    script = (ROOT / "scripts" / "fetch-extensions").read_text()
+    assert f"PINNED_DUCKDB_VERSION={duckdb_version()}\n" in script, "scripts/fetch-extensions: pins not for DUCKDB_VERSION"
+    names, pins = fetch_extensions_tables()
+    assert "spatial" in names, names
+    wanted = {f"{name}/{platform}" for name in names for platform in ("linux_amd64", "linux_arm64", "windows_amd64")}
+    assert set(pins) == wanted, f"WHEEL_SHA256 keys: missing {wanted - set(pins)}, extra {set(pins) - wanted}"
+    bad = {key: value for key, value in pins.items() if not re.fullmatch(r"[0-9a-f]{64}", value)}
+    assert not bad, f"not a SHA-256: {bad}"
+    assert len(set(pins.values())) == len(pins), "two wheels with the same hash: a copy-paste slip"
+
+
+def test_the_debian_check_compares_every_fetched_extension():
+    names, _ = fetch_extensions_tables()
+    files = {"spatial" if name == "spatial" else f"{name}_scanner" for name in names}
+    check = (ROOT / "scripts" / "check-deb").read_text()
+    compared = re.search(r"^for ext in ([\w ]+); do", check, flags=re.M)
+    assert compared and set(compared.group(1).split()) == files, f"scripts/check-deb compares {compared}, want {files}"
+    for name in files:
+        assert f'".$EXT_DIR/{name}.duckdb_extension"' in check, f"scripts/check-deb does not list {name}"

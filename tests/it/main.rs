@@ -7,6 +7,7 @@ mod common;
 
 mod check_schedule_signals;
 mod cli_and_embedded;
+mod exactness;
 mod export_servers;
 mod faults;
 mod hostile_input;

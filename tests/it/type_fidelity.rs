@@ -129,8 +129,8 @@ fn json_rows(text: &str) -> Vec<Vec<Option<String>>> {
 }
 
 /// How a column's source text becomes the text DuckDB gives for the exported
-/// value. Each variant is a representation difference, not a change of value,
-/// except `Lossy`, which hard-codes a documented loss.
+/// value. Each variant is a representation difference, not a change of value
+/// (a lossy mapping is refused: tests/it/exactness.rs).
 #[derive(Clone, Copy)]
 enum Norm {
     /// Same text on both sides.
@@ -154,9 +154,6 @@ enum Norm {
     /// MariaDB prints a double's exponent without sign (`1e308`); DuckDB with
     /// one (`1e+308`).
     ExponentSign,
-    /// A documented lossy mapping: the exported text is fixed here, and the
-    /// test asserts it differs from the source text.
-    Lossy(&'static str),
 }
 
 impl Norm {
@@ -220,7 +217,6 @@ impl Norm {
                 Some((mantissa, exp)) if !exp.starts_with(['-', '+']) => format!("{mantissa}e+{exp}"),
                 _ => source.to_string(),
             },
-            Norm::Lossy(exported) => exported.to_string(),
         }
     }
 }
@@ -255,11 +251,6 @@ fn compare(cols: &[Col], source: &[Vec<Option<String>>], file: &Path) {
         for (i, col) in cols.iter().enumerate() {
             let got = &got_row[i];
             let expected = src_row[i].as_deref().map(|s| col.norm.apply(s));
-            if let (Norm::Lossy(_), Some(src)) = (col.norm, src_row[i].as_deref()) {
-                // A lossy column must still differ from the source: if the
-                // mapping becomes exact, the docs must say so.
-                assert_ne!(got.as_deref(), Some(src), "{}: lossy mapping became exact, update docs", col.name);
-            }
             if *got != expected {
                 mismatches.push(format!(
                     "row {row} column {} ({}): source {:?} → expected {:?}, exported {:?}",
@@ -328,17 +319,6 @@ const PG_COLS: &[Col] = &[
         norm: Norm::Same,
         duckdb: "DECIMAL(38,10)",
         parquet: "FIXED_LEN_BYTE_ARRAY(16) DECIMAL(38,10)",
-    },
-    // LOSSY: numeric without precision is read as DOUBLE: the value is rounded to
-    // the nearest double (checked below); see postgres_lossy_mappings.
-    Col {
-        name: "c_numeric",
-        sql_type: "numeric",
-        value: "3.14159265358979323846264338327950288",
-        source_expr: "{c}::text",
-        norm: Norm::Lossy("3.141592653589793"),
-        duckdb: "DOUBLE",
-        parquet: "DOUBLE",
     },
     Col {
         name: "c_real",
@@ -553,11 +533,7 @@ fn postgres_types_round_trip_value_by_value() {
     assert!(source[1][1..].iter().all(Option::is_none));
     compare(PG_COLS, &source, &file);
 
-    // The lossy column is the source value rounded to the nearest double.
-    let i = PG_COLS.iter().position(|c| c.name == "c_numeric").unwrap();
-    let src: f64 = source[0][i].as_deref().unwrap().parse().unwrap();
-    let got: f64 = parquet_rows(&file)[0][i].as_deref().unwrap().parse().unwrap();
-    assert_eq!(src, got);
+    // numeric without precision is refused, not rounded: tests/it/exactness.rs.
 
     // The text rendering of the lists, spelled out for the reader.
     let rows = parquet_rows(&file);
@@ -581,57 +557,33 @@ fn pg_lossy_table(db: &PgDatabase) {
 }
 
 #[test]
-fn postgres_lossy_mappings() {
+fn postgres_lossy_mappings_are_refused() {
     let db = PgDatabase::create();
     pg_lossy_table(&db);
-    let (_dir, file) = export_ok(&db.env("SELECT * FROM db.lossy ORDER BY id"), &db.password);
-    assert_eq!(
-        parquet_columns(&file),
-        owned(&[
-            ("id", "INTEGER"),
-            // numeric without precision, and numeric with precision > 38, are DOUBLE.
-            ("n", "DOUBLE"),
-            ("n_nan", "DOUBLE"),
-            ("n50", "DOUBLE"),
-            ("i_us", "INTERVAL"),
-            ("ttz", "TIME WITH TIME ZONE"),
-            // money has no DuckDB type: it arrives as the server's formatted text.
-            ("m", "VARCHAR"),
-            ("c", "VARCHAR"),
-        ])
-    );
-    let money_text = db.admin("SELECT m::text FROM lossy").trim().to_string();
-    assert_eq!(
-        parquet_rows(&file),
-        vec![vec![
-            Some("1".into()),
-            // 29 integer digits and 9 decimals, read as a double — and not even
-            // the nearest one: 1.2345678901234568e+28 would be; the scanner's
-            // conversion is one unit in the last place off.
-            Some("1.234567890123457e+28".into()),
-            // NaN becomes 0.0 — a silent change of value.
-            Some("0.0".into()),
-            Some("1.2345678901234569e+42".into()),
-            // Parquet INTERVAL counts milliseconds: the last three digits are cut.
-            Some("1 day 00:00:00.123".into()),
-            // The offset is gone: the time is moved to UTC (Parquet TIME isAdjustedToUTC).
-            Some("10:34:56.789+00".into()),
-            // Currency symbol and grouping as the server formats them (lc_monetary).
-            Some(money_text.clone()),
-            // char(5) padding is dropped, as PostgreSQL's own ::text does.
-            Some("ab".into()),
-        ]]
-    );
-    assert_ne!(money_text, "-1234.56", "lc_monetary formats money: {money_text}");
-    // Rust parses correctly rounded: the nearest double is another one.
-    let nearest: f64 = "12345678901234567890123456789.123456789".parse().unwrap();
-    assert_eq!(nearest.to_string(), "12345678901234568000000000000");
-    assert_ne!(nearest, "1.234567890123457e+28".parse::<f64>().unwrap());
-    assert_eq!(
-        parquet_physical(&file)[5],
-        ("ttz".to_string(), "INT64 TIME_MICROS UTC".to_string()),
-        "timetz is written as a UTC-adjusted Parquet TIME"
-    );
+    // Each column a plain `SELECT *` would change is named, all at once, and
+    // nothing is written (tests/it/exactness.rs has one test per case).
+    let (run, dir) = export(&db.env("SELECT * FROM db.lossy ORDER BY id"), &db.password);
+    assert_eq!(run.code, 17, "{}", run.output());
+    assert!(run.stderr.contains("5 columns would arrive changed"), "{}", run.stderr);
+    for (column, what) in [
+        ("n", "numeric in public.lossy"),
+        ("n_nan", "numeric in public.lossy"),
+        ("n50", "numeric(50,5) in public.lossy"),
+        ("ttz", "DuckDB type TIME WITH TIME ZONE"),
+        ("m", "money in public.lossy"),
+    ] {
+        assert!(run.stderr.contains(&format!("column {column} ({what})")), "{column}: {}", run.stderr);
+    }
+    assert!(!dir.path().join("result.parquet").exists());
+    // An interval's values are checked while they are written (no second
+    // read): microseconds stop the export too.
+    let (run, dir) = export(&db.env("SELECT i_us FROM db.lossy"), &db.password);
+    assert_eq!(run.code, 17, "{}", run.output());
+    assert!(run.stderr.contains("column i_us (DuckDB type INTERVAL)"), "{}", run.stderr);
+    assert!(!dir.path().join("result.parquet").exists());
+    // char(5) padding is dropped, as PostgreSQL's own ::text does: not a change of value.
+    let (_dir, file) = export_ok(&db.env("SELECT c FROM db.lossy"), &db.password);
+    assert_eq!(parquet_rows(&file), vec![some(&["ab"])]);
 }
 
 #[test]
@@ -641,23 +593,21 @@ fn postgres_casts_that_keep_the_values() {
     let source = |expr: &str| db.admin(&format!("SELECT {expr} FROM lossy")).trim_end_matches('\n').to_string();
 
     // DuckDB dialect: a cast to VARCHAR in the query keeps what DuckDB holds
-    // before the Parquet writer (interval microseconds, the timetz offset) —
-    // but not a numeric: the scanner has already read it as DOUBLE.
+    // before the Parquet writer (interval microseconds, the timetz offset).
     let (_dir, file) = export_ok(
         &db.env(
             "SELECT CAST(i_us AS VARCHAR) AS i_us, CAST(ttz AS VARCHAR) AS ttz, \
-                    epoch(i_us) AS i_us_seconds, CAST(n AS VARCHAR) AS n FROM db.lossy",
+                    epoch(i_us) AS i_us_seconds FROM db.lossy",
         ),
         &db.password,
     );
-    assert_eq!(
-        parquet_columns(&file),
-        owned(&[("i_us", "VARCHAR"), ("ttz", "VARCHAR"), ("i_us_seconds", "DOUBLE"), ("n", "VARCHAR")])
-    );
-    assert_eq!(
-        parquet_rows(&file),
-        vec![some(&["1 day 00:00:00.123456", "12:34:56.789+02", "86400.123456", "1.234567890123457e+28"])]
-    );
+    assert_eq!(parquet_columns(&file), owned(&[("i_us", "VARCHAR"), ("ttz", "VARCHAR"), ("i_us_seconds", "DOUBLE")]));
+    assert_eq!(parquet_rows(&file), vec![some(&["1 day 00:00:00.123456", "12:34:56.789+02", "86400.123456"])]);
+    // But not a numeric: the scanner has already read it as DOUBLE, so the
+    // cast comes too late and the run is refused.
+    let (run, _dir) = export(&db.env("SELECT CAST(n AS VARCHAR) AS n FROM db.lossy"), &db.password);
+    assert_eq!(run.code, 17, "{}", run.output());
+    assert!(run.stderr.contains("column n (numeric in public.lossy)"), "{}", run.stderr);
 
     // Native dialect: PostgreSQL does the cast, so the exact value arrives.
     let (_dir, file) = export_ok(
@@ -704,15 +654,16 @@ fn postgres_casts_that_keep_the_values() {
 }
 
 #[test]
-fn postgres_negative_interval_fails_the_export_unless_cast() {
+fn postgres_negative_interval_is_refused_unless_cast() {
     let db = PgDatabase::create();
     db.exec("CREATE TABLE t (id int, i interval); INSERT INTO t VALUES (1, '-1 day -02:03:04.5');");
 
-    // Parquet's INTERVAL is unsigned: DuckDB refuses to write the value, so the
-    // whole export fails with the query exit code and no file.
+    // Parquet's INTERVAL is unsigned: the value cannot be written, so the
+    // export is refused naming the column, and no file is left.
     let (run, dir) = export(&db.env("SELECT * FROM db.t"), &db.password);
-    assert_eq!(run.code, 5, "{}", run.output());
-    assert!(run.stderr.contains("Parquet files do not support negative intervals"), "{}", run.stderr);
+    assert_eq!(run.code, 17, "{}", run.output());
+    assert!(run.stderr.contains("column i (DuckDB type INTERVAL)"), "{}", run.stderr);
+    assert!(run.stderr.contains("a negative interval cannot be written"), "{}", run.stderr);
     assert!(!dir.path().join("result.parquet").exists());
 
     let (_dir, file) =
@@ -1043,41 +994,27 @@ fn mysql_lossy_table(db: &MysqlDatabase) {
 }
 
 #[test]
-fn mysql_lossy_mappings() {
+fn mysql_lossy_mappings_are_refused() {
     let db = MysqlDatabase::create();
     mysql_lossy_table(&db);
-    let (_dir, file) = export_ok(&db.env("SELECT * FROM db.lossy ORDER BY id"), &db.password);
-    assert_eq!(
-        parquet_columns(&file),
-        owned(&[
-            ("id", "INTEGER"),
-            ("b", "BOOLEAN"),
-            ("zd", "DATE"),
-            ("zdt", "TIMESTAMP"),
-            // decimal with precision > 38 is DOUBLE.
-            ("d65", "DOUBLE"),
-            ("j", "VARCHAR"),
-            ("ts", "TIMESTAMP"),
-        ])
-    );
+    // Each column a plain `SELECT *` would change is named, all at once
+    // (tests/it/exactness.rs has one test per case).
+    let (run, dir) = export(&db.env("SELECT * FROM db.lossy ORDER BY id"), &db.password);
+    assert_eq!(run.code, 17, "{}", run.output());
+    assert!(run.stderr.contains("4 columns would arrive changed"), "{}", run.stderr);
+    for (column, what) in
+        [("b", "tinyint(1) in"), ("zd", "date in"), ("zdt", "datetime in"), ("d65", "decimal(65,30) in")]
+    {
+        assert!(run.stderr.contains(&format!("column {column} ({what}")), "{column}: {}", run.stderr);
+    }
+    assert!(!dir.path().join("result.parquet").exists());
+    // The rest arrive as they are.
+    let (_dir, file) = export_ok(&db.env("SELECT id, j, ts FROM db.lossy ORDER BY id"), &db.password);
     let ts = mariadb_raw(&db, "SELECT CAST(ts AS CHAR) FROM lossy WHERE id = 1").trim().to_string();
+    assert_eq!(parquet_columns(&file), owned(&[("id", "INTEGER"), ("j", "VARCHAR"), ("ts", "TIMESTAMP")]));
     assert_eq!(
         parquet_rows(&file),
-        vec![
-            vec![
-                Some("1".into()),
-                // TINYINT(1) is BOOLEAN: 2 and -1 both become true.
-                Some("true".into()),
-                // Zero dates become NULL.
-                None,
-                None,
-                // 35 integer digits and 30 decimals, rounded to a double.
-                Some("1.234567890123457e+34".into()),
-                Some(r#"{"k": "v"}"#.into()),
-                Some(ts),
-            ],
-            vec![Some("2".into()), Some("true".into()), None, None, None, None, None],
-        ]
+        vec![vec![Some("1".into()), Some(r#"{"k": "v"}"#.into()), Some(ts)], vec![Some("2".into()), None, None]]
     );
 }
 
@@ -1091,9 +1028,10 @@ fn mysql_casts_that_keep_the_values() {
     let native = |query: &str| with(db.env(query), &[("SOURCE_DATABASE_QUERY_DIALECT", "native")]);
 
     // DuckDB dialect: a cast in the query comes too late, the scanner has
-    // already read TINYINT(1) as BOOLEAN.
-    let (_dir, file) = export_ok(&db.env("SELECT CAST(b AS INTEGER) AS b FROM db.lossy ORDER BY id"), &db.password);
-    assert_eq!(parquet_rows(&file), vec![some(&["1"]), some(&["1"])]);
+    // already read TINYINT(1) as BOOLEAN: refused.
+    let (run, _dir) = export(&db.env("SELECT CAST(b AS INTEGER) AS b FROM db.lossy ORDER BY id"), &db.password);
+    assert_eq!(run.code, 17, "{}", run.output());
+    assert!(run.stderr.contains("column b (tinyint(1) in"), "{}", run.stderr);
 
     // Native dialect: MariaDB does the cast, so the exact value arrives.
     let (_dir, file) = export_ok(

@@ -37,11 +37,15 @@ pub fn extension_dir() -> PathBuf {
     let dir = std::env::var_os("DUCKDB_EXTENSION_DIRECTORY")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".extensions"));
-    assert!(
-        dir.join(DUCKDB_VERSION).join("linux_amd64/postgres_scanner.duckdb_extension").is_file(),
-        "DuckDB extensions missing in {}: run scripts/fetch-extensions (scripts/test does it)",
-        dir.display()
-    );
+    // All that scripts/fetch-extensions places, so a directory from before spatial fails here, clearly.
+    for file in ["postgres_scanner", "mysql_scanner", "sqlite_scanner", "spatial"] {
+        let path = dir.join(DUCKDB_VERSION).join(format!("linux_amd64/{file}.duckdb_extension"));
+        assert!(
+            path.is_file(),
+            "DuckDB extension {} missing: run scripts/fetch-extensions (scripts/test does it)",
+            path.display()
+        );
+    }
     dir
 }
 
