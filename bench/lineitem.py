@@ -142,7 +142,7 @@ def server_cpu(pid):
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_export(binary, out, workdir, log_level, extra_env, server_pid):
+def run_export(binary, out, workdir, log_level, extra_env, server_pid, count_beside=False):
     env = {
         "PATH": os.environ["PATH"],
         "SOURCE_DATABASE_TYPE": "postgres",
@@ -162,8 +162,12 @@ def run_export(binary, out, workdir, log_level, extra_env, server_pid):
     load = os.getloadavg()[0]
     cpu_before = server_cpu(server_pid)
     started = time.monotonic()
+    # "A+count": the server counts beside an export that does not, as B's check does.
+    beside = subprocess.Popen(count_command(), stdout=subprocess.DEVNULL) if count_beside else None
     proc = subprocess.run(["/usr/bin/time", "-v", "-o", str(timing), binary, "export", "--output", str(out)],
                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if beside is not None and beside.wait() != 0:
+        raise SystemExit("lineitem: the count beside the export failed")
     elapsed = time.monotonic() - started
     # The backends have ended with the connector's connections; give the postmaster
     # a moment to reap them so that their CPU is counted.
@@ -199,11 +203,21 @@ def checksum(path):
     return dict(zip(names, row))
 
 
-def time_count_query(reps):
-    """The NaN count the exactness check has the server run, alone, via psql's \\timing."""
+def count_sql():
+    """The NaN count the exactness check has the server run (src/source/exactness.rs, count_sql)."""
     counts = ", ".join(f"CAST(COALESCE(SUM(CASE WHEN \"{c}\" = 'NaN' THEN 1 ELSE 0 END), 0) AS bigint)"
                        for c in NUMERIC_COLUMNS)
-    sql = f'SELECT {counts} FROM "public"."lineitem"'
+    return f'SELECT {counts} FROM "public"."lineitem"'
+
+
+def count_command():
+    return ["psql", "-X", "-q", "-At", "-h", PG["host"], "-p", str(PG["port"]), "-U", PG["user"], "-d", DB,
+            "-c", count_sql()]
+
+
+def time_count_query(reps):
+    """The NaN count alone, via psql's \\timing."""
+    sql = count_sql()
     results = []
     for _ in range(reps):
         cmd = ["psql", "-X", "-h", PG["host"], "-p", str(PG["port"]), "-U", PG["user"], "-d", DB,
@@ -256,6 +270,9 @@ def main():
     ap.add_argument("--sf", type=float, default=1, choices=sorted(ROWS), help="TPC-H scale factor (default 1)")
     ap.add_argument("--count-query", action="store_true",
                     help="afterwards, time the exactness check's NaN count alone on the server (psql \\timing)")
+    ap.add_argument("--a-plus-count", action="store_true",
+                    help="a third series, A+count: A with the NaN count run by psql beside it (what the server's "
+                         "count costs the export, without the rest of B's check)")
     ap.add_argument("--log-level", default="warn",
                     help="LOG_LEVEL of the connector; its log of each run goes into the JSON (default warn)")
     ap.add_argument("--workdir", default=os.environ.get("BENCH_DIR", "/var/tmp/polyteia-db-connector-bench/lineitem"))
@@ -273,6 +290,8 @@ def main():
     if len(paths) > 2:
         ap.error("at most two binaries (A and B)")
     binaries = dict(zip("AB", [str(Path(p).resolve()) for p in paths]))
+    if args.a_plus_count:
+        binaries["A+count"] = binaries["A"]
     for label, b in binaries.items():
         if not os.access(b, os.X_OK):
             ap.error(f"{label}: {b} is not an executable")
@@ -290,7 +309,7 @@ def main():
     for rep in range(args.reps + 1):
         for label, b in binaries.items():
             out = workdir / f"lineitem-{label}.parquet"
-            r = run_export(b, out, workdir, args.log_level, extra_env, server_pid)
+            r = run_export(b, out, workdir, args.log_level, extra_env, server_pid, label == "A+count")
             r.update(binary=label, rep=rep, warmup=rep == 0)
             if rep == 0:
                 sums[label] = checksum(out)
@@ -318,11 +337,13 @@ def main():
         }
         if all(len(r["phases"]) == 5 for r in rs):
             summary[label]["phases"] = {k: statistics.median(r["phases"][k] for r in rs) for k in rs[0]["phases"]}
-    ratios = None
-    if "B" in binaries:
+    def pair_ratios(label):
+        # Run i of `label` against run i of A: the two ran next to each other.
         a = [r["seconds"] for r in timed if r["binary"] == "A"]
-        b = [r["seconds"] for r in timed if r["binary"] == "B"]
-        ratios = [y / x for x, y in zip(a, b)]
+        x = [r["seconds"] for r in timed if r["binary"] == label]
+        return [y / z for z, y in zip(a, x)] if x else None
+
+    ratios, a_ratios = pair_ratios("B"), pair_ratios("A+count")
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     results = ROOT / "bench" / "results"
@@ -331,7 +352,8 @@ def main():
     out_json.write_text(json.dumps({"sf": sf, "rows": rows, "query": QUERY, "reps": args.reps, "label": args.label,
                                     "extra_env": extra_env, "machine": info, "checksums": sums,
                                     "checksum_mismatches": mismatches, "summary": summary,
-                                    "ratios_b_over_a": ratios, "count_query": count, "runs": runs},
+                                    "ratios_b_over_a": ratios,
+                                    "ratios_a_plus_count_over_a": a_ratios, "count_query": count, "runs": runs},
                                    indent=2, default=str))
 
     print(f"\n`connector export` of `{QUERY}` (TPC-H lineitem sf={sf}, {rows:,} rows, "
@@ -348,19 +370,23 @@ def main():
         w, c, m, ld = s["seconds"], s["cpu_seconds"], s["peak_rss_mib"], s["load"]
         print(f"| {label} | {w[0]:.2f} s ({w[1]:.2f}–{w[2]:.2f}) | {c[0]:.2f} s | {server(s)} | "
               f"{m[0]:.0f} MiB ({m[1]:.0f}–{m[2]:.0f}) | {ld[0]:.2f} ({ld[1]:.2f}–{ld[2]:.2f}) |")
-    if ratios:
-        r = med(ratios)
-        sa, sb = summary["A"]["server_cpu_seconds"], summary["B"]["server_cpu_seconds"]
-        print(f"| B / A, pair by pair | {r[0]:.3f} ({r[1]:.3f}–{r[2]:.3f}) | "
-              f"{summary['B']['cpu_seconds'][0] / summary['A']['cpu_seconds'][0]:.3f} | "
-              f"{'–' if not (sa and sb) else f'{sb[0] / sa[0]:.3f}'} | | |")
+    for label, rs in [("B", ratios), ("A+count", a_ratios)]:
+        if not rs:
+            continue
+        r = med(rs)
+        x, a = summary[label], summary["A"]
+        server_ratio = "–" if not (x["server_cpu_seconds"] and a["server_cpu_seconds"]) else \
+            f"{x['server_cpu_seconds'][0] / a['server_cpu_seconds'][0]:.3f}"
+        print(f"| {label} / A, pair by pair | {r[0]:.3f} ({r[1]:.3f}–{r[2]:.3f}) | "
+              f"{x['cpu_seconds'][0] / a['cpu_seconds'][0]:.3f} | {server_ratio} | | |")
     print()
     for label, s in summary.items():
         if "phases" in s:
             print(f"{label}, phases as the connector logs them (median): "
                   + ", ".join(f"{k} {v:.3f} s" for k, v in s["phases"].items()))
     for label, b in info["binaries"].items():
-        print(f"{label}: `{b['path']}` ({b['version']})")
+        print(f"{label}: `{b['path']}` ({b['version']})" + (", with psql running the NaN count beside it"
+                                                            if label == "A+count" else ""))
     if ratios:
         print(f"\nB / A of the medians: {summary['B']['seconds'][0] / summary['A']['seconds'][0]:.3f}; "
               f"pairs: {', '.join(f'{x:.3f}' for x in ratios)}")
