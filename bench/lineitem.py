@@ -204,7 +204,10 @@ def checksum(path):
 
 
 def count_sql():
-    """The NaN count the exactness check has the server run (src/source/exactness.rs, count_sql)."""
+    """The NaN count the exactness check has the server run (src/source/exactness.rs, count_sql),
+    or BENCH_COUNT_SQL to try another formulation."""
+    if os.environ.get("BENCH_COUNT_SQL"):
+        return os.environ["BENCH_COUNT_SQL"]
     counts = ", ".join(f"CAST(COALESCE(SUM(CASE WHEN \"{c}\" = 'NaN' THEN 1 ELSE 0 END), 0) AS bigint)"
                        for c in NUMERIC_COLUMNS)
     return f'SELECT {counts} FROM "public"."lineitem"'
@@ -350,7 +353,7 @@ def main():
     results.mkdir(exist_ok=True)
     out_json = results / f"lineitem-{stamp}.json"
     out_json.write_text(json.dumps({"sf": sf, "rows": rows, "query": QUERY, "reps": args.reps, "label": args.label,
-                                    "extra_env": extra_env, "machine": info, "checksums": sums,
+                                    "extra_env": extra_env, "count_sql": count_sql(), "machine": info, "checksums": sums,
                                     "checksum_mismatches": mismatches, "summary": summary,
                                     "ratios_b_over_a": ratios,
                                     "ratios_a_plus_count_over_a": a_ratios, "count_query": count, "runs": runs},
