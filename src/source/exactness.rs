@@ -61,10 +61,11 @@ pub(crate) enum Treatment {
 /// The type knowledge of one source kind: what its DuckDB scanner changes.
 /// Implemented in the kind's own file.
 pub(crate) trait TypeKnowledge: Sync {
-    /// A query the server runs that lists `schema, table, column, type, srid`
+    /// Queries the server runs that list `schema, table, column, type, srid`
     /// (srid a BIGINT, 0 where none) of the tables and views whose lower-case
-    /// name is one of `names` (given as SQL string literals).
-    fn catalog_query(&self, names: &[String]) -> String;
+    /// name is one of `names` (given as SQL string literals); tried in order
+    /// until one works (server products and versions differ).
+    fn catalog_queries(&self, names: &[String]) -> Vec<String>;
 
     /// What happens to `column`'s values; `result_type` is the DuckDB type of
     /// the result column of the same name, if there is one; `native`: the
@@ -248,7 +249,11 @@ impl Plan {
             .into_iter()
             .map(|(from, checks)| {
                 let conditions: Vec<String> = checks.iter().map(|c| c.condition.clone()).collect();
-                (pass_through(&knowledge.count_query(&from, &conditions)), checks)
+                // The common case is that nothing is found: one cheap filter
+                // first, the counts per column only when it finds rows.
+                let any = conditions.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" OR ");
+                let any = pass_through(&format!("SELECT COUNT(*) AS found FROM {from} WHERE {any}"));
+                (any, pass_through(&knowledge.count_query(&from, &conditions)), checks)
             })
             .collect();
         Counts { queries, accept: self.accept.clone() }
@@ -265,7 +270,8 @@ impl Plan {
 /// Server-side counts of the rows whose values would change.
 #[derive(Debug)]
 pub(crate) struct Counts {
-    queries: Vec<(String, Vec<RowCheck>)>,
+    /// Per `FROM`: whether any row matches, how many match each check, the checks.
+    queries: Vec<(String, String, Vec<RowCheck>)>,
     accept: Vec<String>,
 }
 
@@ -282,13 +288,18 @@ impl Counts {
     /// Runs the counts; the columns with rows found.
     pub(crate) fn run(&self, conn: &Connection) -> Result<Vec<Refusal>> {
         let mut found = Vec::new();
-        for (sql, checks) in &self.queries {
+        let failed = |e: duckdb::Error| super::errors::query_error(&e).context("checking the values that would change");
+        for (any, sql, checks) in &self.queries {
+            log::debug!("looking for values that would change: {any}");
+            if conn.query_row(any, [], |row| row.get::<_, i64>(0)).map_err(failed)? == 0 {
+                continue;
+            }
             log::debug!("counting the values that would change: {sql}");
             let counts: Vec<i64> = conn
                 .query_row(sql, [], |row| {
                     (0..checks.len()).map(|i| row.get::<_, Option<i64>>(i).map(|n| n.unwrap_or(0))).collect()
                 })
-                .map_err(|e| super::errors::query_error(&e).context("checking the values that would change"))?;
+                .map_err(failed)?;
             for (check, count) in checks.iter().zip(counts) {
                 if count > 0 {
                     found.push(Refusal {
@@ -358,7 +369,23 @@ pub(crate) fn plan(
         return Ok(plan);
     }
     let names: Vec<String> = words.names.iter().map(|n| sql_literal(n)).collect();
-    let catalog = read_catalog(conn, &pass_through(&knowledge.catalog_query(&names)))?;
+    let mut catalog = Err(Error::new(ErrorKind::Internal, "no catalog query for this source kind"));
+    for (i, sql) in knowledge.catalog_queries(&names).iter().enumerate() {
+        match read_catalog(conn, &pass_through(sql)) {
+            Ok(columns) => {
+                catalog = Ok(columns);
+                break;
+            }
+            Err(e) => {
+                log::debug!("catalog query {} failed: {e}", i + 1);
+                // The first one's error says most.
+                if i == 0 {
+                    catalog = Err(e);
+                }
+            }
+        }
+    }
+    let catalog = catalog?;
 
     let by_name: BTreeMap<String, &Column> = columns.iter().map(|c| (c.name.to_lowercase(), c)).collect();
     let source_names: BTreeSet<String> = catalog.iter().map(|c| c.name.to_lowercase()).collect();

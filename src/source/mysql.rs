@@ -167,18 +167,27 @@ fn rows(check: ResultCheck) -> Treatment {
 
 /// What DuckDB's mysql scanner (1.5.5) changes.
 impl TypeKnowledge for Mysql {
-    fn catalog_query(&self, names: &[String]) -> String {
-        // MariaDB and MySQL keep a geometry column's SRID in different places;
-        // GEOMETRY_COLUMNS is MariaDB's (MySQL 8: ST_GEOMETRY_COLUMNS).
-        format!(
-            "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, CAST(COALESCE(g.SRID, 0) AS SIGNED) \
-             FROM information_schema.COLUMNS c LEFT JOIN information_schema.GEOMETRY_COLUMNS g \
-             ON g.G_TABLE_SCHEMA = c.TABLE_SCHEMA AND g.G_TABLE_NAME = c.TABLE_NAME AND g.G_GEOMETRY_COLUMN = c.COLUMN_NAME \
-             WHERE c.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') \
+    fn catalog_queries(&self, names: &[String]) -> Vec<String> {
+        let filter = format!(
+            "WHERE c.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') \
              AND (c.TABLE_SCHEMA = DATABASE() OR LOWER(c.TABLE_SCHEMA) IN ({list})) \
              AND LOWER(c.TABLE_NAME) IN ({list})",
             list = names.join(", ")
-        )
+        );
+        // A geometry column's SRID: MariaDB has it in GEOMETRY_COLUMNS, MySQL 8
+        // in COLUMNS.SRS_ID (MySQL 8 is not among the tested servers).
+        vec![
+            format!(
+                "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, CAST(COALESCE(g.SRID, 0) AS SIGNED) \
+                 FROM information_schema.COLUMNS c LEFT JOIN information_schema.GEOMETRY_COLUMNS g \
+                 ON g.G_TABLE_SCHEMA = c.TABLE_SCHEMA AND g.G_TABLE_NAME = c.TABLE_NAME \
+                 AND g.G_GEOMETRY_COLUMN = c.COLUMN_NAME {filter}"
+            ),
+            format!(
+                "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, CAST(COALESCE(c.SRS_ID, 0) AS SIGNED) \
+                 FROM information_schema.COLUMNS c {filter}"
+            ),
+        ]
     }
 
     fn treat(&self, column: &SourceColumn, result_type: Option<&str>, native: bool) -> Vec<Treatment> {

@@ -106,11 +106,11 @@ const NATIVE: &str = "set SOURCE_DATABASE_QUERY_DIALECT=native and write";
 /// timestamps and `timetz` are Parquet's limits, checked for every kind
 /// (exactness.rs); what is left is the scanner's own.
 impl TypeKnowledge for Postgres {
-    fn catalog_query(&self, names: &[String]) -> String {
+    fn catalog_queries(&self, names: &[String]) -> Vec<String> {
         // The SRID of a PostGIS column is in its type modifier (PostGIS'
         // TYPMOD_GET_SRID); reading it there needs no PostGIS function, so the
         // query runs on servers without PostGIS too.
-        format!(
+        vec![format!(
             "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod)::text, \
              CASE WHEN t.typname IN ('geometry', 'geography') AND a.atttypmod > 0 \
              THEN ((a.atttypmod & 268435200) - (a.atttypmod & 134217728)) >> 8 ELSE 0 END::bigint \
@@ -121,7 +121,7 @@ impl TypeKnowledge for Postgres {
              AND (n.nspname = ANY (current_schemas(false)) OR lower(n.nspname) IN ({list})) \
              AND lower(c.relname) IN ({list})",
             list = names.join(", ")
-        )
+        )]
     }
 
     fn treat(&self, column: &SourceColumn, result_type: Option<&str>, native: bool) -> Vec<Treatment> {
