@@ -21,7 +21,7 @@ use duckdb::Connection;
 use super::engine::path_str;
 use super::settings::{QueryDialect, SourceSettings};
 use crate::error::{Error, ErrorKind, Result};
-use crate::sql::sql_literal;
+use crate::sql::{sql_identifier, sql_literal};
 use crate::stages::Column;
 
 /// A column of a table the query names, as the source's catalog describes it.
@@ -146,6 +146,11 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// Whether ACCEPT_LOSS_COLUMNS (`accept`) names `column`.
+fn is_accepted(accept: &[String], column: &str) -> bool {
+    accept.iter().any(|a| a.eq_ignore_ascii_case(column))
+}
+
 /// The error for refused columns: one line, every column.
 pub(crate) fn refusal_error(refusals: &[Refusal]) -> Error {
     let list: Vec<String> = refusals.iter().map(|r| r.to_string()).collect();
@@ -184,9 +189,8 @@ pub(crate) struct Plan {
     pub(crate) refusals: Vec<Refusal>,
     /// Refusals the user accepted (ACCEPT_LOSS_COLUMNS): logged, not refused.
     pub(crate) accepted: Vec<Refusal>,
-    /// Counted on the server before the export: per `FROM` (a table, or the
-    /// native query), its checks.
-    checks: BTreeMap<String, Vec<RowCheck>>,
+    /// Counted on the server while the export runs.
+    counts: Counts,
     accept: Vec<String>,
 }
 
@@ -195,7 +199,12 @@ impl Plan {
     pub(crate) fn counted(&self) -> Vec<String> {
         // The what without its explanation in brackets, to keep `check`'s line short.
         let short = |what: &str| what.split(" (").next().unwrap_or(what).to_string();
-        self.checks.values().flatten().map(|c| format!("{} ({})", c.column, short(&c.what))).collect()
+        self.counts
+            .queries
+            .iter()
+            .flat_map(|q| &q.checks)
+            .map(|c| format!("{} ({})", c.column, short(&c.what)))
+            .collect()
     }
 
     fn refuse(&mut self, refusal: Refusal) {
@@ -207,11 +216,7 @@ impl Plan {
     }
 
     fn is_accepted(&self, column: &str) -> bool {
-        self.accept.iter().any(|a| a.eq_ignore_ascii_case(column))
-    }
-
-    fn count(&mut self, from: String, check: RowCheck) {
-        self.checks.entry(from).or_default().push(check);
+        is_accepted(&self.accept, column)
     }
 
     /// The query with the rewrites applied.
@@ -222,7 +227,7 @@ impl Plan {
         let replace: Vec<String> = self
             .rewrites
             .iter()
-            .map(|(column, expression)| format!("{expression} AS {}", duckdb_ident(column)))
+            .map(|(column, expression)| format!("{expression} AS {}", sql_identifier(column)))
             .collect();
         format!("SELECT * REPLACE ({}) FROM ({result_sql}) AS exact_source", replace.join(", "))
     }
@@ -238,29 +243,14 @@ impl Plan {
         }
     }
 
-    /// The server-side counts, ready to run (on another connection, while
-    /// the export runs): one scan per table, however many columns.
-    pub(crate) fn take_counts(
-        &mut self,
-        knowledge: &dyn TypeKnowledge,
-        pass_through: &dyn Fn(&str) -> String,
-    ) -> Counts {
-        let queries = std::mem::take(&mut self.checks)
-            .into_iter()
-            .map(|(from, checks)| {
-                let conditions: Vec<String> = checks.iter().map(|c| c.condition.clone()).collect();
-                // The common case is that nothing is found: one cheap filter
-                // first, the counts per column only when it finds rows.
-                let any = conditions.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" OR ");
-                let any = pass_through(&format!("SELECT COUNT(*) AS found FROM {from} WHERE {any}"));
-                (any, pass_through(&knowledge.count_query(&from, &conditions)), checks)
-            })
-            .collect();
-        Counts { queries, accept: self.accept.clone() }
+    /// The server-side counts, to run on another connection while the
+    /// export runs.
+    pub(crate) fn take_counts(&mut self) -> Counts {
+        std::mem::take(&mut self.counts)
     }
 
-    /// Adds what the counts found.
-    pub(crate) fn add_counted(&mut self, found: Vec<Refusal>) {
+    /// Adds what the counts or the file check found.
+    pub(crate) fn add_found(&mut self, found: Vec<Refusal>) {
         for refusal in found {
             self.refuse(refusal);
         }
@@ -268,35 +258,68 @@ impl Plan {
 }
 
 /// Server-side counts of the rows whose values would change.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Counts {
-    /// Per `FROM`: whether any row matches, how many match each check, the checks.
-    queries: Vec<(String, String, Vec<RowCheck>)>,
+    queries: Vec<CountQuery>,
     accept: Vec<String>,
 }
 
+/// The checks of one `FROM` (a table, or the native query): whether any row
+/// matches, then how many match each check.
+#[derive(Debug)]
+struct CountQuery {
+    any: String,
+    per_check: String,
+    checks: Vec<RowCheck>,
+}
+
 impl Counts {
+    /// One scan per `FROM`, however many columns; the statements as the
+    /// server runs them (`pass_through`).
+    fn new(
+        checks: BTreeMap<String, Vec<RowCheck>>,
+        knowledge: &dyn TypeKnowledge,
+        pass_through: &dyn Fn(&str) -> String,
+        accept: &[String],
+    ) -> Counts {
+        let queries = checks
+            .into_iter()
+            .map(|(from, checks)| {
+                let conditions: Vec<String> = checks.iter().map(|c| c.condition.clone()).collect();
+                // The common case is that nothing is found: one cheap filter
+                // first, the counts per column only when it finds rows.
+                let any = conditions.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" OR ");
+                CountQuery {
+                    any: pass_through(&format!("SELECT COUNT(*) AS found FROM {from} WHERE {any}")),
+                    per_check: pass_through(&knowledge.count_query(&from, &conditions)),
+                    checks,
+                }
+            })
+            .collect();
+        Counts { queries, accept: accept.to_vec() }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.queries.is_empty()
     }
 
     /// Whether a refusal among `found` is not accepted (the export can stop).
     pub(crate) fn refuses(&self, found: &[Refusal]) -> bool {
-        found.iter().any(|r| !self.accept.iter().any(|a| a.eq_ignore_ascii_case(&r.column)))
+        found.iter().any(|r| !is_accepted(&self.accept, &r.column))
     }
 
     /// Runs the counts; the columns with rows found.
     pub(crate) fn run(&self, conn: &Connection) -> Result<Vec<Refusal>> {
         let mut found = Vec::new();
         let failed = |e: duckdb::Error| super::errors::query_error(&e).context("checking the values that would change");
-        for (any, sql, checks) in &self.queries {
+        for CountQuery { any, per_check, checks } in &self.queries {
             log::debug!("looking for values that would change: {any}");
             if conn.query_row(any, [], |row| row.get::<_, i64>(0)).map_err(failed)? == 0 {
                 continue;
             }
-            log::debug!("counting the values that would change: {sql}");
+            log::debug!("counting the values that would change: {per_check}");
             let counts: Vec<i64> = conn
-                .query_row(sql, [], |row| {
+                .query_row(per_check, [], |row| {
                     (0..checks.len()).map(|i| row.get::<_, Option<i64>>(i).map(|n| n.unwrap_or(0))).collect()
                 })
                 .map_err(failed)?;
@@ -342,6 +365,8 @@ pub(crate) fn plan(
     let Some(knowledge) = settings.kind.source_type().type_knowledge() else {
         return Ok(plan);
     };
+    // Per `FROM` (a table, or the native query): what the server counts.
+    let mut checks: BTreeMap<String, Vec<RowCheck>> = BTreeMap::new();
     let native = settings.dialect == QueryDialect::Native;
     if native {
         // The server runs the query itself: its result columns are counted,
@@ -360,12 +385,13 @@ pub(crate) fn plan(
                     fix,
                     counted_in: "of the result",
                 };
-                plan.count(from.clone(), row_check);
+                checks.entry(from.clone()).or_default().push(row_check);
             }
         }
     }
     let words = QueryWords::of(&settings.query);
     if words.names.is_empty() {
+        plan.counts = Counts::new(checks, knowledge, pass_through, accept);
         return Ok(plan);
     }
     let names: Vec<String> = words.names.iter().map(|n| sql_literal(n)).collect();
@@ -413,7 +439,7 @@ pub(crate) fn plan(
                 Treatment::Rewrite { expression, how, needs_spatial, .. } => match same_name {
                     Some(result) => {
                         plan.rewrites
-                            .push((result.name.clone(), expression.replace("{}", &duckdb_ident(&result.name))));
+                            .push((result.name.clone(), expression.replace("{}", &sql_identifier(&result.name))));
                         plan.made_exact.push(format!("{} ({}): {how}", result.name, source.describe()));
                         plan.needs_spatial |= needs_spatial;
                     }
@@ -449,17 +475,18 @@ pub(crate) fn plan(
                         fix,
                         counted_in: "in the table",
                     };
-                    plan.count(from, check);
+                    checks.entry(from).or_default().push(check);
                 }
             }
         }
     }
+    plan.counts = Counts::new(checks, knowledge, pass_through, accept);
     Ok(plan)
 }
 
 fn read_catalog(conn: &Connection, sql: &str) -> Result<Vec<SourceColumn>> {
-    let mut stmt =
-        conn.prepare(sql).map_err(|e| super::errors::query_error(&e).context("reading the source's column types"))?;
+    let failed = |e: duckdb::Error| super::errors::query_error(&e).context("reading the source's column types");
+    let mut stmt = conn.prepare(sql).map_err(failed)?;
     let rows = stmt
         .query_map([], |row| {
             Ok(SourceColumn {
@@ -470,9 +497,8 @@ fn read_catalog(conn: &Connection, sql: &str) -> Result<Vec<SourceColumn>> {
                 srid: row.get::<_, Option<i64>>(4)?.unwrap_or(0),
             })
         })
-        .map_err(|e| super::errors::query_error(&e).context("reading the source's column types"))?;
-    rows.collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| super::errors::query_error(&e).context("reading the source's column types"))
+        .map_err(failed)?;
+    rows.collect::<std::result::Result<Vec<_>, _>>().map_err(failed)
 }
 
 /// What the result's DuckDB types lose in Parquet, whatever the source.
@@ -480,7 +506,7 @@ fn result_type_losses(columns: &[Column]) -> Vec<Refusal> {
     let mut refusals = Vec::new();
     for column in columns {
         let t = column.type_name.to_ascii_uppercase();
-        let quoted = duckdb_ident(&column.name);
+        let quoted = sql_identifier(&column.name);
         let (what, fix) = if t == "TIME WITH TIME ZONE" || t == "TIMETZ" {
             (
                 "Parquet's TIME has no offset: each value would arrive converted to UTC with its offset dropped",
@@ -507,7 +533,7 @@ fn result_type_losses(columns: &[Column]) -> Vec<Refusal> {
 /// COPY, so nothing is read twice).
 fn result_type_rewrite(column: &Column) -> Option<(String, String)> {
     let t = column.type_name.to_ascii_uppercase();
-    let quoted = duckdb_ident(&column.name);
+    let quoted = sql_identifier(&column.name);
     if t == "HUGEINT" || t == "UHUGEINT" {
         // Parquet has no 128-bit integer: DuckDB would write a rounded DOUBLE.
         // DECIMAL(38,0) holds every value below 10^38 exactly; a larger one
@@ -520,12 +546,11 @@ fn result_type_rewrite(column: &Column) -> Option<(String, String)> {
             counted_in: "",
             fix: format!("write CAST({quoted} AS VARCHAR) AS {quoted} to keep every digit as text"),
         };
-        let message = sql_literal(refusal_error(std::slice::from_ref(&refusal)).message());
+        let refuse = raise(&refusal);
         let limit = format!("'1{}'::{t}", "0".repeat(38));
         let below = if t == "HUGEINT" { format!(" OR {quoted} <= -{limit}") } else { String::new() };
-        let expression = format!(
-            "CASE WHEN {quoted} >= {limit}{below} THEN error({message}) ELSE CAST({quoted} AS DECIMAL(38,0)) END"
-        );
+        let expression =
+            format!("CASE WHEN {quoted} >= {limit}{below} THEN {refuse} ELSE CAST({quoted} AS DECIMAL(38,0)) END");
         return Some((expression, "DECIMAL(38,0) instead of a rounded DOUBLE".into()));
     }
     if t == "INTERVAL" {
@@ -539,15 +564,21 @@ fn result_type_rewrite(column: &Column) -> Option<(String, String)> {
             counted_in: "",
             fix: format!("write CAST({quoted} AS VARCHAR) AS {quoted} (text) or epoch({quoted}) AS {quoted} (seconds)"),
         };
-        let message = sql_literal(refusal_error(std::slice::from_ref(&refusal)).message());
+        let refuse = raise(&refusal);
         let expression = format!(
             "CASE WHEN epoch_us({quoted}) % 1000 <> 0 OR to_months(0) > {quoted} OR datepart('month', {quoted}) < 0 \
              OR datepart('day', {quoted}) < 0 OR datepart('microsecond', {quoted}) < 0 \
-             THEN error({message}) ELSE {quoted} END"
+             THEN {refuse} ELSE {quoted} END"
         );
         return Some((expression, "checked while written: refused if a value has microseconds or is negative".into()));
     }
     None
+}
+
+/// DuckDB's `error()` with the refusal's message: stops the COPY at the
+/// first value it cannot keep ([`raised_refusal`] finds it again).
+fn raise(refusal: &Refusal) -> String {
+    format!("error({})", sql_literal(refusal_error(std::slice::from_ref(refusal)).message()))
 }
 
 /// A refusal raised inside DuckDB (by [`result_type_rewrite`]'s `error()`),
@@ -563,14 +594,8 @@ const REFUSED: &str = "refused, nothing uploaded:";
 /// After the export: values the file holds that Parquet readers cannot read
 /// back as the source's (infinite dates and timestamps), from the file's
 /// own statistics (no second pass over the data); the rows are counted only
-/// when there are some.
-pub(crate) fn check_file(
-    conn: &Connection,
-    file: &Path,
-    columns: &[Column],
-    accept: &[String],
-) -> Result<Vec<Refusal>> {
-    let literal = sql_literal(&path_str(file)?);
+/// when there are some. Accepting them is the plan's ([`Plan::add_found`]).
+pub(crate) fn check_file(conn: &Connection, file: &Path, columns: &[Column]) -> Result<Vec<Refusal>> {
     let dated: Vec<&Column> = columns
         .iter()
         .filter(|c| {
@@ -578,25 +603,26 @@ pub(crate) fn check_file(
             t == "DATE" || t.starts_with("TIMESTAMP")
         })
         .collect();
+    if dated.is_empty() {
+        return Ok(Vec::new());
+    }
+    let literal = sql_literal(&path_str(file)?);
+    let unreadable =
+        |e: duckdb::Error| Error::new(ErrorKind::Verification, format!("cannot read back {}: {e}", file.display()));
+    let reaching_infinity = infinite_in_statistics(conn, &literal, &dated).map_err(unreadable)?;
     let mut refusals = Vec::new();
-    for column in dated {
-        let quoted = duckdb_ident(&column.name);
+    for column in dated.into_iter().filter(|c| reaching_infinity.contains(&c.name)) {
+        let quoted = sql_identifier(&column.name);
         // DuckDB keeps ±infinity as the type's extreme values, and so does the
         // file; no finite date is that far out.
         let sql = format!(
             "SELECT count(*) FROM read_parquet({literal}) WHERE {quoted} IS NOT NULL AND NOT isfinite({quoted})",
         );
-        let needs_count = infinite_in_statistics(conn, &literal, &column.name)?;
-        if !needs_count {
-            continue;
-        }
-        let rows: i64 = conn
-            .query_row(&sql, [], |r| r.get(0))
-            .map_err(|e| Error::new(ErrorKind::Verification, format!("cannot read back {}: {e}", file.display())))?;
+        let rows: i64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(unreadable)?;
         if rows == 0 {
             continue;
         }
-        let refusal = Refusal {
+        refusals.push(Refusal {
             column: column.name.clone(),
             source: format!("DuckDB type {}", column.type_name),
             what: "infinity / -infinity would be written as the type's extreme values, which Parquet readers reject \
@@ -608,33 +634,28 @@ pub(crate) fn check_file(
                 "write CASE WHEN isfinite({quoted}) THEN {quoted} END AS {quoted} to upload them as NULL, \
                  or CAST({quoted} AS VARCHAR) AS {quoted} to keep them as text"
             ),
-        };
-        if accept.iter().any(|a| a.eq_ignore_ascii_case(&column.name)) {
-            log::warn!("accepted loss (ACCEPT_LOSS_COLUMNS): {refusal}");
-        } else {
-            refusals.push(refusal);
-        }
+        });
     }
     Ok(refusals)
 }
 
-/// Whether a column's statistics in the file reach ±infinity.
-fn infinite_in_statistics(conn: &Connection, literal: &str, column: &str) -> Result<bool> {
+/// Which of `columns` have statistics in the file that reach ±infinity (or
+/// none: then their rows are counted), in one read of the file's metadata.
+fn infinite_in_statistics(
+    conn: &Connection,
+    literal: &str,
+    columns: &[&Column],
+) -> std::result::Result<BTreeSet<String>, duckdb::Error> {
+    let names: Vec<String> = columns.iter().map(|c| sql_literal(&c.name)).collect();
     let sql = format!(
-        "SELECT count(*) FROM parquet_metadata({literal}) WHERE path_in_schema = {} \
+        "SELECT DISTINCT path_in_schema FROM parquet_metadata({literal}) WHERE path_in_schema IN ({}) \
          AND (stats_min IS NULL OR stats_max IS NULL OR stats_min LIKE '%infinity%' OR stats_max LIKE '%infinity%' \
               OR stats_min_value LIKE '%infinity%' OR stats_max_value LIKE '%infinity%')",
-        sql_literal(column)
+        names.join(", ")
     );
-    let hits: i64 = conn
-        .query_row(&sql, [], |r| r.get(0))
-        .map_err(|e| Error::new(ErrorKind::Verification, format!("cannot read the file's statistics: {e}")))?;
-    Ok(hits > 0)
-}
-
-/// A DuckDB identifier, always quoted.
-pub(crate) fn duckdb_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    let mut stmt = conn.prepare(&sql)?;
+    let hits = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    hits.collect()
 }
 
 /// The names a query's text mentions: every word and quoted identifier,

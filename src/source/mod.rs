@@ -318,8 +318,7 @@ impl Source {
         crate::sql::refuse_writes(&self.settings.query)?;
         let result_columns = self.describe()?;
         let mut plan = self.exactness_plan(&result_columns, output)?;
-        let pass_through = |sql: &str| self.pass_through(sql);
-        let counts = self.settings.kind.source_type().type_knowledge().map(|k| plan.take_counts(k, &pass_through));
+        let counts = plan.take_counts();
         if plan.needs_spatial && plan.refusals.is_empty() {
             engine::load_extension(&self.conn, "spatial", self.extension_directory.as_deref())?;
         }
@@ -327,7 +326,8 @@ impl Source {
         // The server counts the rows that would change while DuckDB copies,
         // so a big table is not waited for twice; rows found stop the copy.
         let (copied, counted) = std::thread::scope(|scope| {
-            let counting = counts.as_ref().filter(|c| !c.is_empty()).map(|counts| {
+            let counting = (!counts.is_empty()).then(|| {
+                let counts = &counts;
                 let conn = self.conn.try_clone();
                 let interrupt = self.conn.interrupt_handle();
                 scope.spawn(move || {
@@ -352,11 +352,10 @@ impl Source {
             };
             (copied, counted)
         });
-        plan.add_counted(counted?);
+        plan.add_found(counted?);
         if !plan.refusals.is_empty() {
             return Err(exactness::refusal_error(&plan.refusals));
         }
-        plan.log();
         let rows = copied.unwrap_or(Ok(0))?;
         let query = started.elapsed();
         log::debug!(rows = rows, seconds = query.as_secs_f64(); "query result written");
@@ -377,10 +376,11 @@ impl Source {
                 format!("the Parquet file holds {file_rows} rows but the query produced {rows}; nothing was kept"),
             ));
         }
-        let refusals = exactness::check_file(&self.conn, dest, &result_columns, &output.accept_loss_columns)?;
-        if !refusals.is_empty() {
-            return Err(exactness::refusal_error(&refusals));
+        plan.add_found(exactness::check_file(&self.conn, dest, &result_columns)?);
+        if !plan.refusals.is_empty() {
+            return Err(exactness::refusal_error(&plan.refusals));
         }
+        plan.log();
         let bytes = std::fs::metadata(dest).map_err(|e| Error::io(format!("reading {}", dest.display()), &e))?.len();
         Ok(ExportStats { rows, columns, bytes, connect: self.connect_time, query, verify: started.elapsed() })
     }

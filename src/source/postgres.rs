@@ -8,7 +8,7 @@ use super::kind::{ServerCancelStatement, SourceType};
 use super::settings::{QueryDialect, SourceSettings};
 use super::CATALOG;
 use crate::error::Result;
-use crate::sql::sql_literal;
+use crate::sql::{sql_identifier, sql_literal};
 
 pub(crate) struct Postgres;
 
@@ -247,7 +247,7 @@ impl TypeKnowledge for Postgres {
     }
 
     fn quote(&self, name: &str) -> String {
-        format!("\"{}\"", name.replace('"', "\"\""))
+        sql_identifier(name)
     }
 }
 
