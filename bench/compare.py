@@ -21,9 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+import benchlib
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-PG = dict(host="127.0.0.1", port=5432, user="postgres")
+PG = benchlib.PG
 MY = dict(host="127.0.0.1", port=3306, user="root")
 DB = "connector_bench"
 
@@ -40,12 +42,7 @@ LOREM = (
 
 
 def psql(sql, db=DB, capture=True):
-    cmd = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p", str(PG["port"]),
-           "-U", PG["user"], "-d", db, "-c", "SET client_min_messages = warning; " + sql]
-    proc = subprocess.run(cmd, capture_output=capture, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"bench: psql failed: {proc.stderr}")
-    return proc.stdout
+    return benchlib.psql(sql, db, "bench", capture)
 
 
 def mariadb(sql, db=DB):
@@ -162,19 +159,6 @@ def floor_name(db):
     return "psql COPY binary (floor)" if db == "postgres" else "mariadb --quick (floor)"
 
 
-def parse_time_v(path):
-    wall = rss = None
-    for line in Path(path).read_text().splitlines():
-        line = line.strip()
-        if line.startswith("Elapsed (wall clock) time"):
-            value = line.rsplit(": ", 1)[1]
-            parts = [float(p) for p in value.split(":")]
-            wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-        elif line.startswith("Maximum resident set size"):
-            rss = int(line.rsplit(": ", 1)[1]) * 1024
-    return wall, rss
-
-
 def run_tool(tool, db, table, out, workdir):
     argv, env, writes = tool_command(tool, db, table, out)
     if out.exists():
@@ -190,7 +174,8 @@ def run_tool(tool, db, table, out, workdir):
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{tool} on {db} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
-    wall, rss = parse_time_v(timing)
+    measured = benchlib.parse_time_v(timing)
+    wall, rss = measured.get("time_v_seconds"), measured.get("peak_rss_bytes")
     size = out.stat().st_size if writes else None
     # GNU time's wall clock has 10 ms resolution; ours is finer and includes the same process.
     return {"tool": tool, "db": db, "seconds": elapsed, "time_v_seconds": wall, "peak_rss_bytes": rss,
@@ -213,37 +198,18 @@ def checksum(path):
 # ----------------------------------------------------------------------------
 # Machine description
 
-def sh(cmd):
-    try:
-        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
-    except Exception:  # noqa: BLE001 - a description is best effort
-        return ""
-
-
 def machine():
-    cpu = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal"):
-            mem_kb = int(line.split()[1])
     import duckdb
     from importlib.metadata import version
     peers = {p: version(p) for p in ["connectorx", "pyarrow", "duckdb", "pandas", "SQLAlchemy", "psycopg2-binary",
                                      "PyMySQL"]}
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
+        **benchlib.host(),
         "postgresql": psql("SHOW server_version", db="postgres").strip(),
         "postgresql_shared_buffers": psql("SHOW shared_buffers", db="postgres").strip(),
         "mariadb": mariadb("SELECT VERSION()", db=None).strip(),
         "mariadb_innodb_buffer_pool": mariadb("SELECT @@innodb_buffer_pool_size DIV 1048576", db=None).strip() + "MB",
-        "connector": sh(f"{shlex.quote(os.environ['CONNECTOR_BIN'])} version").replace("\n", " "),
+        "connector": benchlib.sh(f"{shlex.quote(os.environ['CONNECTOR_BIN'])} version").replace("\n", " "),
         "python": platform.python_version(),
         "peers": peers,
         "load_average_at_start": os.getloadavg(),

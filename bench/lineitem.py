@@ -14,7 +14,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import shlex
 import statistics
@@ -23,8 +22,10 @@ import sys
 import time
 from pathlib import Path
 
+import benchlib
+
 ROOT = Path(__file__).resolve().parent.parent
-PG = dict(host="127.0.0.1", port=5432, user="postgres")
+PG = benchlib.PG
 DB = "connector_bench_tpch"
 QUERY = "SELECT * FROM db.public.lineitem"
 # The numeric(15,2) columns of lineitem: what the exactness check counts NaN in.
@@ -56,12 +57,7 @@ COLUMNS = [line.split()[0] for line in DDL.strip().splitlines()[1:-1]]
 
 
 def psql(sql, db=DB, capture=True):
-    cmd = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p", str(PG["port"]),
-           "-U", PG["user"], "-d", db, "-c", "SET client_min_messages = warning", "-c", sql]
-    proc = subprocess.run(cmd, capture_output=capture, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"lineitem: psql failed: {proc.stderr}")
-    return proc.stdout
+    return benchlib.psql(sql, db, "lineitem", capture)
 
 
 def marker(sf):
@@ -103,22 +99,6 @@ def ensure_table(sf, workdir):
     if got != str(rows):
         sys.exit(f"lineitem: the table has {got} rows, expected {rows}")
     print(f"lineitem: table ready in {time.time() - started:.0f}s", file=sys.stderr)
-
-
-def parse_time_v(path):
-    out = {}
-    for line in Path(path).read_text().splitlines():
-        key, _, value = line.strip().rpartition(": ")
-        if key.startswith("Elapsed (wall clock) time"):
-            parts = [float(p) for p in value.split(":")]
-            out["time_v_seconds"] = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-        elif key == "Maximum resident set size (kbytes)":
-            out["peak_rss_bytes"] = int(value) * 1024
-        elif key == "User time (seconds)":
-            out["user_seconds"] = float(value)
-        elif key == "System time (seconds)":
-            out["system_seconds"] = float(value)
-    return out
 
 
 def postmaster_pid():
@@ -185,7 +165,7 @@ def run_export(binary, out, workdir, log_level, extra_env, server_pid, count_bes
         phases["before_copy"] = phases["total"] - phases["connect"] - phases["query"] - phases["verify"]
     return {"seconds": elapsed, "load_1min_before": load, "parquet_bytes": out.stat().st_size,
             "server_cpu_seconds": server, "phases": phases,
-            **parse_time_v(timing), "log": log if log_level != "warn" else ""}
+            **benchlib.parse_time_v(timing), "log": log if log_level != "warn" else ""}
 
 
 def checksum(path):
@@ -233,29 +213,15 @@ def time_count_query(reps):
     return {"sql": sql, "seconds": results, "plan": plan}
 
 
-def sh(cmd):
-    try:
-        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
-    except Exception:  # noqa: BLE001 - a description is best effort
-        return ""
-
-
 def machine(binaries):
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "")
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
     settings = [f"{name} {psql(f'SHOW {name}', db='postgres').strip()}"
                 for name in ["shared_buffers", "max_parallel_workers_per_gather", "ssl"]]
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
+        **benchlib.host(),
         "postgresql": psql("SHOW server_version", db="postgres").strip(),
         "postgresql_settings": settings,
         "table_size": psql("SELECT pg_size_pretty(pg_table_size('lineitem'))").strip(),
-        "binaries": {label: {"path": b, "version": sh(f"{shlex.quote(b)} version").replace("\n", " ")}
+        "binaries": {label: {"path": b, "version": benchlib.sh(f"{shlex.quote(b)} version").replace("\n", " ")}
                      for label, b in binaries.items()},
         "load_average_at_start": os.getloadavg(),
     }
