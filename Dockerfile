@@ -1,10 +1,16 @@
-# syntax=docker/dockerfile:1
-#
 # Container image of polyteia-db-connector (binary `connector`).
 #
 #   docker build -t polyteia-db-connector:0.1.0 --build-arg VERSION=0.1.0 .
 #   docker run --rm --env-file connector.env polyteia-db-connector:0.1.0            # one cycle (run)
 #   docker run -d -p 8080:8080 --env-file connector.env polyteia-db-connector:0.1.0 schedule
+# (a database on the host's localhost: add --network host, see docs/deployment.md)
+#
+# Behind a TLS-inspecting proxy the build stages (curl, cargo, pip) must trust its CA:
+#   docker build --build-arg BUILD_CA_CERTS="$(cat corp-ca.pem)" -t polyteia-db-connector:0.1.0 .
+# The certificates are added to the build stages' CA store only, never to the image.
+#
+# Only Dockerfile instructions of the built-in frontend are used (no `# syntax=` line), so
+# BuildKit needs no frontend image from a registry.
 #
 # Three stages:
 #   build       compiles the release binary against DuckDB's official prebuilt
@@ -30,6 +36,14 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 # ---------------------------------------------------------------------------
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
+
+# 0. A proxy CA for the downloads below (curl, cargo), when one is given.
+ARG BUILD_CA_CERTS=""
+ENV CARGO_HTTP_CAINFO=/etc/ssl/certs/ca-certificates.crt
+RUN if [ -n "$BUILD_CA_CERTS" ]; then \
+        printf '%s\n' "$BUILD_CA_CERTS" > /usr/local/share/ca-certificates/build-ca.crt \
+        && update-ca-certificates >/dev/null; \
+    fi
 
 # 1. The prebuilt DuckDB library, then the dependencies only: built from the
 #    manifests and an empty crate, cached until Cargo.toml/Cargo.lock change.
@@ -63,9 +77,17 @@ FROM ${PYTHON_IMAGE} AS extensions
 # (the release in the file DUCKDB_VERSION) with pip, checks each wheel's pinned SHA-256 and
 # unpacks the signed extension binaries into <dir>/v1.5.5/<platform>/<name>_scanner.duckdb_extension
 # (spatial: spatial.duckdb_extension).
+# pip trusts the system CA store (not its own bundle), so a proxy CA given as
+# BUILD_CA_CERTS is trusted as in the build stage.
+ARG BUILD_CA_CERTS=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
     CONNECTOR_CACHE_DIR=/tmp/connector-cache
+RUN if [ -n "$BUILD_CA_CERTS" ]; then \
+        printf '%s\n' "$BUILD_CA_CERTS" > /usr/local/share/ca-certificates/build-ca.crt \
+        && update-ca-certificates >/dev/null; \
+    fi
 COPY DUCKDB_VERSION /src/
 COPY scripts/lib.sh scripts/fetch-extensions /src/scripts/
 RUN /src/scripts/fetch-extensions /opt/connector/extensions \

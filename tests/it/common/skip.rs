@@ -18,14 +18,15 @@ pub const SKIP_LOG_VARIABLE: &str = "CONNECTOR_TEST_SKIP_LOG";
 pub const SKIP_MARKER: &str = "SKIPPED ON REQUEST";
 
 /// Every name `CONNECTOR_TEST_SKIP` accepts (CONTRIBUTING.md lists the same;
-/// `runtime` is used by scripts/test itself, `windows` by scripts/check-windows).
-pub const SKIPPABLE: [(&str, &str); 6] = [
+/// `runtime` and `image` are used by scripts/test itself, `windows` by scripts/check-windows).
+pub const SKIPPABLE: [(&str, &str); 7] = [
     ("tls", "TLS to throw-away PostgreSQL and MariaDB servers with certificates made by openssl (source_tls)"),
     ("restart", "a throw-away PostgreSQL server restarted between scheduled cycles (faults)"),
     ("tmpfs", "full disks: a tiny tmpfs mounted by the test, which needs root (faults)"),
     ("pty", "the progress bar on a terminal, through `script` from bsdutils (run_end_to_end)"),
     ("runtime", "scripts/check-runtime-conditions, which needs root (scripts/test)"),
     ("windows", "scripts/check-windows: the Windows zip cross-built and run under Wine (scripts/test)"),
+    ("image", "scripts/check-image: the container image built with Docker and run (scripts/test)"),
 ];
 
 /// The names `CONNECTOR_TEST_SKIP` lists; an unknown name fails the test, so
