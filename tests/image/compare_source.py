@@ -27,6 +27,8 @@ def source_rows(kind, connect, query):
             return [d.name for d in cur.description], [list(r) for r in cur.fetchall()]
     import pymysql
 
+    # PyMySQL would encode a str password as Latin-1; the server holds its UTF-8 bytes.
+    connect["password"] = connect["password"].encode()
     con = pymysql.connect(**connect)
     try:
         with con.cursor() as cur:
