@@ -57,9 +57,7 @@ pub(crate) fn canonical_text(type_name: &str) -> std::result::Result<&'static st
     let t = type_name.trim().to_ascii_uppercase();
     let base = t.split('(').next().unwrap_or(&t).trim();
     const AS_TEXT: &str = "CAST({} AS VARCHAR)";
-    if t.ends_with(']')
-        || ["STRUCT", "MAP", "UNION", "LIST"].iter().any(|nested| base == *nested)
-    {
+    if t.ends_with(']') || ["STRUCT", "MAP", "UNION", "LIST"].iter().any(|nested| base == *nested) {
         return Err(format!(
             "a nested type ({type_name}) has no canonical text; select the scalar fields to pseudonymise \
              on their own (e.g. s.person_id AS person_id)"
@@ -250,12 +248,49 @@ impl VScalar for PseudonymFunction {
 /// changes) is one of these.
 pub(crate) const PERSONAL_WORDS: &[&str] = &[
     // English
-    "name", "firstname", "lastname", "surname", "forename", "fullname", "birth", "birthdate", "birthday", "dob",
-    "email", "mail", "phone", "telephone", "mobile", "address", "street", "iban", "ssn", "passport", "username",
+    "name",
+    "firstname",
+    "lastname",
+    "surname",
+    "forename",
+    "fullname",
+    "birth",
+    "birthdate",
+    "birthday",
+    "dob",
+    "email",
+    "mail",
+    "phone",
+    "telephone",
+    "mobile",
+    "address",
+    "street",
+    "iban",
+    "ssn",
+    "passport",
+    "username",
     // German
-    "vorname", "nachname", "familienname", "geburtsname", "geburtsdatum", "geburtstag", "geburtsort", "telefon",
-    "telefonnummer", "handy", "mobilnummer", "adresse", "anschrift", "strasse", "straße", "hausnummer",
-    "steuernummer", "steuerid", "sozialversicherungsnummer", "ausweisnummer", "personalnummer",
+    "vorname",
+    "nachname",
+    "familienname",
+    "geburtsname",
+    "geburtsdatum",
+    "geburtstag",
+    "geburtsort",
+    "telefon",
+    "telefonnummer",
+    "handy",
+    "mobilnummer",
+    "adresse",
+    "anschrift",
+    "strasse",
+    "straße",
+    "hausnummer",
+    "steuernummer",
+    "steuerid",
+    "sozialversicherungsnummer",
+    "ausweisnummer",
+    "personalnummer",
 ];
 
 /// The result columns whose names look like personal data and that are not
@@ -345,8 +380,7 @@ mod tests {
             ("'\\xAA\\x00ab'::BLOB", "aa006162"),
             ("'1011'::BIT", "1011"),
         ] {
-            let type_name: String =
-                conn.query_row(&format!("SELECT typeof({value})"), [], |r| r.get(0)).unwrap();
+            let type_name: String = conn.query_row(&format!("SELECT typeof({value})"), [], |r| r.get(0)).unwrap();
             let expression = canonical_text(&type_name).unwrap_or_else(|e| panic!("{value}: {e}"));
             let sql = format!("SELECT {} FROM (SELECT {value} AS v)", expression.replace("{}", "v"));
             let text: String = conn.query_row(&sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -354,7 +388,8 @@ mod tests {
         }
         // Whatever TimeZone the session has: UTC.
         conn.execute_batch("SET TimeZone = 'America/New_York'").unwrap();
-        let sql = canonical_text("TIMESTAMP WITH TIME ZONE").unwrap().replace("{}", "TIMESTAMPTZ '2024-01-02 03:04:05+02'");
+        let sql =
+            canonical_text("TIMESTAMP WITH TIME ZONE").unwrap().replace("{}", "TIMESTAMPTZ '2024-01-02 03:04:05+02'");
         let text: String = conn.query_row(&format!("SELECT {sql}"), [], |r| r.get(0)).unwrap();
         assert_eq!(text, "2024-01-02 01:04:05+00");
     }
@@ -414,7 +449,12 @@ mod tests {
         let err = Plan::new(Some(&settings), &result).unwrap_err();
         assert_eq!(err.exit_code(), 3);
         let message = err.message();
-        assert!(message.starts_with("PSEUDONYMIZE_COLUMNS: column emial is not in the query's result; column tags: a nested type"), "{message}");
+        assert!(
+            message.starts_with(
+                "PSEUDONYMIZE_COLUMNS: column emial is not in the query's result; column tags: a nested type"
+            ),
+            "{message}"
+        );
         assert!(message.ends_with("(the result's columns: person_id, email, tags)"), "{message}");
         let settings = Pseudonymization { columns: vec!["PERSON_ID".into()], ..settings };
         let plan = Plan::new(Some(&settings), &result).unwrap();
@@ -425,8 +465,19 @@ mod tests {
     #[test]
     fn personal_looking_names() {
         let result: Vec<Column> = [
-            "Vorname", "familienname", "firstName", "E-Mail", "geburtsdatum", "date_of_birth", "Straße", "iban",
-            "telefon_privat", "person_id", "amount", "created_at", "district",
+            "Vorname",
+            "familienname",
+            "firstName",
+            "E-Mail",
+            "geburtsdatum",
+            "date_of_birth",
+            "Straße",
+            "iban",
+            "telefon_privat",
+            "person_id",
+            "amount",
+            "created_at",
+            "district",
         ]
         .iter()
         .map(|n| column(n, "VARCHAR"))
@@ -436,7 +487,16 @@ mod tests {
         let flagged: Vec<&str> = personal_looking(&result, &plan).into_iter().map(|(name, _)| name).collect();
         assert_eq!(
             flagged,
-            ["Vorname", "familienname", "firstName", "E-Mail", "geburtsdatum", "date_of_birth", "Straße", "telefon_privat"]
+            [
+                "Vorname",
+                "familienname",
+                "firstName",
+                "E-Mail",
+                "geburtsdatum",
+                "date_of_birth",
+                "Straße",
+                "telefon_privat"
+            ]
         );
     }
 }

@@ -87,7 +87,8 @@ mod tests {
 
     #[test]
     fn columns_and_a_key() {
-        let (parsed, problems) = parsed(&[("PSEUDONYMIZE_COLUMNS", "person_id, \"E-Mail, privat\""), ("PSEUDONYMIZATION_KEY", KEY)]);
+        let (parsed, problems) =
+            parsed(&[("PSEUDONYMIZE_COLUMNS", "person_id, \"E-Mail, privat\""), ("PSEUDONYMIZATION_KEY", KEY)]);
         assert!(problems.is_empty(), "{problems:?}");
         let parsed = parsed.unwrap();
         assert_eq!(parsed.columns, ["person_id", "E-Mail, privat"]);

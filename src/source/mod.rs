@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use duckdb::Connection;
 
 use crate::cancel::Cancellation;
-use crate::pseudonym;
 use crate::error::{Error, ErrorKind, Result};
+use crate::pseudonym;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::sql::sql_literal;
 use crate::stages::{CheckResult, Column, Export, ExportStats, Preflight};
@@ -401,8 +401,7 @@ impl Source {
             });
             // A column refused already: no copy, but the counts still say
             // what else would change (every problem at once).
-            let copied =
-                plan.refusals.is_empty().then(|| self.copy(&plan, &pseudonyms, &result_columns, dest, output));
+            let copied = plan.refusals.is_empty().then(|| self.copy(&plan, &pseudonyms, &result_columns, dest, output));
             let counted = match counting {
                 Some(handle) => handle.join().unwrap_or_else(|_| {
                     Err(Error::new(ErrorKind::Internal, "the check of the values stopped unexpectedly"))

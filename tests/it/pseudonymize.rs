@@ -37,7 +37,13 @@ struct Row {
 const ROWS: [Row; 4] = [
     Row {
         ord: 1,
-        sql: ["1", "9007199254740993", "'Jürgen Größe-Ümlaut 🙂'", "'1987-06-05'", "'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'"],
+        sql: [
+            "1",
+            "9007199254740993",
+            "'Jürgen Größe-Ümlaut 🙂'",
+            "'1987-06-05'",
+            "'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'",
+        ],
         canonical: [
             Some("1"),
             Some("9007199254740993"),
@@ -59,7 +65,13 @@ const ROWS: [Row; 4] = [
     Row {
         ord: 4,
         sql: ["0", "-9223372036854775808", "''", "'1000-01-01'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'"],
-        canonical: [Some("0"), Some("-9223372036854775808"), Some(""), Some("1000-01-01"), Some("ffffffff-ffff-ffff-ffff-ffffffffffff")],
+        canonical: [
+            Some("0"),
+            Some("-9223372036854775808"),
+            Some(""),
+            Some("1000-01-01"),
+            Some("ffffffff-ffff-ffff-ffff-ffffffffffff"),
+        ],
     },
 ];
 
@@ -226,13 +238,12 @@ fn no_raw_value_reaches_the_work_directory_the_logs_or_the_upload() {
          INSERT INTO residents SELECT i, '{RAW}-' || i, 'person' || i || '@example.org', 'Mitte' \
          FROM generate_series(1, 30000) AS i;"
     ));
-    let api = MockApi::start_paced(Pace { read_pause: Some(Duration::from_millis(15)) }, |req, _| {
-        match req.path.as_str() {
+    let api =
+        MockApi::start_paced(Pace { read_pause: Some(Duration::from_millis(15)) }, |req, _| match req.path.as_str() {
             "/api" => (200, format!(r#"{{"data": {{"token": "{UPLOAD_TOKEN}"}}}}"#)),
             "/upload" => (200, "OK".into()),
             _ => (404, "not found".into()),
-        }
-    });
+        });
     let temp = tempfile::tempdir().unwrap();
     let metrics = tempfile::tempdir().unwrap();
     let textfile = metrics.path().join("connector.prom");
