@@ -99,8 +99,8 @@ mod tests {
     #[test]
     fn nothing_listed_is_nothing_to_do() {
         assert!(parsed(&[]).0.is_none() && parsed(&[]).1.is_empty());
-        let (parsed, problems) = parsed(&[("PSEUDONYMIZATION_KEY", KEY)]);
-        assert!(parsed.is_none() && problems.is_empty(), "{problems:?}");
+        let (nothing, problems) = parsed(&[("PSEUDONYMIZATION_KEY", KEY)]);
+        assert!(nothing.is_none() && problems.is_empty(), "{problems:?}");
     }
 
     #[test]
@@ -127,9 +127,9 @@ mod tests {
         let file = dir.path().join("key");
         std::fs::write(&file, format!("{KEY}\n")).unwrap();
         let path = file.display().to_string();
-        let (parsed, problems) = parsed(&[("PSEUDONYMIZE_COLUMNS", "a"), ("PSEUDONYMIZATION_KEY_FILE", &path)]);
+        let (from_file, problems) = parsed(&[("PSEUDONYMIZE_COLUMNS", "a"), ("PSEUDONYMIZATION_KEY_FILE", &path)]);
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(parsed.unwrap().key.expose(), KEY);
+        assert_eq!(from_file.unwrap().key.expose(), KEY);
         std::fs::write(&file, "short\n").unwrap();
         let (_, problems) = parsed(&[("PSEUDONYMIZE_COLUMNS", "a"), ("PSEUDONYMIZATION_KEY_FILE", &path)]);
         assert!(problems[0].starts_with("PSEUDONYMIZATION_KEY_FILE: the key has 5 bytes"), "{problems:?}");
