@@ -160,7 +160,8 @@ fn postgres_and_mariadb_give_pythons_pseudonyms_and_the_same_ones() {
 
     let my = MysqlDatabase::create();
     my.admin(&format!(
-        "CREATE TABLE people (ord INT, id INT, big BIGINT, name TEXT, born DATE, uid UUID) CHARACTER SET utf8mb4; \
+        "SET NAMES utf8mb4; \
+         CREATE TABLE people (ord INT, id INT, big BIGINT, name TEXT, born DATE, uid UUID) CHARACTER SET utf8mb4; \
          INSERT INTO people VALUES {};",
         values_sql(false)
     ));
