@@ -3,16 +3,16 @@
 //! lowercase hex characters, inside the export's COPY, before a byte of the
 //! Parquet file is written. NULL stays NULL.
 //!
-//! - [`canonical_text`]: the one definition of a value's canonical text per
+//! - `canonical_text`: the one definition of a value's canonical text per
 //!   DuckDB type (what anyone holding the key hashes to reproduce a
 //!   pseudonym; docs/pseudonymisation.md documents it), and the types that
 //!   are refused;
-//! - [`Plan`]: the listed columns matched against the query's result (a name
+//! - `Plan`: the listed columns matched against the query's result (a name
 //!   not in it, or a refused type, is a configuration error, exit 3) and the
 //!   select list that applies them;
-//! - [`register`]: the scalar function, registered from Rust with the key as
+//! - `register`: the scalar function, registered from Rust with the key as
 //!   its state, so the key never appears in SQL text;
-//! - [`personal_looking`]: result columns whose names look like personal
+//! - `personal_looking`: result columns whose names look like personal
 //!   data, for `connector check`'s warning.
 
 pub mod settings;
@@ -57,7 +57,7 @@ pub(crate) fn canonical_text(type_name: &str) -> std::result::Result<&'static st
     let t = type_name.trim().to_ascii_uppercase();
     let base = t.split('(').next().unwrap_or(&t).trim();
     const AS_TEXT: &str = "CAST({} AS VARCHAR)";
-    if t.ends_with(']') || ["STRUCT", "MAP", "UNION", "LIST"].iter().any(|nested| base == *nested) {
+    if t.ends_with(']') || ["STRUCT", "MAP", "UNION", "LIST"].contains(&base) {
         return Err(format!(
             "a nested type ({type_name}) has no canonical text; select the scalar fields to pseudonymise \
              on their own (e.g. s.person_id AS person_id)"
