@@ -24,6 +24,11 @@ impl Report {
                 log::info!(check = check, result = "passed"; "PASS {check}: {detail}");
                 true
             }
+            CheckResult::Warned(detail) => {
+                self.passed += 1;
+                log::warn!(check = check, result = "warned"; "WARN {check}: {detail}");
+                true
+            }
             CheckResult::Failed(err) => {
                 self.failed += 1;
                 log::error!(check = check, result = "failed", exit_code = err.exit_code(); "FAIL {check}: {err}");

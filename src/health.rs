@@ -217,6 +217,7 @@ mod tests {
             exit_code: 0,
             rows: Some(42),
             bytes: Some(1234),
+            pseudonymized_columns: Some(0),
             phase_seconds: vec![("query", 1.5)],
         });
         state.cycle_skipped();

@@ -241,7 +241,7 @@ pub(crate) fn run_recorded(stages: Stages, config: &RunConfig, ctx: &Context) ->
 
 /// What the metrics report of a run that began at `started` and just ended.
 pub(crate) fn outcome_of(started: chrono::DateTime<chrono::Utc>, result: &Result<RunSummary>) -> FinishedRun {
-    let (result_name, exit_code, rows, bytes, phase_seconds) = match result {
+    let (result_name, exit_code, rows, bytes, pseudonymized, phase_seconds) = match result {
         Ok(s) => {
             let mut phases = vec![
                 ("connect", s.export.connect.as_secs_f64()),
@@ -252,11 +252,21 @@ pub(crate) fn outcome_of(started: chrono::DateTime<chrono::Utc>, result: &Result
             if let Some(ingest) = s.ingest {
                 phases.push(("ingest", ingest.as_secs_f64()));
             }
-            (metrics::SUCCESS.to_string(), 0, Some(s.export.rows), Some(s.export.bytes), phases)
+            let pseudonymized = Some(s.export.pseudonymized as u64);
+            (metrics::SUCCESS.to_string(), 0, Some(s.export.rows), Some(s.export.bytes), pseudonymized, phases)
         }
-        Err(e) => (e.kind().name().to_string(), e.exit_code(), None, None, vec![]),
+        Err(e) => (e.kind().name().to_string(), e.exit_code(), None, None, None, vec![]),
     };
-    FinishedRun { started, ended: chrono::Utc::now(), result: result_name, exit_code, rows, bytes, phase_seconds }
+    FinishedRun {
+        started,
+        ended: chrono::Utc::now(),
+        result: result_name,
+        exit_code,
+        rows,
+        bytes,
+        pseudonymized_columns: pseudonymized,
+        phase_seconds,
+    }
 }
 
 fn check_cancelled(cancel: &Cancellation) -> Result<()> {
@@ -322,13 +332,13 @@ fn log_run_summary(summary: &RunSummary) {
     let e = &summary.export;
     let ingest_seconds = summary.ingest.map(|d| d.as_secs_f64()).unwrap_or(0.0);
     log::info!(
-        rows = e.rows, columns = e.columns, bytes = e.bytes,
+        rows = e.rows, columns = e.columns, pseudonymized_columns = e.pseudonymized, bytes = e.bytes,
         connect_seconds = e.connect.as_secs_f64(), query_seconds = e.query.as_secs_f64(),
         verify_seconds = e.verify.as_secs_f64(), upload_seconds = summary.upload.as_secs_f64(),
         upload_attempts = summary.upload_attempts, ingest_seconds = ingest_seconds,
         ingest_id = summary.ingest_id.as_deref().unwrap_or(""), total_seconds = summary.total.as_secs_f64();
-        "run finished: {} rows, {} columns, {} uploaded in {:.2}s (connect {:.2}s, query {:.2}s, verify {:.2}s, upload {:.2}s{})",
-        e.rows, e.columns, human_bytes(e.bytes), summary.total.as_secs_f64(), e.connect.as_secs_f64(),
+        "run finished: {} rows, {} columns{}, {} uploaded in {:.2}s (connect {:.2}s, query {:.2}s, verify {:.2}s, upload {:.2}s{})",
+        e.rows, e.columns, pseudonymized_note(e.pseudonymized), human_bytes(e.bytes), summary.total.as_secs_f64(), e.connect.as_secs_f64(),
         e.query.as_secs_f64(), e.verify.as_secs_f64(), summary.upload.as_secs_f64(),
         match (&summary.ingest_id, summary.ingest) {
             (Some(id), Some(waited)) => format!(", ingest {:.2}s, ingest id {id}", waited.as_secs_f64()),
@@ -344,14 +354,22 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 fn log_export_summary(summary: &ExportSummary) {
     let s = &summary.stats;
     log::info!(
-        rows = s.rows, columns = s.columns, bytes = s.bytes,
+        rows = s.rows, columns = s.columns, pseudonymized_columns = s.pseudonymized, bytes = s.bytes,
         connect_seconds = s.connect.as_secs_f64(), query_seconds = s.query.as_secs_f64(),
         verify_seconds = s.verify.as_secs_f64(), total_seconds = summary.total.as_secs_f64(),
         file = summary.file.display().to_string();
-        "export finished: {} rows, {} columns, {} written to {} in {:.2}s (connect {:.2}s, query {:.2}s, verify {:.2}s)",
-        s.rows, s.columns, human_bytes(s.bytes), summary.file.display(), summary.total.as_secs_f64(),
+        "export finished: {} rows, {} columns{}, {} written to {} in {:.2}s (connect {:.2}s, query {:.2}s, verify {:.2}s)",
+        s.rows, s.columns, pseudonymized_note(s.pseudonymized), human_bytes(s.bytes), summary.file.display(), summary.total.as_secs_f64(),
         s.connect.as_secs_f64(), s.query.as_secs_f64(), s.verify.as_secs_f64()
     );
+}
+
+/// ` (2 pseudonymised)` after the column count; nothing when none is.
+fn pseudonymized_note(columns: usize) -> String {
+    match columns {
+        0 => String::new(),
+        n => format!(" ({n} pseudonymised)"),
+    }
 }
 
 /// `1536` → `1.5 KiB`.
@@ -423,6 +441,7 @@ mod tests {
             Ok(ExportStats {
                 rows: 3,
                 columns: 2,
+                pseudonymized: 0,
                 bytes: self.content.len() as u64,
                 connect: Duration::ZERO,
                 query: Duration::ZERO,

@@ -25,6 +25,7 @@ pub(crate) mod mysql_tls;
 pub mod network;
 pub(crate) mod platform;
 pub mod polyteia;
+pub mod pseudonym;
 pub mod retry;
 pub(crate) mod schedule;
 pub mod secret;

@@ -289,6 +289,46 @@ pub(crate) fn secret_given(env: &Env, setting: &Setting) -> bool {
     env.get(setting.name).is_some() || setting.file_variant().is_some_and(|file| env.get(&file).is_some())
 }
 
+/// A list of column names, `a, "B, c",d`: comma-separated, a name may be
+/// quoted to hold a comma or spaces (`ACCEPT_LOSS_COLUMNS`,
+/// `PSEUDONYMIZE_COLUMNS`). Unset or empty: no names.
+pub(crate) fn column_list(env: &Env, setting: &Setting, p: &mut Problems) -> Vec<String> {
+    parse_column_list(setting.text(env).unwrap_or(""), setting, p)
+}
+
+fn parse_column_list(text: &str, setting: &Setting, p: &mut Problems) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let (name, after) = if let Some(quoted) = rest.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (quoted[..end].to_string(), quoted[end + 1..].trim_start()),
+                None => {
+                    p.add(setting, format!("unclosed quote in '{text}'"));
+                    return names;
+                }
+            }
+        } else {
+            let end = rest.find(',').unwrap_or(rest.len());
+            (rest[..end].trim().to_string(), &rest[end..])
+        };
+        if name.is_empty() {
+            p.add(setting, format!("'{text}' has an empty column name"));
+            return names;
+        }
+        names.push(name);
+        rest = match after.strip_prefix(',') {
+            Some(next) => next.trim_start(),
+            None if after.trim().is_empty() => "",
+            None => {
+                p.add(setting, format!("expected a comma after a quoted name in '{text}'"));
+                return names;
+            }
+        };
+    }
+    names
+}
+
 /// Shortens the first retry delay in the tests (milliseconds); not a
 /// documented setting.
 pub(crate) const TEST_RETRY_BASE_MS: &str = "CONNECTOR_RETRY_BASE_MS";
@@ -307,6 +347,19 @@ pub(crate) fn retry_base_delay(env: &Env) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LIST: Setting = Setting::new("LIST", WhenUnset::Unset, "a list");
+
+    #[test]
+    fn column_lists_are_a_comma_list_with_optional_quotes() {
+        let mut p = Problems::default();
+        assert_eq!(parse_column_list(" a, \"B, c\" ,d ", &LIST, &mut p), ["a", "B, c", "d"]);
+        assert_eq!(parse_column_list("", &LIST, &mut p), Vec::<String>::new());
+        assert!(p.is_empty());
+        parse_column_list("a,,b", &LIST, &mut p);
+        parse_column_list("\"a", &LIST, &mut p);
+        assert_eq!(p.iter().count(), 2);
+    }
 
     #[test]
     fn durations_accept_go_style() {

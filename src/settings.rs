@@ -20,10 +20,11 @@ use std::sync::LazyLock;
 pub use crate::setting::{Setting, WhenUnset};
 
 /// Each area's settings, by the file that defines them, in the order of the documentation.
-pub const AREAS: [(&str, &[Setting]); 7] = [
+pub const AREAS: [(&str, &[Setting]); 8] = [
     ("src/polyteia/settings.rs", crate::polyteia::settings::SETTINGS),
     ("src/source/settings.rs", crate::source::settings::SETTINGS),
     ("src/source/export_settings.rs", crate::source::export_settings::SETTINGS),
+    ("src/pseudonym/settings.rs", crate::pseudonym::settings::SETTINGS),
     ("src/network/settings.rs", crate::network::settings::SETTINGS),
     ("src/metrics/settings.rs", crate::metrics::settings::SETTINGS),
     ("src/logging.rs", crate::logging::SETTINGS),

@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 pub struct ExportStats {
     pub rows: u64,
     pub columns: usize,
+    /// How many of the columns hold pseudonyms (`PSEUDONYMIZE_COLUMNS`).
+    pub pseudonymized: usize,
     pub bytes: u64,
     pub connect: Duration,
     pub query: Duration,
@@ -72,6 +74,8 @@ pub enum IngestOutcome {
 #[derive(Debug)]
 pub enum CheckResult {
     Passed(String),
+    /// Passed, with something the user should look at (logged as a warning).
+    Warned(String),
     Failed(Error),
     /// Not run because a check it needs failed; says which.
     Skipped(String),

@@ -65,12 +65,16 @@ pub(crate) const LAST_RUN_RESULT: Family = gauge(
 pub(crate) const LAST_RUN_ROWS: Family = gauge("connector_last_run_rows", "Rows exported by the last run.");
 pub(crate) const LAST_RUN_BYTES: Family =
     gauge("connector_last_run_bytes", "Size of the Parquet file of the last run, in bytes.");
+pub(crate) const LAST_RUN_PSEUDONYMIZED_COLUMNS: Family = gauge(
+    "connector_last_run_pseudonymized_columns",
+    "Columns of the last run's file that hold pseudonyms (PSEUDONYMIZE_COLUMNS).",
+);
 pub(crate) const LAST_RUN_PHASE_SECONDS: Family =
     gauge("connector_last_run_phase_seconds", "Duration of each phase of the last run, by the label phase.");
 
 /// Every family, for the naming tests.
 #[cfg(test)]
-const ALL: [Family; 14] = [
+const ALL: [Family; 15] = [
     UP,
     RUNS,
     RUNS_SKIPPED,
@@ -84,6 +88,7 @@ const ALL: [Family; 14] = [
     LAST_RUN_RESULT,
     LAST_RUN_ROWS,
     LAST_RUN_BYTES,
+    LAST_RUN_PSEUDONYMIZED_COLUMNS,
     LAST_RUN_PHASE_SECONDS,
 ];
 
@@ -102,6 +107,8 @@ pub(crate) struct FinishedRun {
     pub exit_code: i32,
     pub rows: Option<u64>,
     pub bytes: Option<u64>,
+    /// How many of the file's columns hold pseudonyms.
+    pub pseudonymized_columns: Option<u64>,
     /// Seconds per phase (connect, query, verify, upload, ingest).
     pub phase_seconds: Vec<(&'static str, f64)>,
 }
@@ -185,6 +192,9 @@ pub(crate) fn last_run(out: &mut Exposition, outcome: &FinishedRun) {
     }
     if let Some(bytes) = outcome.bytes {
         out.one(&LAST_RUN_BYTES, bytes as f64);
+    }
+    if let Some(columns) = outcome.pseudonymized_columns {
+        out.one(&LAST_RUN_PSEUDONYMIZED_COLUMNS, columns as f64);
     }
     let phases: Vec<[(&str, &str); 1]> = outcome.phase_seconds.iter().map(|(phase, _)| [("phase", *phase)]).collect();
     let samples: Vec<(&[(&str, &str)], f64)> = phases
@@ -278,6 +288,7 @@ mod tests {
             exit_code: if result == SUCCESS { 0 } else { 4 },
             rows: (result == SUCCESS).then_some(42),
             bytes: (result == SUCCESS).then_some(1234),
+            pseudonymized_columns: (result == SUCCESS).then_some(2),
             phase_seconds: if result == SUCCESS { vec![("connect", 0.0123), ("query", 1.5)] } else { vec![] },
         }
     }
@@ -306,6 +317,7 @@ mod tests {
             "# HELP connector_last_run_rows Rows exported by the last run.".to_string(),
             "# TYPE connector_last_run_rows gauge".to_string(),
             format!("connector_last_run_rows{{{labels}}} 42"),
+            format!("connector_last_run_pseudonymized_columns{{{labels}}} 2"),
             format!("connector_last_run_start_timestamp_seconds{{{labels}}} 1764000000.25"),
             format!("connector_last_run_timestamp_seconds{{{labels}}} 1764000004.75"),
             format!("connector_last_run_duration_seconds{{{labels}}} 4.5"),

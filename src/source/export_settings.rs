@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::settings::SourceSettings;
 use crate::env::Env;
+use crate::pseudonym::settings::Pseudonymization;
 use crate::retry::RetryPolicy;
 use crate::setting::{
     self, define_settings, Problems,
@@ -78,6 +79,9 @@ pub struct OutputSettings {
     /// Columns whose known loss the user accepts, as written (compared
     /// case-insensitively with the names a refusal gives).
     pub accept_loss_columns: Vec<String>,
+    /// `PSEUDONYMIZE_COLUMNS` and its key (`src/pseudonym/`): columns whose
+    /// values the file holds as pseudonyms only.
+    pub pseudonymize: Option<Pseudonymization>,
 }
 
 /// What the export stage needs (the source's settings and these).
@@ -149,58 +153,14 @@ pub fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
         compression,
         row_group_size: setting::positive::<u64>(env, &PARQUET_ROW_GROUP_SIZE, p),
         allow_empty_result: setting::boolean(env, &ALLOW_EMPTY_RESULT, p),
-        accept_loss_columns: parse_column_list(ACCEPT_LOSS_COLUMNS.text(env).unwrap_or(""), p),
+        accept_loss_columns: setting::column_list(env, &ACCEPT_LOSS_COLUMNS, p),
+        pseudonymize: crate::pseudonym::settings::parse(env, p),
     }
-}
-
-/// `a, "B c",d` → the names; a name may be quoted to hold a comma or spaces.
-fn parse_column_list(text: &str, p: &mut Problems) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut rest = text.trim();
-    while !rest.is_empty() {
-        let (name, after) = if let Some(quoted) = rest.strip_prefix('"') {
-            match quoted.find('"') {
-                Some(end) => (quoted[..end].to_string(), quoted[end + 1..].trim_start()),
-                None => {
-                    p.add(&ACCEPT_LOSS_COLUMNS, format!("unclosed quote in '{text}'"));
-                    return names;
-                }
-            }
-        } else {
-            let end = rest.find(',').unwrap_or(rest.len());
-            (rest[..end].trim().to_string(), &rest[end..])
-        };
-        if name.is_empty() {
-            p.add(&ACCEPT_LOSS_COLUMNS, format!("'{text}' has an empty column name"));
-            return names;
-        }
-        names.push(name);
-        rest = match after.strip_prefix(',') {
-            Some(next) => next.trim_start(),
-            None if after.trim().is_empty() => "",
-            None => {
-                p.add(&ACCEPT_LOSS_COLUMNS, format!("expected a comma after a quoted name in '{text}'"));
-                return names;
-            }
-        };
-    }
-    names
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accepted_columns_are_a_comma_list_with_optional_quotes() {
-        let mut p = Problems::default();
-        assert_eq!(parse_column_list(" a, \"B, c\" ,d ", &mut p), ["a", "B, c", "d"]);
-        assert_eq!(parse_column_list("", &mut p), Vec::<String>::new());
-        assert!(p.is_empty());
-        parse_column_list("a,,b", &mut p);
-        parse_column_list("\"a", &mut p);
-        assert_eq!(p.iter().count(), 2);
-    }
 
     #[test]
     fn memory_sizes() {

@@ -14,6 +14,7 @@ use duckdb::Connection;
 
 use crate::cancel::Cancellation;
 use crate::error::{Error, ErrorKind, Result};
+use crate::pseudonym;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::sql::sql_literal;
 use crate::stages::{CheckResult, Column, Export, ExportStats, Preflight};
@@ -49,6 +50,7 @@ pub const CATALOG: &str = "db";
 pub const SOURCE_CHECK: &str = "source database";
 pub const QUERY_CHECK: &str = "source query";
 pub const EXACTNESS_CHECK: &str = "exact values";
+pub const PSEUDONYM_CHECK: &str = "pseudonymisation";
 
 /// The export stage for the configured source: the one place that builds it.
 pub fn export_for(settings: &ExportSettings) -> DuckDbExport {
@@ -144,6 +146,7 @@ impl Export for DuckDbExport {
             return vec![
                 connected,
                 Preflight::skipped(QUERY_CHECK, reason),
+                Preflight::skipped(PSEUDONYM_CHECK, reason),
                 Preflight::skipped(EXACTNESS_CHECK, reason),
             ];
         };
@@ -151,12 +154,49 @@ impl Export for DuckDbExport {
             let list: Vec<String> = columns.iter().map(|c| format!("{} {}", c.name, c.type_name)).collect();
             format!("valid, {} columns: {}", columns.len(), list.join(", "))
         });
-        let exact = match columns {
-            Some(columns) => Preflight::new(EXACTNESS_CHECK, source.exactness_preflight(&columns, &self.output)),
-            None => Preflight::skipped(EXACTNESS_CHECK, "needs a valid source query"),
+        let Some(columns) = columns else {
+            let reason = "needs a valid source query";
+            return vec![
+                connected,
+                query,
+                Preflight::skipped(PSEUDONYM_CHECK, reason),
+                Preflight::skipped(EXACTNESS_CHECK, reason),
+            ];
         };
-        vec![connected, query, exact]
+        let pseudonyms = pseudonym::Plan::new(self.output.pseudonymize.as_ref(), &columns);
+        let pseudonymized = Preflight::new(PSEUDONYM_CHECK, pseudonym_preflight(&pseudonyms, &columns));
+        let exact = match &pseudonyms {
+            Ok(pseudonyms) => Preflight::new(
+                EXACTNESS_CHECK,
+                source.exactness_preflight(&pseudonyms.untouched(&columns), &self.output),
+            ),
+            Err(_) => Preflight::skipped(EXACTNESS_CHECK, "needs a valid PSEUDONYMIZE_COLUMNS"),
+        };
+        vec![connected, query, pseudonymized, exact]
     }
+}
+
+/// What `check` says about pseudonyms: the columns replaced, and as a
+/// warning the columns whose names look like personal data that are not.
+fn pseudonym_preflight(plan: &Result<pseudonym::Plan>, columns: &[Column]) -> CheckResult {
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => return CheckResult::Failed(e.clone()),
+    };
+    let replaced = match plan.names() {
+        names if names.is_empty() => "no column is pseudonymised".to_string(),
+        names => format!("pseudonymised (HMAC-SHA256): {}", names.join(", ")),
+    };
+    let unprotected = pseudonym::personal_looking(columns, plan);
+    if unprotected.is_empty() {
+        return CheckResult::Passed(replaced);
+    }
+    let list: Vec<String> = unprotected.iter().map(|(name, word)| format!("{name} ({word})")).collect();
+    CheckResult::Warned(format!(
+        "{replaced}; these columns look like personal data and are uploaded as they are: {} \
+         (list them in PSEUDONYMIZE_COLUMNS if they are)",
+        list.join(", ")
+    ))
 }
 
 /// One open source: DuckDB with the source attached.
@@ -284,8 +324,15 @@ impl Source {
         }
     }
 
-    /// The COPY of the result (with the plan's rewrites) into `dest`.
-    fn copy(&self, plan: &exactness::Plan, columns: &[Column], dest: &Path, output: &OutputSettings) -> Result<u64> {
+    /// The COPY of the result (with the plan's rewrites, then the pseudonyms) into `dest`.
+    fn copy(
+        &self,
+        plan: &exactness::Plan,
+        pseudonyms: &pseudonym::Plan,
+        columns: &[Column],
+        dest: &Path,
+        output: &OutputSettings,
+    ) -> Result<u64> {
         let mut options =
             vec!["FORMAT parquet".to_string(), format!("COMPRESSION {}", output.compression.duckdb_name())];
         if let Some(size) = output.row_group_size {
@@ -293,7 +340,7 @@ impl Source {
         }
         let copy = format!(
             "COPY ({}) TO {} ({})",
-            plan.select(&self.result_sql()),
+            pseudonyms.select(&plan.select(&self.result_sql())),
             sql_literal(&engine::path_str(dest)?),
             options.join(", ")
         );
@@ -317,7 +364,18 @@ impl Source {
     fn export_inner(&self, dest: &Path, output: &OutputSettings) -> Result<ExportStats> {
         crate::sql::refuse_writes(&self.settings.query)?;
         let result_columns = self.describe()?;
-        let mut plan = self.exactness_plan(&result_columns, output)?;
+        // Before anything is read: a listed column that is not in the result
+        // (a typo) must not let raw values through.
+        let pseudonyms = pseudonym::Plan::new(output.pseudonymize.as_ref(), &result_columns)?;
+        if let Some(settings) = output.pseudonymize.as_ref().filter(|_| !pseudonyms.is_empty()) {
+            pseudonym::register(&self.conn, settings)?;
+            log::info!(pseudonymized_columns = pseudonyms.names().len();
+                "pseudonymising {} columns: {}", pseudonyms.names().len(), pseudonyms.names().join(", "));
+        }
+        // A pseudonym replaces its column's value on purpose: the check of
+        // exactness is about the columns that arrive as values.
+        let exact_columns = pseudonyms.untouched(&result_columns);
+        let mut plan = self.exactness_plan(&exact_columns, output)?;
         let counts = plan.take_counts();
         if plan.needs_spatial && plan.refusals.is_empty() {
             engine::load_extension(&self.conn, "spatial", self.extension_directory.as_deref())?;
@@ -343,7 +401,7 @@ impl Source {
             });
             // A column refused already: no copy, but the counts still say
             // what else would change (every problem at once).
-            let copied = plan.refusals.is_empty().then(|| self.copy(&plan, &result_columns, dest, output));
+            let copied = plan.refusals.is_empty().then(|| self.copy(&plan, &pseudonyms, &result_columns, dest, output));
             let counted = match counting {
                 Some(handle) => handle.join().unwrap_or_else(|_| {
                     Err(Error::new(ErrorKind::Internal, "the check of the values stopped unexpectedly"))
@@ -376,13 +434,21 @@ impl Source {
                 format!("the Parquet file holds {file_rows} rows but the query produced {rows}; nothing was kept"),
             ));
         }
-        plan.add_found(exactness::check_file(&self.conn, dest, &result_columns)?);
+        plan.add_found(exactness::check_file(&self.conn, dest, &exact_columns)?);
         if !plan.refusals.is_empty() {
             return Err(exactness::refusal_error(&plan.refusals));
         }
         plan.log();
         let bytes = std::fs::metadata(dest).map_err(|e| Error::io(format!("reading {}", dest.display()), &e))?.len();
-        Ok(ExportStats { rows, columns, bytes, connect: self.connect_time, query, verify: started.elapsed() })
+        Ok(ExportStats {
+            rows,
+            columns,
+            pseudonymized: pseudonyms.names().len(),
+            bytes,
+            connect: self.connect_time,
+            query,
+            verify: started.elapsed(),
+        })
     }
 }
 

@@ -70,7 +70,7 @@ fn check_passes_every_check_and_uploads_nothing() {
     let api = session_mock(EXCHANGE_OK, DATASET_OK, 404, true);
     let run = connector(&["check"], &check_env(&db, &api, "SELECT * FROM db.budget"));
     assert_eq!(run.code, 0, "{}", run.output());
-    assert_eq!(lines_with(&run.stderr, "PASS ").len(), 8, "{}", run.stderr);
+    assert_eq!(lines_with(&run.stderr, "PASS ").len(), 9, "{}", run.stderr);
     assert_line(
         &run.stderr,
         &format!("PASS network path: {} reached directly (no proxy variable is set); plain HTTP", api.url),
@@ -158,7 +158,7 @@ fn check_reports_a_missing_dataset() {
     // without the dataset it proves nothing and is skipped.
     assert_line(&run.stderr, "SKIP upload permission: needs the dataset");
     assert!(lines_with(&run.stderr, "PASS upload permission").is_empty(), "{}", run.stderr);
-    assert!(run.stderr.contains("check finished: 5 passed, 1 failed, 2 skipped"), "{}", run.stderr);
+    assert!(run.stderr.contains("check finished: 6 passed, 1 failed, 2 skipped"), "{}", run.stderr);
 }
 
 #[test]

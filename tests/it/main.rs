@@ -15,6 +15,7 @@ mod monitoring;
 mod ordering;
 mod polyteia_api;
 mod properties;
+mod pseudonymize;
 mod run_end_to_end;
 mod source_tls;
 mod type_fidelity;

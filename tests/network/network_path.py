@@ -528,7 +528,7 @@ class Cases:
                        f"127.0.0.1:{self.lab.proxy_port} (HTTPS_PROXY); TLS verified with the 1 CA certificate of "
                        f"SSL_CERT_FILE={self.lab.ca_file}", run)
         self.expect_in("PASS polyteia key: the personal access key was exchanged for a session", run)
-        self.expect_in("check finished: 8 passed, 0 failed, 0 skipped", run)
+        self.expect_in("check finished: 9 passed, 0 failed, 0 skipped", run)
         self.expect_tunnel(lines_before, run)
         self.expect_no_secret(run)
 

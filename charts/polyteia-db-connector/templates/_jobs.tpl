@@ -19,7 +19,7 @@ the render with a message naming the job.
 {{- fail "jobs is for mode cronjob (one CronJob per job); mode schedule runs one query in one long-lived pod: use one release per query there, or mode cronjob" }}
 {{- end }}
 {{- $fullname := include "polyteia-db-connector.fullname" . }}
-{{- $secretKeys := list "PERSONAL_ACCESS_TOKEN" "PERSONAL_ACCESS_TOKEN_FILE" "SOURCE_DATABASE_PASSWORD" "SOURCE_DATABASE_PASSWORD_FILE" "PUSHGATEWAY_PASSWORD" "PUSHGATEWAY_PASSWORD_FILE" }}
+{{- $secretKeys := list "PERSONAL_ACCESS_TOKEN" "PERSONAL_ACCESS_TOKEN_FILE" "SOURCE_DATABASE_PASSWORD" "SOURCE_DATABASE_PASSWORD_FILE" "PUSHGATEWAY_PASSWORD" "PUSHGATEWAY_PASSWORD_FILE" "PSEUDONYMIZATION_KEY" "PSEUDONYMIZATION_KEY_FILE" }}
 {{- $chartKeys := dict "CRON_SCHEDULE" "cronSchedule" "CRON_TZ" "timeZone" "HEALTH_CHECK_PORT" "healthCheckPort" "TEMP_DIR" "tmpSizeLimit (the /tmp volume)" }}
 {{- $seen := dict }}
 {{- $schedules := dict }}
@@ -175,6 +175,10 @@ the key names it leaves out come from the shared existingSecret), else the relea
 {{- $_ := set $jv.existingSecret "pushgatewayPasswordKey" "" }}
 {{- if $v.secret.pushgatewayPassword }}
 {{- $_ := set $jv.existingSecret "pushgatewayPasswordKey" "pushgateway-password" }}
+{{- end }}
+{{- $_ := set $jv.existingSecret "pseudonymizationKeyKey" "" }}
+{{- if $v.secret.pseudonymizationKey }}
+{{- $_ := set $jv.existingSecret "pseudonymizationKeyKey" "pseudonymization-key" }}
 {{- end }}
 {{- $_ := set $jv.secret "create" false }}
 {{- end }}

@@ -27,6 +27,9 @@ Secret items to mount as files: a list of {key, path, env} as JSON.
 {{- if and .Values.secret.pushgatewayPassword (include "polyteia-db-connector.pushes" .) }}
 {{- $items = append $items (dict "key" "pushgateway-password" "path" "pushgateway-password" "env" "PUSHGATEWAY_PASSWORD_FILE") }}
 {{- end }}
+{{- if .Values.secret.pseudonymizationKey }}
+{{- $items = append $items (dict "key" "pseudonymization-key" "path" "pseudonymization-key" "env" "PSEUDONYMIZATION_KEY_FILE") }}
+{{- end }}
 {{- else if .Values.existingSecret.name }}
 {{- $items = append $items (dict "key" .Values.existingSecret.personalAccessTokenKey "path" "personal-access-token" "env" "PERSONAL_ACCESS_TOKEN_FILE") }}
 {{- if .Values.existingSecret.databasePasswordKey }}
@@ -34,6 +37,9 @@ Secret items to mount as files: a list of {key, path, env} as JSON.
 {{- end }}
 {{- if and .Values.existingSecret.pushgatewayPasswordKey (include "polyteia-db-connector.pushes" .) }}
 {{- $items = append $items (dict "key" .Values.existingSecret.pushgatewayPasswordKey "path" "pushgateway-password" "env" "PUSHGATEWAY_PASSWORD_FILE") }}
+{{- end }}
+{{- if .Values.existingSecret.pseudonymizationKeyKey }}
+{{- $items = append $items (dict "key" .Values.existingSecret.pseudonymizationKeyKey "path" "pseudonymization-key" "env" "PSEUDONYMIZATION_KEY_FILE") }}
 {{- end }}
 {{- end }}
 {{- toJson $items }}
@@ -80,5 +86,8 @@ data:
   {{- end }}
   {{- with .Values.secret.pushgatewayPassword }}
   pushgateway-password: {{ . | b64enc | quote }}
+  {{- end }}
+  {{- with .Values.secret.pseudonymizationKey }}
+  pseudonymization-key: {{ . | b64enc | quote }}
   {{- end }}
 {{- end }}
