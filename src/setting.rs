@@ -307,6 +307,8 @@ pub(crate) fn retry_base_delay(env: &Env) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::testing::pg_env;
+    use crate::config::{ExportConfig, RunConfig};
 
     #[test]
     fn durations_accept_go_style() {
@@ -316,5 +318,71 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("12"), Some(Duration::from_secs(12)));
         assert_eq!(parse_duration("soon"), None);
+    }
+
+    #[test]
+    fn secret_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cr3t pass\n").unwrap();
+        let mut pairs: Vec<(String, String)> = pg_env().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        pairs.push(("SOURCE_DATABASE_PASSWORD_FILE".into(), file.display().to_string()));
+        let cfg = ExportConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
+        assert_eq!(cfg.export.source.password.as_ref().unwrap().expose(), "s3cr3t pass");
+
+        pairs.push(("SOURCE_DATABASE_PASSWORD".into(), "other".into()));
+        let err = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert!(err.message().contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn secret_files_lose_trailing_white_space_and_refuse_control_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        let with_file = |var: &str| {
+            let mut pairs: Vec<(String, String)> = pg_env().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+            pairs.push((var.into(), file.display().to_string()));
+            pairs.extend([("DATASET_ID".to_string(), "ds".to_string())]);
+            RunConfig::from_env(&Env::from_pairs(pairs))
+        };
+        // Notepad: a byte order mark and CRLF.
+        for content in ["pak_x1y2\n\n", "pak_x1y2\r\n", "pak_x1y2 \t\r\n\n", "\u{feff}pak_x1y2\r\n"] {
+            std::fs::write(&file, content).unwrap();
+            let cfg = with_file("PERSONAL_ACCESS_TOKEN_FILE").unwrap();
+            assert_eq!(cfg.api.personal_access_token.expose(), "pak_x1y2", "{content:?}");
+        }
+        std::fs::write(&file, "pw x\r\n").unwrap();
+        let mut pairs: Vec<(String, String)> = pg_env().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        pairs.push(("SOURCE_DATABASE_PASSWORD_FILE".into(), file.display().to_string()));
+        let cfg = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert_eq!(cfg.export.source.password.as_ref().unwrap().expose(), "pw x");
+
+        for content in ["pak_x1\ny2\n", "pak\u{1b}x1y2", "pak_x1\ty2"] {
+            std::fs::write(&file, content).unwrap();
+            for var in ["PERSONAL_ACCESS_TOKEN_FILE", "SOURCE_DATABASE_PASSWORD_FILE"] {
+                let err = with_file(var).unwrap_err();
+                assert_eq!(err.exit_code(), 3);
+                let expected = format!("{var}: file {} holds a control character", file.display());
+                assert!(err.message().contains(&expected), "{content:?}: {err}");
+                assert!(
+                    err.message().starts_with("configuration has 1 problem:") || var != "PERSONAL_ACCESS_TOKEN_FILE",
+                    "{err}"
+                );
+            }
+        }
+        // Notepad's "Unicode" (UTF-16) is refused with what to do.
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain("pak_x1y2".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        std::fs::write(&file, utf16).unwrap();
+        let err = with_file("PERSONAL_ACCESS_TOKEN_FILE").unwrap_err();
+        assert!(err.message().contains("it is UTF-16 (Notepad's \"Unicode\"); save it as UTF-8"), "{err}");
+        // A key given directly: trailing white space goes, a control character inside is refused.
+        let mut pairs = pg_env();
+        pairs.extend([("DATASET_ID", "ds"), ("PERSONAL_ACCESS_TOKEN", "pak_x1y2\n")]);
+        let cfg = RunConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
+        assert_eq!(cfg.api.personal_access_token.expose(), "pak_x1y2");
+        pairs.push(("PERSONAL_ACCESS_TOKEN", "pak_x1\ny2"));
+        let err = RunConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert_eq!(err.message(), "configuration has 1 problem: PERSONAL_ACCESS_TOKEN: holds a control character (a line break, tab or the like); give the key alone");
     }
 }

@@ -7,7 +7,7 @@ use std::io::{self, Cursor, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::ProgressFn;
+use crate::stages::ProgressFn;
 use crate::error::{Error, Result};
 
 /// The media type of the uploaded file (part header and upload-token request).
