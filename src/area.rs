@@ -17,26 +17,26 @@ use crate::setting::Problems;
 /// its part is needed and validates what is given all the same (a typo
 /// should not wait for the command that reads it).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Needs {
+pub(crate) struct Needs {
     /// The source database and its query (`export`, `run`, `check`, `schedule`).
-    pub source: bool,
+    pub(crate) source: bool,
     /// The Polyteia key and dataset (`upload`, `run`, `check`, `schedule`).
-    pub upload: bool,
+    pub(crate) upload: bool,
     /// The cron schedule (`schedule`).
-    pub schedule: bool,
+    pub(crate) schedule: bool,
 }
 
 /// What every area's parsing is given.
-pub struct Input<'a> {
-    pub env: &'a Env,
-    pub needs: Needs,
+pub(crate) struct Input<'a> {
+    pub(crate) env: &'a Env,
+    pub(crate) needs: Needs,
     /// The proxy and CA settings, read once (the trust store's files too), for
     /// the areas whose settings reach a service (the API, the Pushgateway).
-    pub network: Network,
+    pub(crate) network: Network,
 }
 
 impl<'a> Input<'a> {
-    pub fn new(env: &'a Env, needs: Needs) -> Input<'a> {
+    pub(crate) fn new(env: &'a Env, needs: Needs) -> Input<'a> {
         Input { env, needs, network: Network::parse(env) }
     }
 }

@@ -21,12 +21,12 @@ define_settings! {
 
 /// The long-lived mode's settings.
 #[derive(Debug)]
-pub struct LongLivedSettings {
+pub(crate) struct LongLivedSettings {
     /// `HEALTH_CHECK_PORT` (validated for every command, as a typo there should
     /// not wait for the first `schedule`; `run --serve-health` uses it too).
-    pub health_check_port: u16,
+    pub(crate) health_check_port: u16,
     /// `CRON_SCHEDULE` in `CRON_TZ`, parsed once, for `schedule` only.
-    pub schedule: Option<Schedule>,
+    pub(crate) schedule: Option<Schedule>,
 }
 
 impl Area for LongLivedSettings {

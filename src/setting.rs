@@ -121,29 +121,30 @@ impl std::fmt::Display for Problem {
 
 /// The problems of one validation pass over every area, in the order found.
 #[derive(Debug, Default)]
-pub struct Problems(Vec<Problem>);
+pub(crate) struct Problems(Vec<Problem>);
 
 impl Problems {
     /// A problem with `setting`.
-    pub fn add(&mut self, setting: &Setting, message: impl std::fmt::Display) {
+    pub(crate) fn add(&mut self, setting: &Setting, message: impl std::fmt::Display) {
         self.push(Problem::new(setting.name, message));
     }
 
-    pub fn push(&mut self, problem: Problem) {
+    pub(crate) fn push(&mut self, problem: Problem) {
         self.0.push(problem);
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Problem> {
         self.0.iter()
     }
 
     /// Every problem in one configuration error: "configuration has 2
     /// problems: A: …; B: …".
-    pub fn into_error(self) -> Error {
+    pub(crate) fn into_error(self) -> Error {
         let count = self.0.len();
         let noun = if count == 1 { "problem" } else { "problems" };
         let list: Vec<String> = self.0.iter().map(Problem::to_string).collect();
@@ -151,7 +152,7 @@ impl Problems {
     }
 
     /// `value` when nothing was found wrong, else every problem.
-    pub fn into_result<T>(self, value: impl FnOnce() -> Option<T>) -> crate::error::Result<T> {
+    pub(crate) fn into_result<T>(self, value: impl FnOnce() -> Option<T>) -> crate::error::Result<T> {
         if !self.is_empty() {
             return Err(self.into_error());
         }

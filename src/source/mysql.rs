@@ -404,6 +404,7 @@ mod tests {
 mod connection_tests {
     use super::super::tests::settings;
     use super::*;
+    use crate::source::SourceKind;
 
     #[test]
     fn mysql_settings_travel_in_a_secret_not_in_the_string() {

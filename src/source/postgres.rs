@@ -358,6 +358,7 @@ mod tests {
 mod conninfo_tests {
     use super::super::tests::settings;
     use super::*;
+    use crate::source::SourceKind;
 
     #[test]
     fn conninfo_quotes_every_value() {
