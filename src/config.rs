@@ -1,6 +1,6 @@
 //! The configuration of each command, from the [`Env`]: every settings area
 //! parses and validates its own settings in the one shape of
-//! [`crate::area::Area`] (`source/settings.rs`, `polyteia/settings.rs`, …);
+//! `area::Area` (`source/settings.rs`, `polyteia/settings.rs`, …);
 //! this module runs them all, collects every problem so that an
 //! administrator fixes them in one go, and joins the results into the one
 //! typed configuration the command needs ([`ExportConfig`], [`UploadConfig`],

@@ -273,7 +273,8 @@ mod tests {
                 .lines()
                 .filter(|line| line.starts_with('|'))
                 .filter_map(|line| {
-                    let cells: Vec<String> = line.split(" | ").map(|c| c.trim_matches(['|', ' ']).to_string()).collect();
+                    let cells: Vec<String> =
+                        line.split(" | ").map(|c| c.trim_matches(['|', ' ']).to_string()).collect();
                     let code = cells.get(column)?.parse::<i32>().ok()?;
                     Some((code, cells))
                 })
@@ -290,7 +291,10 @@ mod tests {
                     continue;
                 };
                 if meanings_too && cells.get(1).map(String::as_str) != Some(expected.meaning) {
-                    problems.push(format!("{path}: exit code {}'s meaning should read: {}", expected.code, expected.meaning));
+                    problems.push(format!(
+                        "{path}: exit code {}'s meaning should read: {}",
+                        expected.code, expected.meaning
+                    ));
                 }
                 let retry = match expected.retry {
                     Retry::Helps => yes,
@@ -303,7 +307,9 @@ mod tests {
             }
             let known: Vec<i32> = exit_codes().iter().map(|row| row.code).collect();
             problems.extend(
-                rows.keys().filter(|code| !known.contains(code)).map(|code| format!("{path}: a row for exit code {code}, which the table does not have")),
+                rows.keys()
+                    .filter(|code| !known.contains(code))
+                    .map(|code| format!("{path}: a row for exit code {code}, which the table does not have")),
             );
             assert!(problems.is_empty(), "{}", problems.join("\n"));
         }
@@ -323,7 +329,9 @@ mod tests {
             let rows = rows_by_code(&read("docs/windows.md"), 1);
             let expected: BTreeMap<i32, Vec<String>> = exit_codes()
                 .iter()
-                .map(|row| (row.code, vec![format!("`0x{:X}`", row.code), row.code.to_string(), row.meaning.to_string()]))
+                .map(|row| {
+                    (row.code, vec![format!("`0x{:X}`", row.code), row.code.to_string(), row.meaning.to_string()])
+                })
                 .collect();
             let table = expected.values().map(|cells| format!("| {} |", cells.join(" | "))).collect::<Vec<_>>();
             assert_eq!(rows, expected, "docs/windows.md's exit-code table should read:\n{}", table.join("\n"));

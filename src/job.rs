@@ -89,13 +89,10 @@ fn export_to_file_inner(
 /// A private directory for one run's files (the Parquet file, DuckDB's
 /// spill files), removed when dropped: on every exit path, success or failure.
 pub(crate) fn private_work_dir(temp_dir: &Path) -> Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new()
-        .prefix("polyteia-connector-")
-        .tempdir_in(temp_dir)
-        .map_err(|e| {
-            let what = format!("cannot create a work directory in {} {}", TEMP_DIR.name, temp_dir.display());
-            Error::io(what, &e)
-        })?;
+    let dir = tempfile::Builder::new().prefix("polyteia-connector-").tempdir_in(temp_dir).map_err(|e| {
+        let what = format!("cannot create a work directory in {} {}", TEMP_DIR.name, temp_dir.display());
+        Error::io(what, &e)
+    })?;
     log::debug!("work directory {}", dir.path().display());
     Ok(dir)
 }

@@ -22,13 +22,13 @@ use ureq::{Agent, SendBody};
 use super::multipart::MultipartFile;
 use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
 use super::settings::PolyteiaSettings;
-use crate::stages::{CheckResult, Preflight, ProgressFn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::agent::build_agent;
 use crate::network::proxy::ProxyInUse;
 use crate::network::NetworkPath;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
+use crate::stages::{CheckResult, Preflight, ProgressFn};
 
 /// Responses larger than this are not read (the API answers small JSON).
 const MAX_RESPONSE_BYTES: u64 = 4 << 20;
@@ -77,11 +77,7 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub(crate) fn new(
-        settings: &PolyteiaSettings,
-        cancel: Arc<AtomicBool>,
-        not_found_hint: String,
-    ) -> Result<Client> {
+    pub(crate) fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>, not_found_hint: String) -> Result<Client> {
         let path = settings.network.clone();
         Ok(Client {
             agent: build_agent(settings.base_url.host(), &path, settings.http_timeout),

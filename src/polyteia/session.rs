@@ -21,9 +21,9 @@ use super::reply::{unexpected_answer, Failure};
 use super::settings::{
     Organization, PolyteiaSettings, DATASET_ID, INGEST_TIMEOUT, POLYTEIA_ORGANIZATION_ID, POLYTEIA_ORGANIZATION_SLUG,
 };
-use crate::stages::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
+use crate::stages::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 
 const EXCHANGE_PATH: &str = "/rpc/auth/personalAccessKey/exchange";
 const INGEST_STATUS_PATH: &str = "/rpc/dataset/getDatasetIngestStatus";

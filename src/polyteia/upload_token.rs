@@ -14,9 +14,9 @@ use super::http::{network_and_key, Client};
 use super::multipart::PARQUET_CONTENT_TYPE;
 use super::reply::Failure;
 use super::settings::{PolyteiaSettings, DATASET_ID};
-use crate::stages::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::stages::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 
 const TOKEN_STEP: &str = "upload token request";
 const UPLOAD_STEP: &str = "upload";
@@ -31,7 +31,11 @@ impl UploadTokenApi {
     /// Needs `PERSONAL_ACCESS_TOKEN` and `DATASET_ID`; logs the API in use.
     pub fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>) -> Result<Self> {
         let (pak, dataset_id) = (settings.personal_access_token.clone(), settings.dataset_id.clone());
-        let api = UploadTokenApi { client: Client::new(settings, cancel, format!("check {}", DATASET_ID.name))?, pak, dataset_id };
+        let api = UploadTokenApi {
+            client: Client::new(settings, cancel, format!("check {}", DATASET_ID.name))?,
+            pak,
+            dataset_id,
+        };
         log::info!(api = "upload-token", base_url = api.client.base_url(); "using the {}", api.describe());
         Ok(api)
     }

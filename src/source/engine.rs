@@ -61,7 +61,8 @@ pub(crate) fn open_duckdb(engine: &EngineSettings, spill_dir: &Path) -> Result<C
     let mut config = duckdb::Config::default();
     let engine_error = |e: duckdb::Error| Error::new(ErrorKind::Internal, format!("cannot start DuckDB: {e}"));
     if let Some(limit) = &engine.memory_limit {
-        config = config.max_memory(limit.as_str()).map_err(|e| Problem::new(DUCKDB_MEMORY_LIMIT.name, e).into_error())?;
+        config =
+            config.max_memory(limit.as_str()).map_err(|e| Problem::new(DUCKDB_MEMORY_LIMIT.name, e).into_error())?;
     }
     if let Some(threads) = engine.threads {
         config = config.threads(i64::from(threads)).map_err(|e| Problem::new(DUCKDB_THREADS.name, e).into_error())?;

@@ -117,7 +117,10 @@ fn check_with_a_read_only_temp_dir_skips_every_source_check() {
     let vars = with(check_env(&db, &api, "SELECT * FROM db.budget"), &[("TEMP_DIR", disk.path().to_str().unwrap())]);
     let run = connector(&["check"], &vars);
     assert_eq!(run.code, 14, "{}", run.output());
-    assert_line(&run.stderr, &format!("FAIL temp directory: cannot create a work directory in TEMP_DIR {}", disk.path().display()));
+    assert_line(
+        &run.stderr,
+        &format!("FAIL temp directory: cannot create a work directory in TEMP_DIR {}", disk.path().display()),
+    );
     for check in ["source database", "source query", "exact values"] {
         assert_line(&run.stderr, &format!("SKIP {check}: needs a writable TEMP_DIR"));
     }

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::disks::TinyDisk;
 use crate::common::mock_api::{MockApi, Plan, Recorded, Reply, Script};
 use crate::common::secrets::{check_finished_run, run_with_secrets_checked, Secrets};
-use crate::common::disks::TinyDisk;
 use crate::common::servers::TempPostgres;
 use crate::common::skip::{require, skip_requested};
 use crate::common::*;

@@ -28,12 +28,12 @@ impl TinyDisk {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let mounted =
-            match Command::new("mount").args(["-t", "tmpfs", "-o", options, "tmpfs"]).arg(dir.path()).output() {
-                Ok(out) if out.status.success() => Ok(()),
-                Ok(out) => Err(format!("cannot mount a tmpfs here: {}", String::from_utf8_lossy(&out.stderr).trim())),
-                Err(e) => Err(format!("cannot run mount: {e}")),
-            };
+        let mounted = match Command::new("mount").args(["-t", "tmpfs", "-o", options, "tmpfs"]).arg(dir.path()).output()
+        {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!("cannot mount a tmpfs here: {}", String::from_utf8_lossy(&out.stderr).trim())),
+            Err(e) => Err(format!("cannot run mount: {e}")),
+        };
         require("tmpfs", mounted);
         Some(TinyDisk { dir })
     }
