@@ -157,11 +157,11 @@ pub(crate) fn format_from_str(value: &str) -> Option<LogFormat> {
 }
 
 fn default_log_level() -> log::LevelFilter {
-    LOG_LEVEL.default_value().and_then(level_from_str).expect("LOG_LEVEL's default is a level")
+    LOG_LEVEL.default_value().and_then(level_from_str).expect("the default log level parses")
 }
 
 fn default_log_format() -> LogFormat {
-    LOG_FORMAT.default_value().and_then(format_from_str).expect("LOG_FORMAT's default is a format")
+    LOG_FORMAT.default_value().and_then(format_from_str).expect("the default log format parses")
 }
 
 // ---------------------------------------------------------------------------

@@ -6,8 +6,8 @@
 //! To add a setting:
 //! 1. one line in its area's `define_settings!` block — `NAME: default,
 //!    "doc"[, secret][, chart_managed];` (the doc line goes into the man page);
-//! 2. its parsing in the same file, into the area's typed settings (a problem
-//!    with `p.add(&NAME, …)`);
+//! 2. its parsing in the same file's `Area::parse` (`area.rs`), into the
+//!    area's typed settings (a problem with `p.add(&NAME, …)`), and its test there;
 //! 3. a row in README.md's and README.de.md's tables and a line in
 //!    `examples/.env.example` — the tests below name whatever is missing. A
 //!    secret also gets `NAME_FILE` and must be refused by the chart's `config`.

@@ -377,4 +377,34 @@ mod tests {
              SOURCE_CONNECT_MAX_BACKOFF: 'soon' is not a duration such as 30s, 5m or 1h30m"
         );
     }
+
+    /// Where the kinds are listed for people: a new kind fails this until each names it.
+    #[test]
+    fn every_source_kind_is_listed_where_people_read_them() {
+        let read = |path: &str| {
+            let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+        };
+        let row = |text: &str| {
+            let marker = format!("| `{}` |", SOURCE_DATABASE_TYPE.name);
+            text.lines().find(|l| l.starts_with(&marker)).map(str::to_string).unwrap_or_default()
+        };
+        let example = read("examples/.env.example");
+        let example = example.lines().take_while(|l| !l.starts_with(SOURCE_DATABASE_TYPE.name)).last().unwrap_or("");
+        let places = [
+            ("the setting's doc line (man page)", SOURCE_DATABASE_TYPE.doc.to_string()),
+            ("README.md", row(&read("README.md"))),
+            ("README.de.md", row(&read("README.de.md"))),
+            ("examples/.env.example", example.to_string()),
+        ];
+        let mut missing = Vec::new();
+        for kind in SourceKind::ALL {
+            for (place, text) in &places {
+                if !text.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| word == kind.name()) {
+                    missing.push(format!("{place} does not list {}: {text}", kind.name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
 }
