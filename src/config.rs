@@ -58,7 +58,7 @@ pub struct ScheduleConfig {
     pub schedule: Schedule,
 }
 
-/// Every area, parsed once, in the order of the documentation's problems.
+/// Every area, parsed once; their problems are reported in this order.
 struct Parsed {
     log: LogSettings,
     source: SourceArea,
@@ -70,7 +70,7 @@ struct Parsed {
 }
 
 impl Parsed {
-    /// Runs every area's parsing; the problems come in the order of the areas.
+    /// Runs every area's parsing, each the same way.
     fn parse(env: &Env, needs: Needs) -> (Parsed, Problems) {
         let mut p = Problems::default();
         for key in env.not_utf8().iter().filter(|key| crate::settings::is_known(key)) {
