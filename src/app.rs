@@ -57,7 +57,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     // Command-line flags win over the environment.
     logging::override_settings(&mut env, cli.log_level.map(|level| level.name()), cli.log_format);
     let hint = logging::settings_hint(&env);
-    logging::init(hint.level, hint.format, logging::log_file(&env).as_deref());
+    logging::init(hint.level, hint.format, hint.file.as_deref());
 
     let ctx = Context::new();
     match cli.command {

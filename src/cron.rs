@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use croner::parser::{CronParser, Seconds};
 
+use crate::area::{Area, Input};
 use crate::env::Env;
 use crate::error::Result;
 use crate::setting::{self, define_settings, Problems, WhenUnset::Value};
@@ -18,14 +19,26 @@ define_settings! {
     HEALTH_CHECK_PORT: Value("8080"), "port of /healthz and /metrics", chart_managed;
 }
 
-/// `HEALTH_CHECK_PORT` (validated for every command, as a typo there should
-/// not wait for the first `schedule`).
-pub(crate) fn parse_health_check_port(env: &Env, p: &mut Problems) -> u16 {
-    setting::port(env, &HEALTH_CHECK_PORT, p).unwrap_or_default()
+/// The long-lived mode's settings.
+#[derive(Debug)]
+pub(crate) struct LongLivedSettings {
+    /// `HEALTH_CHECK_PORT` (validated for every command, as a typo there should
+    /// not wait for the first `schedule`; `run --serve-health` uses it too).
+    pub(crate) health_check_port: u16,
+    /// `CRON_SCHEDULE` in `CRON_TZ`, parsed once, for `schedule` only.
+    pub(crate) schedule: Option<Schedule>,
 }
 
-/// `CRON_SCHEDULE` in `CRON_TZ`, parsed once.
-pub(crate) fn parse_schedule(env: &Env, p: &mut Problems) -> Option<Schedule> {
+impl Area for LongLivedSettings {
+    fn parse(input: &Input, p: &mut Problems) -> LongLivedSettings {
+        let env = input.env;
+        let health_check_port = setting::port(env, &HEALTH_CHECK_PORT, p).unwrap_or_default();
+        let schedule = input.needs.schedule.then(|| parse_schedule(env, p)).flatten();
+        LongLivedSettings { health_check_port, schedule }
+    }
+}
+
+fn parse_schedule(env: &Env, p: &mut Problems) -> Option<Schedule> {
     let expression = CRON_SCHEDULE.text(env).unwrap_or_default().trim();
     let tz = CRON_TZ.text(env).unwrap_or_default().trim();
     Schedule::build(expression, tz, p)
@@ -90,6 +103,8 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::testing::pg_env;
+    use crate::config::{RunConfig, ScheduleConfig};
     use chrono::TimeZone;
 
     #[test]
@@ -115,5 +130,25 @@ mod tests {
         assert_eq!(err.exit_code(), 3);
         assert!(err.message().contains("CRON_SCHEDULE: 'every day'"), "{err}");
         assert!(err.message().contains("CRON_TZ: 'Mars/Olympus'"), "{err}");
+    }
+
+    #[test]
+    fn the_schedule_is_validated_with_everything_else() {
+        let mut pairs = pg_env();
+        pairs.extend([
+            ("PERSONAL_ACCESS_TOKEN", "pak_1"),
+            ("DATASET_ID", "ds"),
+            ("HEALTH_CHECK_PORT", "eighty"),
+            ("CRON_SCHEDULE", "every night"),
+            ("CRON_TZ", "Mars/Olympus"),
+        ]);
+        let err = ScheduleConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap_err();
+        let msg = err.message();
+        assert!(msg.starts_with("configuration has 3 problems: HEALTH_CHECK_PORT: 'eighty'"), "{msg}");
+        assert!(msg.contains("; CRON_SCHEDULE: 'every night' is not a cron expression"), "{msg}");
+        assert!(msg.contains("; CRON_TZ: 'Mars/Olympus' is not a time zone name"), "{msg}");
+        // Other commands have no schedule.
+        pairs.retain(|(k, _)| *k != "HEALTH_CHECK_PORT");
+        assert!(RunConfig::from_env(&Env::from_pairs(pairs)).is_ok());
     }
 }

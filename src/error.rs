@@ -6,163 +6,144 @@ use std::fmt;
 
 use crate::secret::scrub;
 
+/// Whether running the same job again can succeed without anyone changing
+/// anything: what a scheduler's retry rule (the chart's
+/// `nonRetryableExitCodes`) needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
+pub enum Retry {
+    /// The cause may go away by itself (a server restarting, a network blip).
+    Helps,
+    /// The same input fails the same way: someone has to fix something.
+    Useless,
+    /// Not a failure (exit code 0).
+    NotNeeded,
+}
+
+/// One row of the exit-code contract: the README tables (both languages),
+/// the Windows guide, the chart's `nonRetryableExitCodes`, `--help` and the
+/// man page all say what this table says (the tests below hold them to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitCode {
+    pub code: i32,
+    /// A short, stable name for logs and metrics (`error_class`).
+    pub name: &'static str,
+    /// What the code means, as the README's table and `connector --help` say it.
+    pub meaning: &'static str,
+    pub retry: Retry,
+}
+
+/// Defines [`ErrorKind`] from the exit-code table: each row
+/// `Variant = code, "name", Retry, "meaning";` becomes a variant, its place in
+/// [`ErrorKind::ALL`] and its [`ExitCode`], so that nothing is kept in step by hand.
+macro_rules! exit_codes {
+    ($($(#[$meta:meta])* $kind:ident = $code:literal, $name:literal, $retry:ident, $meaning:expr;)+) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorKind {
+            $($(#[$meta])* $kind,)+
+        }
+
+        impl ErrorKind {
+            /// Every kind, in the order of the exit-code table.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind),+];
+
+            /// This kind's row of the exit-code table.
+            pub const fn row(self) -> ExitCode {
+                match self {
+                    $(ErrorKind::$kind => {
+                        ExitCode { code: $code, name: $name, meaning: $meaning, retry: Retry::$retry }
+                    })+
+                }
+            }
+        }
+    };
+}
+
+exit_codes! {
     /// A bug or an unexpected condition.
-    Internal,
+    Internal = 1, "internal", Useless, "internal error";
+    // 2 is what clap uses for command-line usage errors (USAGE below).
     /// Settings are missing or malformed.
-    Config,
+    Config = 3, "config", Useless, "configuration invalid";
     /// The source database cannot be reached or refused the login.
-    SourceUnreachable,
+    SourceUnreachable = 4, "source_unreachable", Helps,
+        "source database unreachable, login refused, or the connection was lost during the query";
     /// The query failed in DuckDB or on the source server.
-    Query,
+    Query = 5, "query_failed", Useless, "query failed";
     /// The query returned no rows and `ALLOW_EMPTY_RESULT` is not set.
-    EmptyResult,
+    EmptyResult = 6, "empty_result", Useless, "empty result refused";
     /// Local files: temp directory, disk full, output file.
-    LocalIo,
+    LocalIo = 7, "local_io", Helps, "local I/O error, including a full disk during the export";
     /// The written Parquet file does not match what the query produced.
-    Verification,
+    Verification = 8, "verification_failed", Useless, "Parquet verification failed";
     /// A DuckDB extension could not be found or loaded.
-    Extension,
+    Extension = 9, "extension_missing", Useless,
+        "DuckDB extension missing or not loadable, or not the DuckDB library it belongs to";
     /// The Polyteia API refused the key (401/403).
-    ApiAuth,
+    ApiAuth = 10, "api_auth", Useless, "Polyteia API: authentication or permission refused (401/403)";
     /// The Polyteia API rejected the request (404, 412, other 4xx).
-    ApiRejected,
+    ApiRejected = 11, "api_rejected", Useless, "Polyteia API rejected the request (404, 412, other 4xx)";
     /// The Polyteia API stayed unavailable after all retries.
-    ApiUnavailable,
+    ApiUnavailable = 12, "api_unavailable", Helps,
+        "Polyteia API unavailable after all retries, including a proxy that is down or cannot reach the API";
+    /// The platform reported the ingest as failed, or it did not finish in time.
+    IngestFailed = 13, "ingest_failed", Helps, "ingest failed or timed out on the platform";
+    /// `connector check` found at least one problem.
+    CheckFailed = 14, "check_failed", Useless, "`connector check` found a problem";
     /// TLS to the Polyteia API (or the proxy) failed: a certificate the trust
     /// store does not accept, or a server that does not speak TLS.
-    ApiTls,
+    ApiTls = 15, "api_tls", Useless,
+        "TLS to the Polyteia API failed: its certificate is not trusted (unknown CA, e.g. a TLS-inspecting \
+         proxy's), issued for another host, or expired; not retried";
     /// The proxy refused to connect to the API (407 credentials, 403 policy).
-    ProxyRefused,
-    /// The platform reported the ingest as failed, or it did not finish in time.
-    IngestFailed,
-    /// `connector check` found at least one problem.
-    CheckFailed,
+    ProxyRefused = 16, "proxy_refused", Useless,
+        "the proxy refused to connect to the API (407: credentials missing or wrong; 403: not allowed); not retried";
     /// A column's values would change on the way into the file (a type or a
     /// value the file cannot hold as the source holds it); nothing uploaded.
-    LossRefused,
+    LossRefused = 17, "loss_refused", Useless,
+        "refused before the upload: a column's values would arrive changed (the message names the column and \
+         the cast to write; ACCEPT_LOSS_COLUMNS accepts a known loss); not retried";
     /// Stopped by SIGINT.
-    InterruptedSigint,
+    InterruptedSigint = 130, "interrupted", Helps, "interrupted by SIGINT (Windows: Ctrl-C)";
     /// Stopped by SIGTERM.
-    InterruptedSigterm,
+    InterruptedSigterm = 143, "terminated", Helps, "interrupted by SIGTERM (Windows: Ctrl-Break, the console closing)";
+}
+
+/// Exit code 0.
+pub const SUCCESS: ExitCode = ExitCode { code: 0, name: "success", meaning: "success", retry: Retry::NotNeeded };
+
+/// Exit code 2: clap's for a command line it cannot parse.
+pub const USAGE: ExitCode =
+    ExitCode { code: 2, name: "usage", meaning: "command-line usage error", retry: Retry::Useless };
+
+/// The whole exit-code table, by code: success, usage and every [`ErrorKind`].
+pub fn exit_codes() -> Vec<ExitCode> {
+    let mut rows: Vec<ExitCode> = [SUCCESS, USAGE].into_iter().chain(ErrorKind::ALL.iter().map(|k| k.row())).collect();
+    rows.sort_by_key(|row| row.code);
+    rows
 }
 
 impl ErrorKind {
-    /// Every kind, in the order of the exit-code table.
-    pub const ALL: [ErrorKind; 18] = [
-        ErrorKind::Internal,
-        ErrorKind::Config,
-        ErrorKind::SourceUnreachable,
-        ErrorKind::Query,
-        ErrorKind::EmptyResult,
-        ErrorKind::LocalIo,
-        ErrorKind::Verification,
-        ErrorKind::Extension,
-        ErrorKind::ApiAuth,
-        ErrorKind::ApiRejected,
-        ErrorKind::ApiUnavailable,
-        ErrorKind::IngestFailed,
-        ErrorKind::CheckFailed,
-        ErrorKind::ApiTls,
-        ErrorKind::ProxyRefused,
-        ErrorKind::LossRefused,
-        ErrorKind::InterruptedSigint,
-        ErrorKind::InterruptedSigterm,
-    ];
-
     /// What the exit code means, as the README's exit-code table and
     /// `connector --help` say it.
     pub fn meaning(self) -> &'static str {
-        match self {
-            ErrorKind::Internal => "internal error",
-            ErrorKind::Config => "configuration invalid",
-            ErrorKind::SourceUnreachable => {
-                "source database unreachable, login refused, or the connection was lost during the query"
-            }
-            ErrorKind::Query => "query failed",
-            ErrorKind::EmptyResult => "empty result refused",
-            ErrorKind::LocalIo => "local I/O error, including a full disk during the export",
-            ErrorKind::Verification => "Parquet verification failed",
-            ErrorKind::Extension => "DuckDB extension missing or not loadable, or not the DuckDB library it belongs to",
-            ErrorKind::ApiAuth => "Polyteia API: authentication or permission refused (401/403)",
-            ErrorKind::ApiRejected => "Polyteia API rejected the request (404, 412, other 4xx)",
-            ErrorKind::ApiUnavailable => "Polyteia API unavailable after all retries, including a proxy that is down or cannot reach the API",
-            ErrorKind::IngestFailed => "ingest failed or timed out on the platform",
-            ErrorKind::CheckFailed => "`connector check` found a problem",
-            ErrorKind::ApiTls => {
-                "TLS to the Polyteia API failed: its certificate is not trusted (unknown CA, e.g. a TLS-inspecting \
-                 proxy's), issued for another host, or expired; not retried"
-            }
-            ErrorKind::ProxyRefused => {
-                "the proxy refused to connect to the API (407: credentials missing or wrong; 403: not allowed); not retried"
-            }
-            ErrorKind::LossRefused => {
-                "refused before the upload: a column's values would arrive changed (the message names the column and \
-                 the cast to write; ACCEPT_LOSS_COLUMNS accepts a known loss); not retried"
-            }
-            ErrorKind::InterruptedSigint => "interrupted by SIGINT (Windows: Ctrl-C)",
-            ErrorKind::InterruptedSigterm => "interrupted by SIGTERM (Windows: Ctrl-Break, the console closing)",
-        }
+        self.row().meaning
     }
 
     pub fn exit_code(self) -> i32 {
-        match self {
-            ErrorKind::Internal => 1,
-            // 2 is what clap uses for command-line usage errors.
-            ErrorKind::Config => 3,
-            ErrorKind::SourceUnreachable => 4,
-            ErrorKind::Query => 5,
-            ErrorKind::EmptyResult => 6,
-            ErrorKind::LocalIo => 7,
-            ErrorKind::Verification => 8,
-            ErrorKind::Extension => 9,
-            ErrorKind::ApiAuth => 10,
-            ErrorKind::ApiRejected => 11,
-            ErrorKind::ApiUnavailable => 12,
-            ErrorKind::IngestFailed => 13,
-            ErrorKind::CheckFailed => 14,
-            ErrorKind::ApiTls => 15,
-            ErrorKind::ProxyRefused => 16,
-            ErrorKind::LossRefused => 17,
-            ErrorKind::InterruptedSigint => 130,
-            ErrorKind::InterruptedSigterm => 143,
-        }
+        self.row().code
     }
 
     /// A short, stable name for logs and metrics.
     pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::Internal => "internal",
-            ErrorKind::Config => "config",
-            ErrorKind::SourceUnreachable => "source_unreachable",
-            ErrorKind::Query => "query_failed",
-            ErrorKind::EmptyResult => "empty_result",
-            ErrorKind::LocalIo => "local_io",
-            ErrorKind::Verification => "verification_failed",
-            ErrorKind::Extension => "extension_missing",
-            ErrorKind::ApiAuth => "api_auth",
-            ErrorKind::ApiRejected => "api_rejected",
-            ErrorKind::ApiUnavailable => "api_unavailable",
-            ErrorKind::IngestFailed => "ingest_failed",
-            ErrorKind::CheckFailed => "check_failed",
-            ErrorKind::ApiTls => "api_tls",
-            ErrorKind::ProxyRefused => "proxy_refused",
-            ErrorKind::LossRefused => "loss_refused",
-            ErrorKind::InterruptedSigint => "interrupted",
-            ErrorKind::InterruptedSigterm => "terminated",
-        }
+        self.row().name
     }
 }
 
-/// The exit codes for `connector --help`: 0, clap's 2 for usage errors, and
-/// every [`ErrorKind`]'s.
+/// The exit codes for `connector --help` (and the man page, made from it):
+/// the whole table.
 pub fn exit_code_help() -> String {
-    let mut codes: Vec<(i32, &str)> = vec![(0, "success"), (2, "command-line usage error")];
-    codes.extend(ErrorKind::ALL.iter().map(|k| (k.exit_code(), k.meaning())));
-    codes.sort_by_key(|(code, _)| *code);
     let mut lines = vec!["Exit codes:".to_string()];
-    lines.extend(codes.iter().map(|(code, meaning)| format!("{code:>4}  {}", meaning.replace('`', ""))));
+    lines.extend(exit_codes().iter().map(|row| format!("{:>4}  {}", row.code, row.meaning.replace('`', ""))));
     lines.join("\n")
 }
 
@@ -245,36 +226,161 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_is_in_all() {
-        // The variants as this file declares them, so that a new one cannot be left out of ALL.
-        let source = include_str!("error.rs");
-        let body = source.split("pub enum ErrorKind {").nth(1).and_then(|rest| rest.split('}').next()).unwrap();
-        let declared: Vec<&str> = body
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("//"))
-            .map(|l| l.trim_end_matches(','))
-            .collect();
-        let listed: Vec<String> = ErrorKind::ALL.iter().map(|k| format!("{k:?}")).collect();
-        for variant in &declared {
-            assert!(listed.iter().any(|l| l == variant), "ErrorKind::{variant} is missing from ErrorKind::ALL");
-        }
-        assert_eq!(declared.len(), listed.len(), "ErrorKind::ALL lists a kind twice");
+    fn exit_codes_are_distinct() {
+        let rows = exit_codes();
+        let mut codes: Vec<i32> = rows.iter().map(|row| row.code).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), rows.len(), "an exit code is used twice");
+        let mut names: Vec<&str> = rows.iter().map(|row| row.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), rows.len(), "an exit code's name is used twice");
+        let kinds: Vec<i32> = ErrorKind::ALL.iter().map(|k| k.exit_code()).collect();
+        assert!(!kinds.contains(&SUCCESS.code) && !kinds.contains(&USAGE.code));
     }
 
     #[test]
-    fn exit_codes_are_distinct() {
-        let kinds = ErrorKind::ALL;
-        let mut codes: Vec<i32> = kinds.iter().map(|k| k.exit_code()).collect();
-        codes.sort();
-        codes.dedup();
-        assert_eq!(codes.len(), kinds.len());
-        assert!(!codes.contains(&0) && !codes.contains(&2));
+    fn help_lists_the_whole_table() {
+        let help = exit_code_help();
+        assert!(help.starts_with("Exit codes:\n   0  success\n   1  internal error\n   2  command-line usage error\n"));
+        assert!(help.ends_with(" 143  interrupted by SIGTERM (Windows: Ctrl-Break, the console closing)"), "{help}");
+        assert_eq!(help.lines().count(), exit_codes().len() + 1);
     }
 
     #[test]
     fn messages_are_one_line() {
         let e = Error::new(ErrorKind::Query, "Parser Error: syntax error\n\nLINE 1: SELEC\n        ^");
         assert_eq!(e.message(), "Parser Error: syntax error LINE 1: SELEC ^");
+    }
+
+    /// The documents that repeat the exit-code table say what it says: a code
+    /// added, renumbered, reworded or made retryable in the table fails these
+    /// until README.md, README.de.md, docs/windows.md and the chart's
+    /// `nonRetryableExitCodes` (and its compatibility fixtures) agree.
+    mod documentation {
+        use super::super::*;
+        use std::collections::BTreeMap;
+
+        fn read(path: &str) -> String {
+            let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+        }
+
+        /// The cells of every table row whose `column`-th cell is a number
+        /// (the code), by that number.
+        fn rows_by_code(markdown: &str, column: usize) -> BTreeMap<i32, Vec<String>> {
+            markdown
+                .lines()
+                .filter(|line| line.starts_with('|'))
+                .filter_map(|line| {
+                    let cells: Vec<String> =
+                        line.split(" | ").map(|c| c.trim_matches(['|', ' ']).to_string()).collect();
+                    let code = cells.get(column)?.parse::<i32>().ok()?;
+                    Some((code, cells))
+                })
+                .collect()
+        }
+
+        /// A README's table: code, meaning, what to check, whether a retry helps.
+        fn check_readme(path: &str, yes: &str, no: &str, meanings_too: bool) {
+            let rows = rows_by_code(&read(path), 0);
+            let mut problems = Vec::new();
+            for expected in exit_codes() {
+                let Some(cells) = rows.get(&expected.code) else {
+                    problems.push(format!("{path}: no row for exit code {}", expected.code));
+                    continue;
+                };
+                if meanings_too && cells.get(1).map(String::as_str) != Some(expected.meaning) {
+                    problems.push(format!(
+                        "{path}: exit code {}'s meaning should read: {}",
+                        expected.code, expected.meaning
+                    ));
+                }
+                let retry = match expected.retry {
+                    Retry::Helps => yes,
+                    Retry::Useless => no,
+                    Retry::NotNeeded => "",
+                };
+                if cells.get(3).map_or("", String::as_str) != retry {
+                    problems.push(format!("{path}: exit code {}'s last column should say '{retry}'", expected.code));
+                }
+            }
+            let known: Vec<i32> = exit_codes().iter().map(|row| row.code).collect();
+            problems.extend(
+                rows.keys()
+                    .filter(|code| !known.contains(code))
+                    .map(|code| format!("{path}: a row for exit code {code}, which the table does not have")),
+            );
+            assert!(problems.is_empty(), "{}", problems.join("\n"));
+        }
+
+        #[test]
+        fn the_english_readme_lists_every_exit_code() {
+            check_readme("README.md", "yes", "no", true);
+        }
+
+        #[test]
+        fn the_german_readme_lists_every_exit_code() {
+            check_readme("README.de.md", "ja", "nein", false);
+        }
+
+        #[test]
+        fn the_windows_guide_lists_every_exit_code_in_hexadecimal() {
+            let rows = rows_by_code(&read("docs/windows.md"), 1);
+            let expected: BTreeMap<i32, Vec<String>> = exit_codes()
+                .iter()
+                .map(|row| {
+                    (row.code, vec![format!("`0x{:X}`", row.code), row.code.to_string(), row.meaning.to_string()])
+                })
+                .collect();
+            let table = expected.values().map(|cells| format!("| {} |", cells.join(" | "))).collect::<Vec<_>>();
+            assert_eq!(rows, expected, "docs/windows.md's exit-code table should read:\n{}", table.join("\n"));
+        }
+
+        /// The codes of a `[1, 2, 3]` list or of YAML `- 1` items.
+        fn codes_in(text: &str) -> Vec<i32> {
+            text.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).map(|n| n.parse().unwrap()).collect()
+        }
+
+        fn non_retryable() -> Vec<i32> {
+            exit_codes().iter().filter(|row| row.retry == Retry::Useless).map(|row| row.code).collect()
+        }
+
+        #[test]
+        fn the_chart_fails_a_job_at_once_exactly_on_the_codes_a_retry_cannot_help() {
+            let values = read("charts/polyteia-db-connector/values.yaml");
+            let line = values
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("nonRetryableExitCodes:"))
+                .expect("nonRetryableExitCodes in the chart's values.yaml");
+            assert_eq!(codes_in(line), non_retryable(), "the chart's nonRetryableExitCodes and src/error.rs disagree");
+        }
+
+        #[test]
+        fn the_chart_fixtures_render_the_same_codes() {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/deploy/fixtures/chart-before-jobs");
+            let mut checked = 0;
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Each FailJob rule's `values:` list: its `- N` lines.
+                for block in text.split("operator: In").skip(1) {
+                    let list: String = block
+                        .lines()
+                        .skip(2)
+                        .take_while(|l| l.trim().starts_with("- ") && l.trim()[2..].parse::<i32>().is_ok())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    assert_eq!(
+                        codes_in(&list),
+                        non_retryable(),
+                        "{}: regenerate the fixtures (python tests/deploy/test_chart_compat.py)",
+                        path.display()
+                    );
+                    checked += 1;
+                }
+            }
+            assert!(checked >= 4, "only {checked} rendered FailJob rules found in {}", dir.display());
+        }
     }
 }

@@ -16,10 +16,14 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::health::{Phase, State};
 use crate::metrics::{self, FinishedRun};
 use crate::source;
+use crate::source::export_settings::TEMP_DIR;
 use crate::stages::{Api, IngestOutcome, UploadReceipt};
 use crate::stages::{Export, ExportStats};
 
-/// The stages of a cycle, chosen once (in `main`) from the settings.
+/// The stages of a cycle, chosen once from the settings by the caller:
+/// `app.rs` for `export`, `run`, `upload` and `schedule` (with
+/// `source::export_for` and `polyteia::api_for`, the only places that pick),
+/// `check.rs` for `check`, which reports a stage that cannot be built as a failed check.
 #[derive(Clone, Copy)]
 pub(crate) struct Stages<'a> {
     pub export: &'a dyn Export,
@@ -85,10 +89,10 @@ fn export_to_file_inner(
 /// A private directory for one run's files (the Parquet file, DuckDB's
 /// spill files), removed when dropped: on every exit path, success or failure.
 pub(crate) fn private_work_dir(temp_dir: &Path) -> Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new()
-        .prefix("polyteia-connector-")
-        .tempdir_in(temp_dir)
-        .map_err(|e| Error::io(format!("cannot create a work directory in TEMP_DIR {}", temp_dir.display()), &e))?;
+    let dir = tempfile::Builder::new().prefix("polyteia-connector-").tempdir_in(temp_dir).map_err(|e| {
+        let what = format!("cannot create a work directory in {} {}", TEMP_DIR.name, temp_dir.display());
+        Error::io(what, &e)
+    })?;
     log::debug!("work directory {}", dir.path().display());
     Ok(dir)
 }
@@ -421,6 +425,10 @@ mod tests {
 
         fn preflight(&self, _spill: &Path) -> Vec<Preflight> {
             Vec::new()
+        }
+
+        fn preflight_checks(&self) -> &'static [&'static str] {
+            &[]
         }
 
         fn export(

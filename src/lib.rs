@@ -9,6 +9,7 @@
 #![warn(unreachable_pub)]
 
 pub mod app;
+pub(crate) mod area;
 pub(crate) mod cancel;
 pub(crate) mod check;
 pub mod cli;

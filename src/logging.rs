@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use log::kv::{Key, Value, VisitSource};
 
+use crate::area::{Area, Input};
 use crate::env::Env;
 use crate::secret::scrub;
 use crate::setting::{define_settings, Problems, WhenUnset};
@@ -38,39 +39,48 @@ impl LogFormat {
     }
 }
 
-/// `LOG_LEVEL` and `LOG_FORMAT`, validated.
-#[derive(Debug, Clone, Copy)]
+/// `LOG_LEVEL`, `LOG_FORMAT` and `LOG_FILE`, validated.
+#[derive(Debug, Clone)]
 pub struct LogSettings {
     pub level: log::LevelFilter,
     pub format: LogFormat,
+    /// `LOG_FILE`: every line is also appended to this file.
+    pub file: Option<PathBuf>,
 }
 
-/// Reads `LOG_LEVEL` and `LOG_FORMAT`; a bad value is a problem (and the default is used).
-pub(crate) fn parse_settings(env: &Env, p: &mut Problems) -> LogSettings {
-    let level = match env.get(LOG_LEVEL.name) {
-        None => default_log_level(),
-        Some(v) => level_from_str(v).unwrap_or_else(|| {
-            p.add(&LOG_LEVEL, format!("'{v}' is not one of debug, info, warn, error"));
-            default_log_level()
-        }),
-    };
-    let format = match env.get(LOG_FORMAT.name) {
-        None => default_log_format(),
-        Some(v) => format_from_str(v).unwrap_or_else(|| {
-            p.add(&LOG_FORMAT, format!("'{v}' is not one of text, json"));
-            default_log_format()
-        }),
-    };
-    if let Some(path) = log_file(env) {
-        if let Err(e) = open_log_file(&path) {
-            p.add(&LOG_FILE, format!("cannot open {} for appending: {e}", path.display()));
+/// Reads `LOG_LEVEL`, `LOG_FORMAT` and `LOG_FILE`; a bad value is a problem (and the default is used).
+impl Area for LogSettings {
+    fn parse(input: &Input, p: &mut Problems) -> LogSettings {
+        let env = input.env;
+        let level = match env.get(LOG_LEVEL.name) {
+            None => default_log_level(),
+            Some(v) => level_from_str(v).unwrap_or_else(|| {
+                p.add(&LOG_LEVEL, format!("'{v}' is not one of {LEVELS}"));
+                default_log_level()
+            }),
+        };
+        let format = match env.get(LOG_FORMAT.name) {
+            None => default_log_format(),
+            Some(v) => format_from_str(v).unwrap_or_else(|| {
+                p.add(&LOG_FORMAT, format!("'{v}' is not one of text, json"));
+                default_log_format()
+            }),
+        };
+        let file = log_file(env);
+        if let Some(path) = &file {
+            if let Err(e) = open_log_file(path) {
+                p.add(&LOG_FILE, format!("cannot open {} for appending: {e}", path.display()));
+            }
         }
+        LogSettings { level, format, file }
     }
-    LogSettings { level, format }
 }
+
+/// The levels `LOG_LEVEL` takes, for messages.
+const LEVELS: &str = "debug, info, warn, error";
 
 /// `LOG_FILE`, if set.
-pub(crate) fn log_file(env: &Env) -> Option<PathBuf> {
+fn log_file(env: &Env) -> Option<PathBuf> {
     LOG_FILE.given(env).map(PathBuf::from)
 }
 
@@ -118,6 +128,7 @@ pub(crate) fn settings_hint(env: &Env) -> LogSettings {
     LogSettings {
         level: env.get(LOG_LEVEL.name).and_then(level_from_str).unwrap_or_else(default_log_level),
         format: env.get(LOG_FORMAT.name).and_then(format_from_str).unwrap_or_else(default_log_format),
+        file: log_file(env),
     }
 }
 
@@ -146,11 +157,11 @@ pub(crate) fn format_from_str(value: &str) -> Option<LogFormat> {
 }
 
 fn default_log_level() -> log::LevelFilter {
-    LOG_LEVEL.default_value().and_then(level_from_str).expect("LOG_LEVEL's default is a level")
+    LOG_LEVEL.default_value().and_then(level_from_str).expect("the default log level parses")
 }
 
 fn default_log_format() -> LogFormat {
-    LOG_FORMAT.default_value().and_then(format_from_str).expect("LOG_FORMAT's default is a format")
+    LOG_FORMAT.default_value().and_then(format_from_str).expect("the default log format parses")
 }
 
 // ---------------------------------------------------------------------------
@@ -242,4 +253,34 @@ fn collect_fields(record: &log::Record) -> Vec<Field> {
     let mut collect = Collect(Vec::new());
     let _ = record.key_values().visit(&mut collect);
     collect.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::area::Needs;
+
+    fn parse(pairs: &[(&str, &str)]) -> (LogSettings, Problems) {
+        let env = Env::from_pairs(pairs.iter().copied());
+        let mut p = Problems::default();
+        (LogSettings::parse(&Input::new(&env, Needs::default()), &mut p), p)
+    }
+
+    #[test]
+    fn the_log_file_is_one_of_the_log_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("connector.log");
+        let (settings, p) = parse(&[("LOG_FILE", file.to_str().unwrap()), ("LOG_FORMAT", "json")]);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(settings.file.as_deref(), Some(file.as_path()));
+        assert_eq!(settings.format, LogFormat::Json);
+        assert_eq!(settings_hint(&Env::from_pairs([("LOG_FILE", file.to_str().unwrap())])).file, Some(file.clone()));
+
+        let missing = dir.path().join("no-such-dir").join("connector.log");
+        let (_, p) = parse(&[("LOG_FILE", missing.to_str().unwrap()), ("LOG_LEVEL", "loud")]);
+        let problems: Vec<String> = p.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0], "LOG_LEVEL: 'loud' is not one of debug, info, warn, error");
+        assert!(problems[1].starts_with(&format!("LOG_FILE: cannot open {} for appending", missing.display())));
+    }
 }

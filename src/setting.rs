@@ -121,29 +121,30 @@ impl std::fmt::Display for Problem {
 
 /// The problems of one validation pass over every area, in the order found.
 #[derive(Debug, Default)]
-pub struct Problems(Vec<Problem>);
+pub(crate) struct Problems(Vec<Problem>);
 
 impl Problems {
     /// A problem with `setting`.
-    pub fn add(&mut self, setting: &Setting, message: impl std::fmt::Display) {
+    pub(crate) fn add(&mut self, setting: &Setting, message: impl std::fmt::Display) {
         self.push(Problem::new(setting.name, message));
     }
 
-    pub fn push(&mut self, problem: Problem) {
+    pub(crate) fn push(&mut self, problem: Problem) {
         self.0.push(problem);
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Problem> {
         self.0.iter()
     }
 
     /// Every problem in one configuration error: "configuration has 2
     /// problems: A: …; B: …".
-    pub fn into_error(self) -> Error {
+    pub(crate) fn into_error(self) -> Error {
         let count = self.0.len();
         let noun = if count == 1 { "problem" } else { "problems" };
         let list: Vec<String> = self.0.iter().map(Problem::to_string).collect();
@@ -151,7 +152,7 @@ impl Problems {
     }
 
     /// `value` when nothing was found wrong, else every problem.
-    pub fn into_result<T>(self, value: impl FnOnce() -> Option<T>) -> crate::error::Result<T> {
+    pub(crate) fn into_result<T>(self, value: impl FnOnce() -> Option<T>) -> crate::error::Result<T> {
         if !self.is_empty() {
             return Err(self.into_error());
         }
@@ -347,6 +348,8 @@ pub(crate) fn retry_base_delay(env: &Env) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::testing::pg_env;
+    use crate::config::{ExportConfig, RunConfig};
 
     const LIST: Setting = Setting::new("LIST", WhenUnset::Unset, "a list");
 
@@ -369,5 +372,71 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("12"), Some(Duration::from_secs(12)));
         assert_eq!(parse_duration("soon"), None);
+    }
+
+    #[test]
+    fn secret_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cr3t pass\n").unwrap();
+        let mut pairs: Vec<(String, String)> = pg_env().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        pairs.push(("SOURCE_DATABASE_PASSWORD_FILE".into(), file.display().to_string()));
+        let cfg = ExportConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
+        assert_eq!(cfg.export.source.password.as_ref().unwrap().expose(), "s3cr3t pass");
+
+        pairs.push(("SOURCE_DATABASE_PASSWORD".into(), "other".into()));
+        let err = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert!(err.message().contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn secret_files_lose_trailing_white_space_and_refuse_control_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        let with_file = |var: &str| {
+            let mut pairs: Vec<(String, String)> = pg_env().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+            pairs.push((var.into(), file.display().to_string()));
+            pairs.extend([("DATASET_ID".to_string(), "ds".to_string())]);
+            RunConfig::from_env(&Env::from_pairs(pairs))
+        };
+        // Notepad: a byte order mark and CRLF.
+        for content in ["pak_x1y2\n\n", "pak_x1y2\r\n", "pak_x1y2 \t\r\n\n", "\u{feff}pak_x1y2\r\n"] {
+            std::fs::write(&file, content).unwrap();
+            let cfg = with_file("PERSONAL_ACCESS_TOKEN_FILE").unwrap();
+            assert_eq!(cfg.api.personal_access_token.expose(), "pak_x1y2", "{content:?}");
+        }
+        std::fs::write(&file, "pw x\r\n").unwrap();
+        let mut pairs: Vec<(String, String)> = pg_env().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        pairs.push(("SOURCE_DATABASE_PASSWORD_FILE".into(), file.display().to_string()));
+        let cfg = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert_eq!(cfg.export.source.password.as_ref().unwrap().expose(), "pw x");
+
+        for content in ["pak_x1\ny2\n", "pak\u{1b}x1y2", "pak_x1\ty2"] {
+            std::fs::write(&file, content).unwrap();
+            for var in ["PERSONAL_ACCESS_TOKEN_FILE", "SOURCE_DATABASE_PASSWORD_FILE"] {
+                let err = with_file(var).unwrap_err();
+                assert_eq!(err.exit_code(), 3);
+                let expected = format!("{var}: file {} holds a control character", file.display());
+                assert!(err.message().contains(&expected), "{content:?}: {err}");
+                assert!(
+                    err.message().starts_with("configuration has 1 problem:") || var != "PERSONAL_ACCESS_TOKEN_FILE",
+                    "{err}"
+                );
+            }
+        }
+        // Notepad's "Unicode" (UTF-16) is refused with what to do.
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain("pak_x1y2".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        std::fs::write(&file, utf16).unwrap();
+        let err = with_file("PERSONAL_ACCESS_TOKEN_FILE").unwrap_err();
+        assert!(err.message().contains("it is UTF-16 (Notepad's \"Unicode\"); save it as UTF-8"), "{err}");
+        // A key given directly: trailing white space goes, a control character inside is refused.
+        let mut pairs = pg_env();
+        pairs.extend([("DATASET_ID", "ds"), ("PERSONAL_ACCESS_TOKEN", "pak_x1y2\n")]);
+        let cfg = RunConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
+        assert_eq!(cfg.api.personal_access_token.expose(), "pak_x1y2");
+        pairs.push(("PERSONAL_ACCESS_TOKEN", "pak_x1\ny2"));
+        let err = RunConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert_eq!(err.message(), "configuration has 1 problem: PERSONAL_ACCESS_TOKEN: holds a control character (a line break, tab or the like); give the key alone");
     }
 }

@@ -6,8 +6,8 @@
 //! To add a setting:
 //! 1. one line in its area's `define_settings!` block — `NAME: default,
 //!    "doc"[, secret][, chart_managed];` (the doc line goes into the man page);
-//! 2. its parsing in the same file, into the area's typed settings (a problem
-//!    with `p.add(&NAME, …)`);
+//! 2. its parsing in the same file's `Area::parse` (`area.rs`), into the
+//!    area's typed settings (a problem with `p.add(&NAME, …)`), and its test there;
 //! 3. a row in README.md's and README.de.md's tables and a line in
 //!    `examples/.env.example` — the tests below name whatever is missing. A
 //!    secret also gets `NAME_FILE` and must be refused by the chart's `config`.
@@ -113,13 +113,12 @@ mod tests {
         assert!(!is_known("DATASET_ID_FILE"));
     }
 
-    /// The documentation agrees with this table: a setting or exit code
-    /// added, renamed or given another default here fails these until the
+    /// The documentation agrees with this table: a setting added, renamed or
+    /// given another default here fails these until the
     /// README tables (English and German), examples/.env.example and the Helm
     /// chart's refusal list say the same.
     mod documentation {
         use super::super::*;
-        use crate::error::ErrorKind;
         use std::collections::{BTreeMap, BTreeSet};
 
         fn read(path: &str) -> String {
@@ -252,35 +251,6 @@ mod tests {
                 .flat_map(|s| std::iter::once(s.name.to_string()).chain(s.file_variant()))
                 .collect();
             assert_eq!(refused, wanted);
-        }
-
-        /// `code` → meaning, from a README's exit-code table.
-        fn exit_code_rows(markdown: &str) -> BTreeMap<i32, String> {
-            markdown
-                .lines()
-                .filter_map(|line| {
-                    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-                    let code = cells.get(1)?.parse::<i32>().ok()?;
-                    Some((code, cells.get(2)?.to_string()))
-                })
-                .collect()
-        }
-
-        #[test]
-        fn the_readmes_list_every_exit_code() {
-            let mut expected: BTreeMap<i32, &str> =
-                ErrorKind::ALL.iter().map(|k| (k.exit_code(), k.meaning())).collect();
-            expected.insert(0, "success");
-            expected.insert(2, "command-line usage error");
-            let english = exit_code_rows(&read("README.md"));
-            let english: BTreeMap<i32, &str> = english.iter().map(|(c, m)| (*c, m.as_str())).collect();
-            assert_eq!(english, expected, "README.md's exit-code table and src/error.rs disagree");
-            let german = exit_code_rows(&read("README.de.md"));
-            assert_eq!(
-                german.keys().collect::<Vec<_>>(),
-                expected.keys().collect::<Vec<_>>(),
-                "README.de.md's exit codes"
-            );
         }
     }
 }

@@ -40,6 +40,10 @@ pub trait Export: Send + Sync {
     /// connection and the query's columns, in order (a check whose
     /// prerequisite failed is skipped). `spill_dir` as for [`Export::export`].
     fn preflight(&self, spill_dir: &Path) -> Vec<Preflight>;
+
+    /// The names of the checks [`Export::preflight`] reports, in its order:
+    /// what `check` reports as skipped when there is no `spill_dir` to give.
+    fn preflight_checks(&self) -> &'static [&'static str];
 }
 
 /// A column of the query result, for `check` and the summary.

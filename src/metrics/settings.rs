@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::area::{Area, Input};
 use crate::env::Env;
 use crate::network::{Network, NetworkPath};
 use crate::retry::RetryPolicy;
@@ -65,8 +66,15 @@ impl MetricsSettings {
     }
 }
 
-/// Validates the monitoring settings; `dataset_id` is the default instance label.
-pub(crate) fn parse(env: &Env, dataset_id: Option<&str>, network: &Network, p: &mut Problems) -> MetricsSettings {
+/// Validates the monitoring settings; `DATASET_ID` is the default instance label.
+impl Area for MetricsSettings {
+    fn parse(input: &Input, p: &mut Problems) -> MetricsSettings {
+        let dataset_id = crate::polyteia::settings::parse_dataset_id(input.env);
+        parse(input.env, dataset_id.as_deref(), &input.network, p)
+    }
+}
+
+fn parse(env: &Env, dataset_id: Option<&str>, network: &Network, p: &mut Problems) -> MetricsSettings {
     let url = PUSHGATEWAY_URL.given(env).map(|u| u.trim().trim_end_matches('/').to_string());
     let uri = url.as_deref().and_then(|url| check_pushgateway_url(url, p));
     let username = PUSHGATEWAY_USERNAME.given(env).map(|u| u.trim().to_string());
@@ -162,4 +170,70 @@ fn check_pushgateway_url(url: &str, p: &mut Problems) -> Option<ureq::http::Uri>
         return Some(uri);
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testing::pg_env;
+    use crate::config::{ExportConfig, RunConfig};
+
+    #[test]
+    fn monitoring_settings_are_validated_with_everything_else() {
+        let mut pairs = pg_env();
+        pairs.extend([("DATASET_ID", "ds_permits"), ("PERSONAL_ACCESS_TOKEN", "pak_1")]);
+        let cfg = RunConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
+        assert!(!cfg.metrics.is_enabled());
+        assert_eq!(Some(cfg.metrics.job.as_str()), PUSHGATEWAY_JOB.default_value());
+        assert_eq!(cfg.metrics.instance.as_deref(), Some("ds_permits"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let textfile = dir.path().join("connector.prom");
+        let mut good = pairs.clone();
+        good.extend([
+            ("PUSHGATEWAY_URL", "https://push.example:9091/gateway/"),
+            ("PUSHGATEWAY_USERNAME", "connector"),
+            ("PUSHGATEWAY_PASSWORD", "pg-s3cret"),
+            ("PUSHGATEWAY_INSTANCE", "permits"),
+            ("PUSHGATEWAY_TIMEOUT", "3s"),
+            ("METRICS_TEXTFILE", textfile.to_str().unwrap()),
+        ]);
+        let cfg = RunConfig::from_env(&Env::from_pairs(good)).unwrap();
+        let push = cfg.metrics.pushgateway.as_ref().unwrap();
+        assert_eq!(push.url, "https://push.example:9091/gateway");
+        assert_eq!(push.timeout, Duration::from_secs(3));
+        assert_eq!(push.retry.attempts, PUSHGATEWAY_ATTEMPTS);
+        assert_eq!(cfg.metrics.instance.as_deref(), Some("permits"));
+        assert_eq!(cfg.metrics.textfile.as_deref(), Some(textfile.as_path()));
+        assert!(!format!("{cfg:?}").contains("pg-s3cret"));
+
+        let mut bad = pairs.clone();
+        bad.extend([
+            ("PUSHGATEWAY_URL", "https://user:pw@push.example"),
+            ("PUSHGATEWAY_USERNAME", "a:b"),
+            ("PUSHGATEWAY_TIMEOUT", "soon"),
+            ("METRICS_TEXTFILE", "/nonexistent-dir/connector.prom"),
+        ]);
+        let err = ExportConfig::from_env(&Env::from_pairs(bad)).unwrap_err();
+        let msg = err.message();
+        assert!(msg.starts_with("configuration has 5 problems"), "{msg}");
+        assert!(msg.contains("PUSHGATEWAY_URL: must not contain credentials"), "{msg}");
+        assert!(msg.contains("PUSHGATEWAY_USERNAME: must not contain ':'"), "{msg}");
+        assert!(msg.contains("PUSHGATEWAY_PASSWORD: is required with PUSHGATEWAY_USERNAME"), "{msg}");
+        assert!(msg.contains("PUSHGATEWAY_TIMEOUT: 'soon'"), "{msg}");
+        assert!(msg.contains("METRICS_TEXTFILE: directory /nonexistent-dir does not exist"), "{msg}");
+        assert!(!msg.contains("user:pw"), "{msg}");
+
+        for (var, value, expected) in [
+            ("PUSHGATEWAY_URL", "pushgateway:9091", "is not an http:// or https:// URL"),
+            ("PUSHGATEWAY_URL", "http://push:9091/?x=1", "must not have a query"),
+            ("METRICS_TEXTFILE", "/tmp/connector.txt", "must end in .prom"),
+            ("PUSHGATEWAY_PASSWORD", "x", "applies only with PUSHGATEWAY_URL"),
+        ] {
+            let mut pairs = pairs.clone();
+            pairs.push((var, value));
+            let err = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+            assert!(err.message().contains(&format!("{var}: ")) && err.message().contains(expected), "{value}: {err}");
+        }
+    }
 }

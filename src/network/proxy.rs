@@ -8,8 +8,7 @@ use std::net::IpAddr;
 
 use ureq::Proxy;
 
-use super::settings::{ALL_PROXY, HTTPS_PROXY, HTTP_PROXY, NO_PROXY, PROXY_SPELLINGS};
-use super::NetworkSettings;
+use super::settings::{NetworkSettings, ALL_PROXY, HTTPS_PROXY, HTTP_PROXY, NO_PROXY, PROXY_SPELLINGS};
 use crate::secret::Secret;
 use crate::setting::{Problem, Setting};
 

@@ -1,16 +1,12 @@
 //! The network settings: the proxy variables (the standard ones; lower case
-//! works too) and the CAs trusted for TLS. Read once, like every other
-//! setting (the environment over the `.env` file); the trust store files are
-//! read here, once, and the result handed to every agent.
+//! works too) and the CAs trusted for TLS, as given (the environment over the
+//! `.env` file). What they choose is worked out beside them: the proxy in
+//! `proxy.rs`, the trust store in `trust.rs`, both joined in `mod.rs`.
 
 use std::path::PathBuf;
 
-use super::proxy::proxy_for;
-use super::trust::TrustStore;
-use super::NetworkPath;
-use crate::env::Env;
 use crate::setting::{
-    define_settings, Problem, Setting,
+    define_settings, Setting,
     WhenUnset::{Described, Unset},
 };
 
@@ -74,35 +70,5 @@ impl std::fmt::Debug for NetworkSettings {
             .field("ssl_cert_file", &self.ssl_cert_file)
             .field("ssl_cert_dirs", &self.ssl_cert_dirs)
             .finish()
-    }
-}
-
-/// The network settings, parsed once: the variables and the trust store
-/// loaded from them (or why it cannot be; a problem only for the commands
-/// that talk to a service).
-#[derive(Debug, Clone)]
-pub struct Network {
-    pub settings: NetworkSettings,
-    pub trust: Result<TrustStore, Problem>,
-}
-
-impl Network {
-    pub fn parse(env: &Env) -> Network {
-        Network::from_settings(NetworkSettings::from_vars(|name| env.get(name).map(str::to_string)))
-    }
-
-    /// Loads the trust store of `settings` (reads the CA files).
-    pub fn from_settings(settings: NetworkSettings) -> Network {
-        let trust = TrustStore::load(&settings);
-        Network { settings, trust }
-    }
-
-    /// The path to `host`: its proxy (chosen now) and the trust store; or
-    /// every problem of the two.
-    pub fn path_to(&self, host: &str, https: bool) -> Result<NetworkPath, Vec<Problem>> {
-        match (proxy_for(host, https, &self.settings), self.trust.clone()) {
-            (Ok(proxy), Ok(trust)) => Ok(NetworkPath { proxy, trust, https }),
-            (proxy, trust) => Err(proxy.err().into_iter().chain(trust.err()).collect()),
-        }
     }
 }

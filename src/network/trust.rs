@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use ureq::tls::{Certificate, RootCerts};
 
-use super::settings::{SSL_CERT_DIR, SSL_CERT_FILE};
-use super::NetworkSettings;
+use super::settings::{NetworkSettings, SSL_CERT_DIR, SSL_CERT_FILE};
 use crate::setting::{Problem, Setting};
 
 /// Where TLS looks for trusted CA certificates.

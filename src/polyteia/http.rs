@@ -22,19 +22,40 @@ use ureq::{Agent, SendBody};
 use super::multipart::MultipartFile;
 use super::reply::{check_success, classify, parse_retry_after, transport_failure, Failure, Reply, TRANSIENT_STATUSES};
 use super::settings::PolyteiaSettings;
-use super::{CheckResult, Preflight, ProgressFn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::agent::build_agent;
 use crate::network::proxy::ProxyInUse;
 use crate::network::NetworkPath;
 use crate::retry::{self, GaveUp, RetryPolicy, Verdict};
 use crate::secret::{scrub, Secret};
+use crate::stages::{CheckResult, Preflight, ProgressFn};
 
 /// Responses larger than this are not read (the API answers small JSON).
 const MAX_RESPONSE_BYTES: u64 = 4 << 20;
 
 /// The name of the preflight check that reports the API's [`NetworkPath`].
 pub(crate) const NETWORK_CHECK: &str = "network path";
+
+/// The name of the check of the key, the first request of every generation's
+/// preflight; also what `check` reports when the API cannot even be set up.
+pub const KEY_CHECK: &str = "polyteia key";
+
+/// The [`NETWORK_CHECK`] and the [`KEY_CHECK`], both from the key
+/// check's request: one that got no answer at all (proxy refused, TLS
+/// refused, unreachable) fails the network path, and the key check is
+/// skipped rather than blamed.
+pub(crate) fn network_and_key<T>(
+    client: &Client,
+    key: Result<T>,
+    detail: impl FnOnce(&T) -> String,
+) -> (Vec<Preflight>, Option<T>) {
+    let network = client.network_check(key.as_ref().err());
+    if matches!(network.outcome, CheckResult::Failed(_)) {
+        return (vec![network, Preflight::skipped(KEY_CHECK, "needs a working network path to the API")], None);
+    }
+    let (key, value) = Preflight::from_result(KEY_CHECK, key, detail);
+    (vec![network, key], value)
+}
 
 // ---------------------------------------------------------------------------
 // Client
@@ -52,15 +73,11 @@ pub(crate) struct Client {
     retry: RetryPolicy,
     cancel: Arc<AtomicBool>,
     /// What to check when the API answers 404 (the settings that name the target).
-    not_found_hint: &'static str,
+    not_found_hint: String,
 }
 
 impl Client {
-    pub(crate) fn new(
-        settings: &PolyteiaSettings,
-        cancel: Arc<AtomicBool>,
-        not_found_hint: &'static str,
-    ) -> Result<Client> {
+    pub(crate) fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>, not_found_hint: String) -> Result<Client> {
         let path = settings.network.clone();
         Ok(Client {
             agent: build_agent(settings.base_url.host(), &path, settings.http_timeout),
@@ -193,12 +210,12 @@ impl Client {
 
     /// Checks a reply with this client's hints; see [`check_success`].
     pub(crate) fn interpret(&self, what: &str, reply: &Reply) -> Result<Value, Failure> {
-        check_success(what, reply, self.not_found_hint)
+        check_success(what, reply, &self.not_found_hint)
     }
 
     /// Classifies a failed reply with this client's hints; see [`classify`].
     pub(crate) fn classify(&self, what: &str, reply: &Reply) -> Failure {
-        classify(what, reply, self.not_found_hint)
+        classify(what, reply, &self.not_found_hint)
     }
 
     /// Runs `attempt` (given its number, from 1) until it succeeds, fails for

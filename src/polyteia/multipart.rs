@@ -7,8 +7,8 @@ use std::io::{self, Cursor, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::ProgressFn;
 use crate::error::{Error, Result};
+use crate::stages::ProgressFn;
 
 /// The media type of the uploaded file (part header and upload-token request).
 pub(crate) const PARQUET_CONTENT_TYPE: &str = "application/vnd.apache.parquet";

@@ -9,8 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
+use super::settings::{HTTP_TIMEOUT, PERSONAL_ACCESS_TOKEN, POLYTEIA_BASE_URL};
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::proxy::ProxyInUse;
+use crate::network::settings::NO_PROXY;
 
 /// Error bodies are cut to this many characters in messages.
 const MAX_BODY_CHARS: usize = 300;
@@ -226,7 +228,7 @@ pub(crate) fn classify(what: &str, reply: &Reply, not_found_hint: &str) -> Failu
         return Failure::Transient { reason: format!("{what}: {shown}{summary}"), retry_after: reply.retry_after };
     }
     let (kind, hint): (ErrorKind, String) = match status {
-        401 => (ErrorKind::ApiAuth, "check PERSONAL_ACCESS_TOKEN (wrong, revoked or expired)".into()),
+        401 => (ErrorKind::ApiAuth, format!("check {} (wrong, revoked or expired)", PERSONAL_ACCESS_TOKEN.name)),
         403 => (
             ErrorKind::ApiAuth,
             "the key's user lacks a licence or the permission to edit this dataset, or the organization does not allow personal access keys".into(),
@@ -236,8 +238,9 @@ pub(crate) fn classify(what: &str, reply: &Reply, not_found_hint: &str) -> Failu
         300..=399 => (
             ErrorKind::ApiRejected,
             format!(
-                "the API redirects to {}, which is not followed; check POLYTEIA_BASE_URL (scheme, host, no extra path)",
-                reply.location.as_deref().unwrap_or("another address")
+                "the API redirects to {}, which is not followed; check {} (scheme, host, no extra path)",
+                reply.location.as_deref().unwrap_or("another address"),
+                POLYTEIA_BASE_URL.name
             ),
         ),
         400..=499 => (ErrorKind::ApiRejected, "the request was rejected".into()),
@@ -258,9 +261,10 @@ pub(crate) fn check_success(what: &str, reply: &Reply, not_found_hint: &str) -> 
         error: Error::new(
             ErrorKind::ApiRejected,
             format!(
-                "{what} failed: {} but the body is not JSON ({e}): {}; check POLYTEIA_BASE_URL",
+                "{what} failed: {} but the body is not JSON ({e}): {}; check {}",
                 status_text(reply.status),
-                shorten(&reply.body, MAX_BODY_CHARS)
+                shorten(&reply.body, MAX_BODY_CHARS),
+                POLYTEIA_BASE_URL.name
             ),
         ),
     })?;
@@ -302,8 +306,8 @@ pub(super) fn transport_failure(what: &str, err: ureq::Error, proxy: Option<&Pro
             tls_failure(what, cause, &e)
         }
         E::Io(e) => transient(io_reason(&e)),
-        E::Timeout(t) => transient(format!("timed out ({t}; HTTP_TIMEOUT)")),
-        E::HostNotFound => transient("host not found (check POLYTEIA_BASE_URL and DNS)".into()),
+        E::Timeout(t) => transient(format!("timed out ({t}; {})", HTTP_TIMEOUT.name)),
+        E::HostNotFound => transient(format!("host not found (check {} and DNS)", POLYTEIA_BASE_URL.name)),
         E::ConnectionFailed => transient("connection failed".into()),
         E::ConnectProxyFailed(reason) => match proxy {
             Some(proxy) => proxy_failure(what, &reason, proxy),
@@ -313,7 +317,8 @@ pub(super) fn transport_failure(what: &str, err: ureq::Error, proxy: Option<&Pro
         E::Rustls(ref e) => tls_failure(what, Some(e), &err),
         E::Tls(_) => tls_failure(what, None, &err),
         E::BadUri(_) | E::InvalidProxyUrl => Failure::fatal(Error::config(format!(
-            "{what} failed: {err}; check POLYTEIA_BASE_URL and the proxy variables"
+            "{what} failed: {err}; check {} and the proxy variables",
+            POLYTEIA_BASE_URL.name
         ))),
         other => Failure::fatal(Error::new(ErrorKind::ApiUnavailable, format!("{what} failed: {other}"))),
     }
@@ -376,10 +381,12 @@ fn proxy_failure(what: &str, reason: &str, proxy: &ProxyInUse) -> Failure {
             "the proxy wants credentials or refused them: give the proxy user and password in {variable} as \
              http://user:password@host:port, special characters percent-encoded (@ as %40, : as %3A)"
         ),
-        403 => "the proxy does not allow connections to the API's host and port: ask its administrators to allow \
-                them, or exempt the host with NO_PROXY if it is reachable directly"
-            .into(),
-        _ => format!("check {variable} and NO_PROXY, and the proxy's rules for the API's host"),
+        403 => format!(
+            "the proxy does not allow connections to the API's host and port: ask its administrators to allow \
+             them, or exempt the host with {} if it is reachable directly",
+            NO_PROXY.name
+        ),
+        _ => format!("check {variable} and {}, and the proxy's rules for the API's host", NO_PROXY.name),
     };
     Failure::fatal(Error::new(
         ErrorKind::ProxyRefused,

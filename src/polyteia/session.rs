@@ -16,12 +16,14 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::http::Client;
+use super::http::{network_and_key, Client};
 use super::reply::{unexpected_answer, Failure};
-use super::settings::{Organization, PolyteiaSettings};
-use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
+use super::settings::{
+    Organization, PolyteiaSettings, DATASET_ID, INGEST_TIMEOUT, POLYTEIA_ORGANIZATION_ID, POLYTEIA_ORGANIZATION_SLUG,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
+use crate::stages::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 
 const EXCHANGE_PATH: &str = "/rpc/auth/personalAccessKey/exchange";
 const INGEST_STATUS_PATH: &str = "/rpc/dataset/getDatasetIngestStatus";
@@ -65,13 +67,17 @@ impl SessionApi {
     pub fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>) -> Result<Self> {
         let (pak, dataset_id) = (settings.personal_access_token.clone(), settings.dataset_id.clone());
         let organization = settings.organization.clone().ok_or_else(|| {
-            Error::config("POLYTEIA_ORGANIZATION_ID or POLYTEIA_ORGANIZATION_SLUG: is required for the session API")
+            let (id, slug) = (POLYTEIA_ORGANIZATION_ID.name, POLYTEIA_ORGANIZATION_SLUG.name);
+            Error::config(format!("{id} or {slug}: is required for the session API"))
         })?;
         let api = SessionApi {
             client: Client::new(
                 settings,
                 cancel,
-                "check DATASET_ID and POLYTEIA_ORGANIZATION_ID / POLYTEIA_ORGANIZATION_SLUG",
+                format!(
+                    "check {} and {} / {}",
+                    DATASET_ID.name, POLYTEIA_ORGANIZATION_ID.name, POLYTEIA_ORGANIZATION_SLUG.name
+                ),
             )?,
             pak,
             organization,
@@ -282,7 +288,8 @@ impl Api for SessionApi {
                 return Err(Error::new(
                     ErrorKind::IngestFailed,
                     format!(
-                        "ingest {ingest_id} did not finish within INGEST_TIMEOUT={} (last status: {last_status}); it may still complete on the platform",
+                        "ingest {ingest_id} did not finish within {}={} (last status: {last_status}); it may still complete on the platform",
+                        INGEST_TIMEOUT.name,
                         humantime::format_duration(self.ingest_timeout)
                     ),
                 ));
@@ -295,7 +302,7 @@ impl Api for SessionApi {
         const DATASET: &str = "dataset";
         const PERMISSION: &str = "upload permission";
         const TERMS: &str = "data processing terms";
-        let (mut checks, exchanged) = super::network_and_key(&self.client, self.exchange(), |_| {
+        let (mut checks, exchanged) = network_and_key(&self.client, self.exchange(), |_| {
             "the personal access key was exchanged for a session".into()
         });
         if exchanged.is_none() {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::area::{Area, Input};
 use crate::env::Env;
 use crate::network::{Network, NetworkPath};
 use crate::retry::RetryPolicy;
@@ -134,25 +135,21 @@ impl PolyteiaSettings {
     }
 }
 
-/// The Polyteia area as parsed: the complete settings when an upload needs
-/// them (else `None`), and what other areas take from it.
-#[derive(Debug)]
-pub struct Parsed {
-    pub settings: Option<PolyteiaSettings>,
-    /// `DATASET_ID`, also the default `instance` label of the metrics.
-    pub dataset_id: Option<String>,
-    /// The API's retry policy, whose longest wait the source connection shares.
-    pub retry: RetryPolicy,
-}
-
 /// `DATASET_ID` as given (trimmed).
 pub fn parse_dataset_id(env: &Env) -> Option<String> {
     DATASET_ID.given(env).map(|d| d.trim().to_string())
 }
 
-/// Validates the Polyteia settings; `needed` (the command uploads) makes the
-/// key and the dataset required and checks the network path to the API.
-pub fn parse(env: &Env, needed: bool, network: &Network, p: &mut Problems) -> Parsed {
+/// The Polyteia settings, complete when the command uploads (else `None`):
+/// then the key and the dataset are required and the network path to the API
+/// is checked; what is given is validated either way.
+impl Area for Option<PolyteiaSettings> {
+    fn parse(input: &Input, p: &mut Problems) -> Option<PolyteiaSettings> {
+        parse(input.env, input.needs.upload, &input.network, p)
+    }
+}
+
+fn parse(env: &Env, needed: bool, network: &Network, p: &mut Problems) -> Option<PolyteiaSettings> {
     let personal_access_token = parse_key(env, p);
     if needed && !setting::secret_given(env, &PERSONAL_ACCESS_TOKEN) {
         let file = PERSONAL_ACCESS_TOKEN.file_variant().unwrap_or_default();
@@ -197,17 +194,17 @@ pub fn parse(env: &Env, needed: bool, network: &Network, p: &mut Problems) -> Pa
     let settings = (|| {
         Some(PolyteiaSettings {
             personal_access_token: personal_access_token?,
-            dataset_id: dataset_id.clone()?,
+            dataset_id: dataset_id?,
             base_url: base_url?,
             organization,
             ingest_poll_interval,
             ingest_timeout,
             http_timeout,
-            retry: retry.clone(),
+            retry,
             network: path?,
         })
     })();
-    Parsed { settings: settings.filter(|_| needed), dataset_id, retry }
+    settings.filter(|_| needed)
 }
 
 /// The key travels in an HTTP header, where a control character cannot go.
@@ -267,6 +264,8 @@ fn encode_url_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::testing::pg_env;
+    use crate::config::{ExportConfig, RunConfig};
 
     #[test]
     fn the_base_url_defaults_are_the_documented_ones() {
@@ -282,5 +281,55 @@ mod tests {
             ("https://[::1]:8443", "/mandant", "::1", true)
         );
         assert_eq!(BaseUrl::parse("http://127.0.0.1:8080").unwrap().path(), "");
+    }
+
+    #[test]
+    fn a_key_that_is_not_ascii_is_a_configuration_error() {
+        let mut pairs = pg_env();
+        pairs.extend([("PERSONAL_ACCESS_TOKEN", "pak_ab\u{2013}cd"), ("DATASET_ID", "ds_1")]);
+        let err = RunConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.message().contains("PERSONAL_ACCESS_TOKEN: holds a character that is not ASCII"), "{err}");
+        assert!(!err.message().contains("pak_ab"), "{err}");
+    }
+
+    #[test]
+    fn upload_needs_pak_and_dataset() {
+        let err = RunConfig::from_env(&Env::from_pairs(pg_env())).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.message().contains("PERSONAL_ACCESS_TOKEN: is required"), "{err}");
+        assert!(err.message().contains("DATASET_ID: is required"), "{err}");
+    }
+
+    #[test]
+    fn session_api_when_organization_set() {
+        let mut pairs = pg_env();
+        pairs.extend([
+            ("POLYTEIA_ORGANIZATION_SLUG", "musterstadt"),
+            ("PERSONAL_ACCESS_TOKEN", "pak_1"),
+            ("DATASET_ID", "ds"),
+        ]);
+        let cfg = RunConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert_eq!(cfg.api.api(), ApiGeneration::Session);
+        assert_eq!(cfg.api.base_url.as_str(), SESSION_BASE_URL);
+        assert_eq!(cfg.api.organization, Some(Organization::Slug("musterstadt".into())));
+    }
+
+    #[test]
+    fn base_url_path_is_percent_encoded() {
+        let mut pairs = pg_env();
+        pairs.extend([
+            ("POLYTEIA_BASE_URL", "http://127.0.0.1:8080/mandant ü/%41pi%zz/"),
+            ("PERSONAL_ACCESS_TOKEN", "pak_1"),
+            ("DATASET_ID", "ds"),
+        ]);
+        let cfg = RunConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
+        assert_eq!(cfg.api.base_url.as_str(), "http://127.0.0.1:8080/mandant%20%C3%BC/%41pi%25zz");
+        for bad in ["http://host/x?y=1", "ftp://host", "http:// host", "https://"] {
+            let mut pairs = pg_env();
+            pairs.push(("POLYTEIA_BASE_URL", bad));
+            let err = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+            assert!(err.message().contains("POLYTEIA_BASE_URL"), "{bad}: {err}");
+        }
     }
 }

@@ -10,13 +10,13 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::http::Client;
+use super::http::{network_and_key, Client};
 use super::multipart::PARQUET_CONTENT_TYPE;
 use super::reply::Failure;
-use super::settings::PolyteiaSettings;
-use super::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
+use super::settings::{PolyteiaSettings, DATASET_ID};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::stages::{Api, IngestOutcome, Preflight, ProgressFn, UploadReceipt};
 
 const TOKEN_STEP: &str = "upload token request";
 const UPLOAD_STEP: &str = "upload";
@@ -31,7 +31,11 @@ impl UploadTokenApi {
     /// Needs `PERSONAL_ACCESS_TOKEN` and `DATASET_ID`; logs the API in use.
     pub fn new(settings: &PolyteiaSettings, cancel: Arc<AtomicBool>) -> Result<Self> {
         let (pak, dataset_id) = (settings.personal_access_token.clone(), settings.dataset_id.clone());
-        let api = UploadTokenApi { client: Client::new(settings, cancel, "check DATASET_ID")?, pak, dataset_id };
+        let api = UploadTokenApi {
+            client: Client::new(settings, cancel, format!("check {}", DATASET_ID.name))?,
+            pak,
+            dataset_id,
+        };
         log::info!(api = "upload-token", base_url = api.client.base_url(); "using the {}", api.describe());
         Ok(api)
     }
@@ -90,7 +94,7 @@ impl Api for UploadTokenApi {
     }
 
     fn preflight(&self) -> Vec<Preflight> {
-        let (checks, _) = super::network_and_key(&self.client, self.can_generate_token(), |_| {
+        let (checks, _) = network_and_key(&self.client, self.can_generate_token(), |_| {
             format!("an upload token for dataset {} can be generated (nothing was uploaded)", self.dataset_id)
         });
         checks

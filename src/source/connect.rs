@@ -123,3 +123,41 @@ pub(crate) fn login_hint(source_type: &dyn super::kind::SourceType, lower: &str)
          SOURCE_DATABASE_NAME"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceKind;
+
+    #[test]
+    fn the_login_hint_names_what_the_message_points_at() {
+        for (message, hint) in [
+            (r#"connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "nobody" does not exist"#, "check SOURCE_DATABASE_USER"),
+            (r#"FATAL:  database "nodb" does not exist"#, "check SOURCE_DATABASE_NAME (and"),
+            ("Access denied for user 'u'@'127.0.0.1' to database 'nodb'", "check SOURCE_DATABASE_NAME (and"),
+            ("Unknown database 'nodb'", "check SOURCE_DATABASE_NAME (and"),
+            (r#"FATAL:  password authentication failed for user "u""#, "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"),
+            ("Access denied for user 'u'@'127.0.0.1' (using password: YES)", "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"),
+            ("fe_sendauth: no password supplied", "check SOURCE_DATABASE_PASSWORD (or"),
+            (r#"FATAL:  no pg_hba.conf entry for host "10.0.0.5", user "u", database "d", SSL off"#, "pg_hba.conf"),
+            (r#"root certificate file "/root/.postgresql/root.crt" does not exist"#, "check SOURCE_DATABASE_SSL_MODE"),
+            ("Connection refused Is the server running on that host", "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and"),
+            ("Can't connect to server on '10.1.1.1' (110)", "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and"),
+            ("something nobody foresaw", "check SOURCE_DATABASE_HOST, SOURCE_DATABASE_PORT, SOURCE_DATABASE_USER, SOURCE_DATABASE_PASSWORD and SOURCE_DATABASE_NAME"),
+        ] {
+            // Each message is one that PostgreSQL or MySQL gives; the hint must fit
+            // whichever kind said it.
+            let lower = message.to_ascii_lowercase();
+            let got: Vec<&str> = [SourceKind::Postgres, SourceKind::Mysql]
+                .map(|kind| login_hint(kind.source_type(), &lower))
+                .into_iter()
+                .filter(|got| got.contains(hint))
+                .collect();
+            assert!(!got.is_empty(), "{message}: no kind gives {hint}");
+        }
+        assert_eq!(
+            login_hint(SourceKind::Postgres.source_type(), r#"fatal:  role "nobody" does not exist"#),
+            "check SOURCE_DATABASE_USER"
+        );
+    }
+}

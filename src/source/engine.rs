@@ -5,8 +5,9 @@ use std::path::Path;
 
 use duckdb::Connection;
 
-use super::export_settings::EngineSettings;
+use super::export_settings::{EngineSettings, DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS};
 use crate::error::{Error, ErrorKind, Result};
+use crate::setting::Problem;
 
 /// The DuckDB release this connector is built and tested for: the `duckdb`
 /// crate pin, the prebuilt library (scripts/fetch-duckdb) and the extension
@@ -60,10 +61,11 @@ pub(crate) fn open_duckdb(engine: &EngineSettings, spill_dir: &Path) -> Result<C
     let mut config = duckdb::Config::default();
     let engine_error = |e: duckdb::Error| Error::new(ErrorKind::Internal, format!("cannot start DuckDB: {e}"));
     if let Some(limit) = &engine.memory_limit {
-        config = config.max_memory(limit.as_str()).map_err(|e| Error::config(format!("DUCKDB_MEMORY_LIMIT: {e}")))?;
+        config =
+            config.max_memory(limit.as_str()).map_err(|e| Problem::new(DUCKDB_MEMORY_LIMIT.name, e).into_error())?;
     }
     if let Some(threads) = engine.threads {
-        config = config.threads(i64::from(threads)).map_err(|e| Error::config(format!("DUCKDB_THREADS: {e}")))?;
+        config = config.threads(i64::from(threads)).map_err(|e| Problem::new(DUCKDB_THREADS.name, e).into_error())?;
     }
     if let Some(dir) = &engine.extension_directory {
         // Offline mode: never download, only load what is in the directory.

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use super::export_settings::OutputSettings;
+use super::export_settings::{OutputSettings, DUCKDB_MEMORY_LIMIT, TEMP_DIR};
+use super::settings::SOURCE_DATABASE_SQL_QUERY;
 use crate::error::{Error, ErrorKind};
 
 /// Where an export writes, so that a full disk can be named.
@@ -53,15 +54,21 @@ fn classify_query_failure(text: &str, disks: Option<Disks>) -> Error {
         let (place, remedy) = if detail.contains(&dest_dir) && !dest_dir.starts_with(&temp_dir) {
             (
                 format!("the disk holding the --output directory {dest_dir} is full"),
-                "write the file to a disk with room",
+                "write the file to a disk with room".to_string(),
             )
         } else if lower.contains("max_temp_directory_size") {
             (
-                format!("the disk holding TEMP_DIR ({temp_dir}) is full"),
-                "point TEMP_DIR to a disk with room for DuckDB's spill files, or raise DUCKDB_MEMORY_LIMIT",
+                format!("the disk holding {} ({temp_dir}) is full", TEMP_DIR.name),
+                format!(
+                    "point {} to a disk with room for DuckDB's spill files, or raise {}",
+                    TEMP_DIR.name, DUCKDB_MEMORY_LIMIT.name
+                ),
             )
         } else {
-            (format!("the disk holding TEMP_DIR ({temp_dir}) is full"), "point TEMP_DIR to a disk with room")
+            (
+                format!("the disk holding {} ({temp_dir}) is full", TEMP_DIR.name),
+                format!("point {} to a disk with room", TEMP_DIR.name),
+            )
         };
         return Error::new(ErrorKind::LocalIo, format!("{place}: {detail}; free space there, or {remedy}"));
     }
@@ -76,7 +83,10 @@ fn classify_query_failure(text: &str, disks: Option<Disks>) -> Error {
         );
     }
     let hint = if READ_ONLY.iter().any(|m| lower.contains(m)) {
-        "; the source is attached read-only and is never written: SOURCE_DATABASE_SQL_QUERY must be a single SELECT"
+        &format!(
+            "; the source is attached read-only and is never written: {} must be a single SELECT",
+            SOURCE_DATABASE_SQL_QUERY.name
+        )
     } else if lower.contains("duplicate column name") {
         "; give every result column its own name (… AS name)"
     } else {

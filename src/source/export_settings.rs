@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use super::settings::SourceSettings;
+use crate::area::{Area, Input};
 use crate::env::Env;
 use crate::pseudonym::settings::Pseudonymization;
 use crate::retry::RetryPolicy;
@@ -90,12 +91,18 @@ pub struct ExportSettings {
     pub source: SourceSettings,
     pub engine: EngineSettings,
     pub output: OutputSettings,
-    /// `SOURCE_CONNECT_MAX_ATTEMPTS` (and `UPLOAD_MAX_BACKOFF` as the longest
-    /// wait): how patiently to wait for an unreachable source database.
+    /// `SOURCE_CONNECT_MAX_ATTEMPTS`, `SOURCE_CONNECT_MAX_BACKOFF`: how
+    /// patiently to wait for an unreachable source database.
     pub connect_retry: RetryPolicy,
 }
 
-pub fn parse_engine(env: &Env, p: &mut Problems) -> EngineSettings {
+impl Area for EngineSettings {
+    fn parse(input: &Input, p: &mut Problems) -> EngineSettings {
+        parse_engine(input.env, p)
+    }
+}
+
+fn parse_engine(env: &Env, p: &mut Problems) -> EngineSettings {
     // DUCKDB_EXTENSION_DIRECTORY wins; else the packaged extensions when installed (the
     // Debian package's, the zip's beside connector.exe), so an installed connector works
     // air-gapped with no setting; else DuckDB's own default.
@@ -130,7 +137,13 @@ fn is_memory_size(value: &str) -> bool {
     UNITS.contains(&unit.as_str())
 }
 
-pub fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
+impl Area for OutputSettings {
+    fn parse(input: &Input, p: &mut Problems) -> OutputSettings {
+        parse_output(input.env, p)
+    }
+}
+
+fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
     let temp_dir = TEMP_DIR.given(env).map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     if !temp_dir.is_dir() {
         p.add(&TEMP_DIR, format!("directory {} does not exist", temp_dir.display()));

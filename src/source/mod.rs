@@ -41,7 +41,7 @@ pub use parquet::inspect_parquet;
 pub use postgres::conninfo as postgres_conninfo;
 pub use settings::{QueryDialect, SourceSettings};
 
-use export_settings::{EngineSettings, ExportSettings, OutputSettings};
+use export_settings::{EngineSettings, ExportSettings, OutputSettings, ACCEPT_LOSS_COLUMNS};
 
 /// The alias of the attached source; queries name tables as `db.table`.
 pub const CATALOG: &str = "db";
@@ -51,6 +51,8 @@ pub const SOURCE_CHECK: &str = "source database";
 pub const QUERY_CHECK: &str = "source query";
 pub const EXACTNESS_CHECK: &str = "exact values";
 pub const PSEUDONYM_CHECK: &str = "pseudonymisation";
+/// Every check of [`DuckDbExport`]'s preflight, in its order.
+const PREFLIGHT_CHECKS: &[&str] = &[SOURCE_CHECK, QUERY_CHECK, PSEUDONYM_CHECK, EXACTNESS_CHECK];
 
 /// The export stage for the configured source: the one place that builds it.
 pub fn export_for(settings: &ExportSettings) -> DuckDbExport {
@@ -173,6 +175,10 @@ impl Export for DuckDbExport {
             Err(_) => Preflight::skipped(EXACTNESS_CHECK, "needs a valid PSEUDONYMIZE_COLUMNS"),
         };
         vec![connected, query, pseudonymized, exact]
+    }
+
+    fn preflight_checks(&self) -> &'static [&'static str] {
+        PREFLIGHT_CHECKS
     }
 }
 
@@ -315,7 +321,7 @@ impl Source {
         }
         if !plan.accepted.is_empty() {
             let accepted: Vec<String> = plan.accepted.iter().map(|r| r.to_string()).collect();
-            said.push(format!("accepted losses (ACCEPT_LOSS_COLUMNS): {}", accepted.join(", ")));
+            said.push(format!("accepted losses ({}): {}", ACCEPT_LOSS_COLUMNS.name, accepted.join(", ")));
         }
         if said.is_empty() {
             CheckResult::Passed(format!("all {} columns arrive as the source holds them", columns.len()))
@@ -472,7 +478,8 @@ mod tests {
     use super::*;
     use crate::secret::Secret;
 
-    fn settings(kind: SourceKind, password: &str) -> SourceSettings {
+    /// A server source's settings, for the tests of each kind's file too.
+    pub(super) fn settings(kind: SourceKind, password: &str) -> SourceSettings {
         SourceSettings {
             kind,
             host: Some("127.0.0.1".into()),
@@ -486,68 +493,6 @@ mod tests {
             options: vec![],
             dialect: QueryDialect::DuckDb,
         }
-    }
-
-    #[test]
-    fn conninfo_quotes_every_value() {
-        let info = postgres_conninfo(&settings(SourceKind::Postgres, "a'b\\c d=e@f"));
-        assert!(info.contains(r"password='a\'b\\c d=e@f'"), "{info}");
-        assert!(info.contains(r"user='o\'brien'"), "{info}");
-        assert!(info.contains("dbname='my db'"), "{info}");
-    }
-
-    #[test]
-    fn mysql_settings_travel_in_a_secret_not_in_the_string() {
-        let mut s = settings(SourceKind::Mysql, "a\"b\\c d=e@f'?x&y");
-        s.options = vec![("connect_timeout".into(), "a \"b\"".into())];
-        let secret = mysql_secret_sql(&s);
-        assert!(secret.contains(r#"PASSWORD 'a"b\c d=e@f''?x&y'"#), "{secret}");
-        assert!(secret.contains("USER 'o''brien'") && secret.contains("DATABASE 'my db'"), "{secret}");
-        assert!(secret.contains("PORT 5432") && secret.starts_with("CREATE OR REPLACE TEMPORARY SECRET"), "{secret}");
-        let dsn = mysql_dsn(&s);
-        assert_eq!(dsn, r#"compression="disabled" connect_timeout="a \"b\"""#);
-    }
-
-    #[test]
-    fn mysql_protocol_compression_is_off_unless_asked_for() {
-        let mut s = settings(SourceKind::Mysql, "x");
-        assert!(mysql_dsn(&s).contains(r#"compression="disabled""#), "{}", mysql_dsn(&s));
-        s.options = vec![("compression".into(), "required".into())];
-        let dsn = mysql_dsn(&s);
-        assert!(dsn.contains(r#"compression="required""#) && !dsn.contains("disabled"), "{dsn}");
-        assert!(!postgres_conninfo(&settings(SourceKind::Postgres, "x")).contains("compression"));
-    }
-
-    #[test]
-    fn the_login_hint_names_what_the_message_points_at() {
-        for (message, hint) in [
-            (r#"connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "nobody" does not exist"#, "check SOURCE_DATABASE_USER"),
-            (r#"FATAL:  database "nodb" does not exist"#, "check SOURCE_DATABASE_NAME (and"),
-            ("Access denied for user 'u'@'127.0.0.1' to database 'nodb'", "check SOURCE_DATABASE_NAME (and"),
-            ("Unknown database 'nodb'", "check SOURCE_DATABASE_NAME (and"),
-            (r#"FATAL:  password authentication failed for user "u""#, "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"),
-            ("Access denied for user 'u'@'127.0.0.1' (using password: YES)", "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"),
-            ("fe_sendauth: no password supplied", "check SOURCE_DATABASE_PASSWORD (or"),
-            (r#"FATAL:  no pg_hba.conf entry for host "10.0.0.5", user "u", database "d", SSL off"#, "pg_hba.conf"),
-            (r#"root certificate file "/root/.postgresql/root.crt" does not exist"#, "check SOURCE_DATABASE_SSL_MODE"),
-            ("Connection refused Is the server running on that host", "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and"),
-            ("Can't connect to server on '10.1.1.1' (110)", "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and"),
-            ("something nobody foresaw", "check SOURCE_DATABASE_HOST, SOURCE_DATABASE_PORT, SOURCE_DATABASE_USER, SOURCE_DATABASE_PASSWORD and SOURCE_DATABASE_NAME"),
-        ] {
-            // Each message is one that PostgreSQL or MySQL gives; the hint must fit
-            // whichever kind said it.
-            let lower = message.to_ascii_lowercase();
-            let got: Vec<&str> = [SourceKind::Postgres, SourceKind::Mysql]
-                .map(|kind| connect::login_hint(kind.source_type(), &lower))
-                .into_iter()
-                .filter(|got| got.contains(hint))
-                .collect();
-            assert!(!got.is_empty(), "{message}: no kind gives {hint}");
-        }
-        assert_eq!(
-            connect::login_hint(SourceKind::Postgres.source_type(), r#"fatal:  role "nobody" does not exist"#),
-            "check SOURCE_DATABASE_USER"
-        );
     }
 
     #[test]

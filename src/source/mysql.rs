@@ -398,3 +398,33 @@ mod tests {
         assert_eq!(decimal_precision("decimal"), None);
     }
 }
+
+/// The connection settings: the secret and the DSN.
+#[cfg(test)]
+mod connection_tests {
+    use super::super::tests::settings;
+    use super::*;
+    use crate::source::SourceKind;
+
+    #[test]
+    fn mysql_settings_travel_in_a_secret_not_in_the_string() {
+        let mut s = settings(SourceKind::Mysql, "a\"b\\c d=e@f'?x&y");
+        s.options = vec![("connect_timeout".into(), "a \"b\"".into())];
+        let secret = secret_sql(&s);
+        assert!(secret.contains(r#"PASSWORD 'a"b\c d=e@f''?x&y'"#), "{secret}");
+        assert!(secret.contains("USER 'o''brien'") && secret.contains("DATABASE 'my db'"), "{secret}");
+        assert!(secret.contains("PORT 5432") && secret.starts_with("CREATE OR REPLACE TEMPORARY SECRET"), "{secret}");
+        let dsn = dsn(&s);
+        assert_eq!(dsn, r#"compression="disabled" connect_timeout="a \"b\"""#);
+    }
+
+    #[test]
+    fn mysql_protocol_compression_is_off_unless_asked_for() {
+        let mut s = settings(SourceKind::Mysql, "x");
+        assert!(dsn(&s).contains(r#"compression="disabled""#), "{}", dsn(&s));
+        s.options = vec![("compression".into(), "required".into())];
+        let dsn = dsn(&s);
+        assert!(dsn.contains(r#"compression="required""#) && !dsn.contains("disabled"), "{dsn}");
+        assert!(!super::super::postgres::conninfo(&settings(SourceKind::Postgres, "x")).contains("compression"));
+    }
+}

@@ -352,3 +352,19 @@ mod tests {
         assert_eq!(numeric_precision("numeric"), None);
     }
 }
+
+/// The connection string.
+#[cfg(test)]
+mod conninfo_tests {
+    use super::super::tests::settings;
+    use super::*;
+    use crate::source::SourceKind;
+
+    #[test]
+    fn conninfo_quotes_every_value() {
+        let info = conninfo(&settings(SourceKind::Postgres, "a'b\\c d=e@f"));
+        assert!(info.contains(r"password='a\'b\\c d=e@f'"), "{info}");
+        assert!(info.contains(r"user='o\'brien'"), "{info}");
+        assert!(info.contains("dbname='my db'"), "{info}");
+    }
+}

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use super::kind::SourceKind;
+use crate::area::{Area, Input};
 use crate::env::Env;
+use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::setting::{
     self, define_settings, Problems,
@@ -29,6 +31,7 @@ define_settings! {
     SOURCE_DATABASE_OPTIONS: Unset, "extra driver options, space-separated key=value pairs";
     SOURCE_DATABASE_QUERY_DIALECT: Value("duckdb"), "duckdb or native";
     SOURCE_CONNECT_MAX_ATTEMPTS: Value("5"), "attempts to reach a source server that is not reachable";
+    SOURCE_CONNECT_MAX_BACKOFF: Value("60s"), "longest wait between attempts to reach the source server";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +110,29 @@ fn server_kinds() -> String {
     SourceKind::ALL.iter().filter(|k| k.is_server()).map(|k| k.name()).collect::<Vec<_>>().join(" and ")
 }
 
+/// The source area: the source when the command needs one, and how
+/// patiently to wait for it.
+#[derive(Debug, Clone)]
+pub struct SourceArea {
+    /// `None` when the command reads no source, or the settings cannot be used
+    /// (the problems say why).
+    pub settings: Option<SourceSettings>,
+    /// `SOURCE_CONNECT_MAX_ATTEMPTS`, `SOURCE_CONNECT_MAX_BACKOFF`: how
+    /// patiently to wait for an unreachable source server.
+    pub connect_retry: RetryPolicy,
+}
+
+/// The `SOURCE_*` settings are read only when the command needs a source
+/// (`upload` has no place for them); the connect retries are validated always.
+impl Area for SourceArea {
+    fn parse(input: &Input, p: &mut Problems) -> SourceArea {
+        let settings = if input.needs.source { parse_source(input.env, p) } else { None };
+        SourceArea { settings, connect_retry: parse_connect_retry(input.env, p) }
+    }
+}
+
 /// Validates the source settings; `None` when they cannot be used (the problems say why).
-pub fn parse(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
+fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
     let kind = match SOURCE_DATABASE_TYPE.given(env) {
         None => {
             let names: Vec<&str> = SourceKind::ALL.iter().map(|k| k.name()).collect();
@@ -219,9 +243,13 @@ pub fn parse(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
     })
 }
 
-/// `SOURCE_CONNECT_MAX_ATTEMPTS` (at least 1).
-pub fn parse_connect_attempts(env: &Env, p: &mut Problems) -> u32 {
-    setting::positive::<u32>(env, &SOURCE_CONNECT_MAX_ATTEMPTS, p).unwrap_or(1)
+/// `SOURCE_CONNECT_MAX_ATTEMPTS` (at least 1) and `SOURCE_CONNECT_MAX_BACKOFF`.
+fn parse_connect_retry(env: &Env, p: &mut Problems) -> RetryPolicy {
+    RetryPolicy {
+        attempts: setting::positive::<u32>(env, &SOURCE_CONNECT_MAX_ATTEMPTS, p).unwrap_or(1),
+        base_delay: setting::retry_base_delay(env),
+        max_delay: setting::duration(env, &SOURCE_CONNECT_MAX_BACKOFF, p),
+    }
 }
 
 /// `'SELECT …'` or `"SELECT …"` as `SELECT …`. A .env reader removes such
@@ -265,4 +293,118 @@ fn parse_options(value: Option<&str>, p: &mut Problems) -> Vec<(String, String)>
         }
     }
     options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testing::pg_env;
+    use crate::config::ExportConfig;
+
+    #[test]
+    fn a_query_in_surrounding_quotes_loses_them() {
+        for (given, expected) in [
+            ("'SELECT * FROM db.events'", "SELECT * FROM db.events"),
+            ("\"SELECT 1;\"", "SELECT 1"),
+            ("  'SELECT ''a'' AS x'\n", "SELECT ''a'' AS x"),
+            ("SELECT 'a' || 'b'", "SELECT 'a' || 'b'"),
+            ("'a' || 'b'", "a' || 'b"),
+            ("\"'SELECT 1'\"", "'SELECT 1'"),
+            ("'SELECT 1\"", "'SELECT 1\""),
+        ] {
+            let mut pairs = pg_env();
+            pairs.push(("SOURCE_DATABASE_SQL_QUERY", given));
+            let cfg = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+            assert_eq!(cfg.export.source.query, expected, "{given:?}");
+        }
+        let mut pairs = pg_env();
+        pairs.push(("SOURCE_DATABASE_SQL_QUERY", "''"));
+        let err = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert!(err.message().contains("SOURCE_DATABASE_SQL_QUERY: is required"), "{err}");
+    }
+
+    #[test]
+    fn ssl_modes_are_checked_per_type() {
+        let mut pairs = pg_env();
+        pairs.push(("SOURCE_DATABASE_SSL_MODE", "verify_identity"));
+        let err = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert!(err.message().contains("SOURCE_DATABASE_SSL_MODE: 'verify_identity' is not one of disable"), "{err}");
+    }
+
+    #[test]
+    fn options_are_parsed_and_reserved_names_refused() {
+        let mut pairs = pg_env();
+        pairs.push(("SOURCE_DATABASE_OPTIONS", "connect_timeout=5 application_name=x"));
+        let cfg = ExportConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
+        assert_eq!(
+            cfg.export.source.options,
+            vec![("connect_timeout".into(), "5".into()), ("application_name".into(), "x".into())]
+        );
+        pairs.push(("SOURCE_DATABASE_OPTIONS", "password=x nonsense"));
+        let err = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert!(err.message().contains("'password' has its own"), "{err}");
+        assert!(err.message().contains("'nonsense' is not key=value"), "{err}");
+    }
+
+    #[test]
+    fn several_statements_are_a_configuration_problem() {
+        let env = Env::from_pairs([
+            ("SOURCE_DATABASE_TYPE", "duckdb"),
+            ("SOURCE_DATABASE_NAME", ":memory:"),
+            ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1; DROP TABLE secret_table"),
+        ]);
+        let err = ExportConfig::from_env(&env).unwrap_err();
+        assert!(err.message().contains("SOURCE_DATABASE_SQL_QUERY: holds more than one statement"), "{err}");
+    }
+
+    #[test]
+    fn the_source_is_waited_for_by_its_own_retry_settings() {
+        let mut pairs = pg_env();
+        pairs.push(("UPLOAD_MAX_BACKOFF", "2s"));
+        let cfg = ExportConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
+        // The API's longest wait is not the source's.
+        assert_eq!(cfg.export.connect_retry.attempts, 5);
+        assert_eq!(cfg.export.connect_retry.max_delay, std::time::Duration::from_secs(60));
+        pairs.extend([("SOURCE_CONNECT_MAX_ATTEMPTS", "7"), ("SOURCE_CONNECT_MAX_BACKOFF", "5m")]);
+        let cfg = ExportConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap();
+        assert_eq!(cfg.export.connect_retry.attempts, 7);
+        assert_eq!(cfg.export.connect_retry.max_delay, std::time::Duration::from_secs(300));
+        pairs.extend([("SOURCE_CONNECT_MAX_ATTEMPTS", "0"), ("SOURCE_CONNECT_MAX_BACKOFF", "soon")]);
+        let err = ExportConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "configuration has 2 problems: SOURCE_CONNECT_MAX_ATTEMPTS: '0' is not a positive whole number; \
+             SOURCE_CONNECT_MAX_BACKOFF: 'soon' is not a duration such as 30s, 5m or 1h30m"
+        );
+    }
+
+    /// Where the kinds are listed for people: a new kind fails this until each names it.
+    #[test]
+    fn every_source_kind_is_listed_where_people_read_them() {
+        let read = |path: &str| {
+            let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+        };
+        let row = |text: &str| {
+            let marker = format!("| `{}` |", SOURCE_DATABASE_TYPE.name);
+            text.lines().find(|l| l.starts_with(&marker)).map(str::to_string).unwrap_or_default()
+        };
+        let example = read("examples/.env.example");
+        let example = example.lines().take_while(|l| !l.starts_with(SOURCE_DATABASE_TYPE.name)).last().unwrap_or("");
+        let places = [
+            ("the setting's doc line (man page)", SOURCE_DATABASE_TYPE.doc.to_string()),
+            ("README.md", row(&read("README.md"))),
+            ("README.de.md", row(&read("README.de.md"))),
+            ("examples/.env.example", example.to_string()),
+        ];
+        let mut missing = Vec::new();
+        for kind in SourceKind::ALL {
+            for (place, text) in &places {
+                if !text.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| word == kind.name()) {
+                    missing.push(format!("{place} does not list {}: {text}", kind.name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
 }

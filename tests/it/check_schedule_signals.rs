@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::common::disks::TinyDisk;
 use crate::common::mock_api::{MockApi, Pace};
 use crate::common::*;
 
@@ -105,6 +106,27 @@ fn check_reports_a_wrong_database_password_and_skips_the_query() {
     assert_line(&run.stderr, "SKIP exact values: needs a working source database connection");
     // The Polyteia checks still run: everything wrong is shown at once.
     assert_line(&run.stderr, "PASS polyteia key");
+}
+
+#[test]
+fn check_with_a_read_only_temp_dir_skips_every_source_check() {
+    let Some(disk) = TinyDisk::mount_read_only() else { return };
+    let db = PgDatabase::create();
+    table(&db);
+    let api = session_mock(EXCHANGE_OK, DATASET_OK, 404, true);
+    let vars = with(check_env(&db, &api, "SELECT * FROM db.budget"), &[("TEMP_DIR", disk.path().to_str().unwrap())]);
+    let run = connector(&["check"], &vars);
+    assert_eq!(run.code, 14, "{}", run.output());
+    assert_line(
+        &run.stderr,
+        &format!("FAIL temp directory: cannot create a work directory in TEMP_DIR {}", disk.path().display()),
+    );
+    for check in ["source database", "source query", "exact values"] {
+        assert_line(&run.stderr, &format!("SKIP {check}: needs a writable TEMP_DIR"));
+    }
+    // The Polyteia checks still run.
+    assert_line(&run.stderr, "PASS polyteia key");
+    assert!(run.stderr.contains("check finished: 5 passed, 1 failed, 3 skipped"), "{}", run.stderr);
 }
 
 #[test]

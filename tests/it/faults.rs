@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::disks::TinyDisk;
 use crate::common::mock_api::{MockApi, Plan, Recorded, Reply, Script};
 use crate::common::secrets::{check_finished_run, run_with_secrets_checked, Secrets};
 use crate::common::servers::TempPostgres;
@@ -55,10 +56,6 @@ const ROWS_QUERY: &str = "SELECT i AS id, 'row ' || i AS label FROM range(500) t
 
 fn expected_rows(n: usize) -> Vec<Vec<Option<String>>> {
     (0..n).map(|i| vec![Some(i.to_string()), Some(format!("row {i}"))]).collect()
-}
-
-fn assert_contains(text: &str, needle: &str) {
-    assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
 }
 
 fn uploads(requests: &[Recorded]) -> Vec<&Recorded> {
@@ -552,39 +549,6 @@ fn an_api_that_stays_unavailable_fails_with_12() {
 
 // ---------------------------------------------------------------------------
 // A full disk
-
-/// A 256 KiB tmpfs, unmounted when dropped.
-struct TinyDisk {
-    dir: tempfile::TempDir,
-}
-
-impl TinyDisk {
-    /// `None` when CONNECTOR_TEST_SKIP names `tmpfs`; a failure to mount fails the test.
-    fn mount() -> Option<TinyDisk> {
-        if skip_requested("tmpfs") {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let mounted =
-            match Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(dir.path()).output() {
-                Ok(out) if out.status.success() => Ok(()),
-                Ok(out) => Err(format!("cannot mount a tmpfs here: {}", String::from_utf8_lossy(&out.stderr).trim())),
-                Err(e) => Err(format!("cannot run mount: {e}")),
-            };
-        require("tmpfs", mounted);
-        Some(TinyDisk { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for TinyDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
 
 /// Several MB when written uncompressed.
 const LARGE_QUERY: &str = "SELECT i AS id, md5(i::VARCHAR) AS h FROM range(100000) t(i)";

@@ -3,6 +3,7 @@
 //! passwords, running the `connector` binary, and reading Parquet back.
 #![allow(dead_code)]
 
+pub mod disks;
 pub mod mock_api;
 pub mod secrets;
 pub mod servers;
@@ -541,4 +542,9 @@ impl Drop for FreezableProxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
     }
+}
+
+/// `needle` is in `text`, else the whole text is shown.
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
 }

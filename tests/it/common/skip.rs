@@ -22,7 +22,10 @@ pub const SKIP_MARKER: &str = "SKIPPED ON REQUEST";
 pub const SKIPPABLE: [(&str, &str); 7] = [
     ("tls", "TLS to throw-away PostgreSQL and MariaDB servers with certificates made by openssl (source_tls)"),
     ("restart", "a throw-away PostgreSQL server restarted between scheduled cycles (faults)"),
-    ("tmpfs", "full disks: a tiny tmpfs mounted by the test, which needs root (faults)"),
+    (
+        "tmpfs",
+        "full and read-only disks: a tiny tmpfs mounted by the test, which needs root (faults, check_schedule_signals)",
+    ),
     ("pty", "the progress bar on a terminal, through `script` from bsdutils (run_end_to_end)"),
     ("runtime", "scripts/check-runtime-conditions, which needs root (scripts/test)"),
     ("windows", "scripts/check-windows: the Windows zip cross-built and run under Wine (scripts/test)"),
