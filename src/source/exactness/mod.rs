@@ -403,6 +403,11 @@ pub(crate) fn plan(
         .map(|c| DuckType::parse(&c.type_name))
         .collect();
     let unexplained_as = |duckdb_type: &str| unexplained.iter().any(|t| t.has_leaf(duckdb_type));
+    // Per result column: its type when no source column explains it.
+    let unexplained_columns: Vec<Option<DuckType>> = columns
+        .iter()
+        .map(|c| (!source_names.contains(&c.name.to_lowercase())).then(|| DuckType::parse(&c.type_name)))
+        .collect();
     for source in &catalog {
         let lower = source.name.to_lowercase();
         let same_name = by_name.get(&lower).copied();
@@ -419,6 +424,23 @@ pub(crate) fn plan(
             continue;
         }
         let column = same_name.map(|c| c.name.clone()).unwrap_or_else(|| source.name.clone());
+        // Under another name: which result columns may hold it, said in the message.
+        let reaches = |arrives_as: Option<&str>| -> String {
+            if same_name.is_some() {
+                return String::new();
+            }
+            let held: Vec<String> = columns
+                .iter()
+                .zip(&unexplained_columns)
+                .filter(|(_, t)| t.as_ref().is_some_and(|t| arrives_as.is_none_or(|a| t.has_leaf(a))))
+                .map(|(c, _)| format!("column {} ({})", c.name, c.type_name))
+                .collect();
+            if held.is_empty() {
+                String::new()
+            } else {
+                format!(" (it may reach the result as {})", held.join(" or "))
+            }
+        };
         if let (Some(result), Some(condition)) = (same_name, knowledge.infinity_condition(source)) {
             let from = if native {
                 format!("({}\n) AS exact_check", settings.query)
@@ -463,10 +485,10 @@ pub(crate) fn plan(
                         counted_in: "",
                     }),
                 },
-                Treatment::Lossy { what, fix, .. } => plan.refuse(Refusal {
+                Treatment::Lossy { what, fix, arrives_as } => plan.refuse(Refusal {
                     column: column.clone(),
                     source: source.describe(),
-                    what,
+                    what: format!("{what}{}", reaches(Some(arrives_as))),
                     rows: None,
                     counted_in: "",
                     fix,
@@ -480,7 +502,7 @@ pub(crate) fn plan(
                         column: column.clone(),
                         source: source.describe(),
                         condition,
-                        what,
+                        what: format!("{what}{}", reaches(None)),
                         fix,
                         counted_in: "in the table",
                     };
