@@ -213,6 +213,14 @@ impl TypeKnowledge for Mysql {
             }]
         } else if matches!(base, "date" | "datetime" | "timestamp") {
             vec![rows(zero_dates(name)), rows(partial_dates(name))]
+        } else if GEOMETRY_TYPES.contains(&base) && result.as_deref() == Some("VARCHAR") {
+            // The scanner gives some geometry types (geometrycollection) as
+            // VARCHAR holding MySQL's binary value, which is not text.
+            vec![Treatment::Lossy {
+                what: format!("{base} arrives as VARCHAR holding MySQL's binary value, which is not valid text"),
+                fix: format!("{NATIVE} ST_AsText({name}) AS {name} (well-known text)"),
+                arrives_as: "VARCHAR",
+            }]
         } else if GEOMETRY_TYPES.contains(&base) && result.as_deref().is_none_or(|r| r == "BLOB") {
             // MySQL's own bytes: a 4-byte SRID, then standard WKB.
             let mut treatments = vec![Treatment::Rewrite {

@@ -160,7 +160,10 @@ impl TypeKnowledge for Postgres {
         let arrives_as =
             |scanned: &str| !native || result.as_deref().is_none_or(|r| DuckType::parse(r).has_leaf(scanned));
         if column.is_nested() {
-            return nested(column, native, &arrives_as);
+            return nested(column, native, result_type, &arrives_as);
+        }
+        if let Some(treatment) = as_text_only(column, native, result_type) {
+            return vec![treatment];
         }
         if column.from_result && !(t == "money" || t.starts_with("geography")) {
             // A native result's numeric is counted (result_checks), its
@@ -307,11 +310,19 @@ impl TypeKnowledge for Postgres {
 /// The leaves of an array or composite column: what the scanner does to
 /// each (it reads a composite's numeric fields as DOUBLE, whatever their
 /// precision).
-fn nested(column: &SourceColumn, native: bool, arrives_as: &dyn Fn(&str) -> bool) -> Vec<Treatment> {
+fn nested(
+    column: &SourceColumn,
+    native: bool,
+    result: Option<&str>,
+    arrives_as: &dyn Fn(&str) -> bool,
+) -> Vec<Treatment> {
     let name = &column.name;
     let t = &column.type_name;
     let as_text = format!("{NATIVE} {name}::text AS {name}");
     let mut treatments: Vec<Treatment> = Vec::new();
+    if let Some(treatment) = as_text_only(column, native, result) {
+        treatments.push(treatment);
+    }
     for leaf in &column.leaves {
         let l = leaf.type_name.as_str();
         let treatment = if l.starts_with("numeric") {
@@ -378,6 +389,47 @@ fn nested(column: &SourceColumn, native: bool, arrives_as: &dyn Fn(&str) -> bool
     treatments
 }
 
+/// PostgreSQL's geometric types that lose more than their spelling when the
+/// scanner reads them as a flat list of coordinates: a path loses whether it
+/// is open or closed (a box, a segment, a polygon keep every coordinate).
+const GEOMETRIC: [&str; 1] = ["path"];
+
+/// Leaves whose values only their text keeps: a path (read as a list of
+/// numbers), a domain over money (the formatted text), `"char"` in the
+/// native dialect (a byte, not UTF-8 text).
+fn as_text_only(column: &SourceColumn, native: bool, result: Option<&str>) -> Option<Treatment> {
+    // In the native dialect the scanner reads some of them as text.
+    let as_numbers = !native || result.is_none_or(|r| DuckType::parse(r).has_leaf("DOUBLE"));
+    let name = &column.name;
+    let fix = format!("{NATIVE} {name}::text AS {name}");
+    for leaf in &column.leaves {
+        let l = leaf.type_name.as_str();
+        let base = l.strip_prefix('~');
+        if GEOMETRIC.contains(&l) && as_numbers {
+            return Some(Treatment::Lossy {
+                what: format!("{l} arrives as a list of its coordinates, not as the value"),
+                fix,
+                arrives_as: "DOUBLE",
+            });
+        }
+        if base == Some("money") {
+            return Some(Treatment::Lossy {
+                what: "a domain over money arrives as the server's formatted text, not as a number".into(),
+                fix: format!("{NATIVE} {name}::numeric(15,2) AS {name}"),
+                arrives_as: "VARCHAR",
+            });
+        }
+        if native && l == "\"char\"" {
+            return Some(Treatment::Lossy {
+                what: "\"char\" arrives as its byte, which Parquet's text cannot hold unless it is ASCII".into(),
+                fix,
+                arrives_as: "VARCHAR",
+            });
+        }
+    }
+    None
+}
+
 /// `columns` (a query listing `s, r, col, type_name, srid, typid, typmod`)
 /// with the leaf types of each, walked through arrays and composite types:
 /// one a line, `.` in front of a composite's field (what
@@ -394,7 +446,8 @@ fn with_leaves(columns: &str, select: &str) -> String {
          WHERE w.depth < 8 AND ((t.typtype = 'c' AND f.attrelid IS NOT NULL) \
          OR (t.typtype <> 'c' AND t.typcategory = 'A' AND t.typelem <> 0))) \
          SELECT {select}, (SELECT string_agg(CASE WHEN w.in_composite THEN '.' ELSE '' END \
-         || format_type(w.typid, w.typmod), chr(10) ORDER BY w.depth) \
+         || format_type(w.typid, w.typmod) || CASE WHEN t.typtype = 'd' \
+         THEN chr(10) || '~' || format_type(t.typbasetype, t.typtypmod) ELSE '' END, chr(10) ORDER BY w.depth) \
          FROM walk w JOIN pg_type t ON t.oid = w.typid \
          WHERE w.s = c.s AND w.r = c.r AND w.col = c.col \
          AND NOT (t.typtype = 'c' OR (t.typcategory = 'A' AND t.typelem <> 0)))::text FROM cols c"

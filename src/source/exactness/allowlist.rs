@@ -469,9 +469,12 @@ pub(crate) fn decide(column: &Column) -> Decision {
         how.push("DECIMAL(38,0) instead of a rounded DOUBLE".to_string());
     }
     if verdicts.iter().any(|(_, v)| *v == Parquet::Interval) {
+        // Each part on its own (no conversion of months to microseconds,
+        // which overflows for 178000000 years).
         let condition = format!(
-            "(epoch_us({{}}) % 1000 <> 0 OR to_months(0) > {{}} OR datepart('month', {{}}) < 0 \
-             OR datepart('day', {{}}) < 0 OR datepart('microsecond', {{}}) < 0 \
+            "(datepart('microsecond', {{}}) % 1000 <> 0 OR datepart('year', {{}}) < 0 OR datepart('month', {{}}) < 0 \
+             OR datepart('day', {{}}) < 0 OR datepart('hour', {{}}) < 0 OR datepart('minute', {{}}) < 0 \
+             OR datepart('microsecond', {{}}) < 0 \
              OR datepart('hour', {{}})::BIGINT * 3600000000 + datepart('minute', {{}}) * 60000000 \
              + datepart('microsecond', {{}}) >= {INTERVAL_MICROS_LIMIT})"
         );

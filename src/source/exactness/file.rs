@@ -31,7 +31,23 @@ pub(crate) fn check_file(conn: &Connection, file: &Path, columns: &[Column], ser
     let literal = sql_literal(&path_str(file)?);
     let unreadable =
         |e: duckdb::Error| Error::new(ErrorKind::Verification, format!("cannot read back {}: {e}", file.display()));
-    let hits = suspicious_statistics(conn, &literal).map_err(unreadable)?;
+    let (hits, unreadable_columns) = match suspicious_statistics(conn, &literal, None) {
+        Ok(hits) => (hits, Vec::new()),
+        // A timestamp so far beyond DuckDB's range that its statistics cannot
+        // even be printed: each column is read on its own to find which.
+        Err(e) if e.to_string().contains("out of range") => {
+            let (mut hits, mut out_of_range) = (Vec::new(), Vec::new());
+            for column in &dated {
+                match suspicious_statistics(conn, &literal, Some(&column.name)) {
+                    Ok(found) => hits.extend(found),
+                    Err(e) if e.to_string().contains("out of range") => out_of_range.push(column.name.clone()),
+                    Err(e) => return Err(unreadable(e)),
+                }
+            }
+            (hits, out_of_range)
+        }
+        Err(e) => return Err(unreadable(e)),
+    };
     let of_column = |column: &Column, wanted: fn(&Hit) -> bool| {
         hits.iter().filter(|h| wanted(h)).any(|h| {
             h.path == column.name || h.path.strip_prefix(&column.name).is_some_and(|rest| rest.starts_with(", "))
@@ -41,7 +57,7 @@ pub(crate) fn check_file(conn: &Connection, file: &Path, columns: &[Column], ser
     for column in dated {
         let quoted = sql_identifier(&column.name);
         let nested = DuckType::parse(&column.type_name).is_nested();
-        if server && of_column(column, |h| h.wrapped) {
+        if unreadable_columns.contains(&column.name) || (server && of_column(column, |h| h.wrapped)) {
             refusals.push(Refusal {
                 column: column.name.clone(),
                 source: format!("DuckDB type {}", column.type_name),
@@ -108,13 +124,25 @@ struct Hit {
 }
 
 /// The suspicious column chunks, in one read of the file's metadata.
-fn suspicious_statistics(conn: &Connection, literal: &str) -> std::result::Result<Vec<Hit>, duckdb::Error> {
+fn suspicious_statistics(
+    conn: &Connection,
+    literal: &str,
+    column: Option<&str>,
+) -> std::result::Result<Vec<Hit>, duckdb::Error> {
+    let only = match column {
+        Some(name) => format!(
+            "WHERE path_in_schema = {name} OR starts_with(path_in_schema, {prefix})",
+            name = sql_literal(name),
+            prefix = sql_literal(&format!("{name}, "))
+        ),
+        None => String::new(),
+    };
     let sql = format!(
         "SELECT path_in_schema, bool_or(stats_min IS NULL OR stats_max IS NULL), bool_or(stats_min LIKE '%infinity%' \
          OR stats_max LIKE '%infinity%' OR stats_min_value LIKE '%infinity%' OR stats_max_value LIKE '%infinity%'), \
          bool_or(coalesce(stats_min_value LIKE '%(BC)%' \
          AND TRY_CAST(split_part(stats_min_value, '-', 1) AS BIGINT) >= 4714, false)) \
-         FROM parquet_metadata({literal}) GROUP BY path_in_schema"
+         FROM parquet_metadata({literal}) {only} GROUP BY path_in_schema"
     );
     let mut stmt = conn.prepare(&sql)?;
     let hits = stmt.query_map([], |r| {
