@@ -121,7 +121,7 @@ struct Table {
     declared: String,
     /// The leaf type it covers (for the count of types covered).
     leaf: String,
-    /// array, domain, composite, range, plain.
+    /// plain, array, array2d (two dimensions), domain, composite, range.
     variant: &'static str,
     shape: Shape,
     delim: char,
@@ -525,15 +525,16 @@ fn pg_tables(db: &PgDatabase, rng: &mut fastrand::Rng, singles: bool) -> Vec<Tab
                     let items: Vec<String> = chunk.iter().map(|v| lit(v.as_str())).collect();
                     rows.push(format!("ARRAY[{}, NULL]::{t}[]", items.join(", ")));
                 }
-                let (a, b) = (group[0], group[group.len() - 1]);
-                rows.push(format!(
-                    "ARRAY[[{}, {}], [NULL, {}]]::{t}[]",
-                    lit(a.as_str()),
-                    lit(b.as_str()),
-                    lit(a.as_str())
-                ));
                 let shape = Shape::Array(Box::new(leaf_shape.clone()));
-                tables.push(table("array", format!("{t}[]"), shape, vec![], rows));
+                tables.push(table("array", format!("{t}[]"), shape.clone(), vec![], rows));
+                // Two dimensions in a column declared with one (PostgreSQL does not tell them
+                // apart), in a table of their own so that they hide nothing.
+                let (a, b) = (group[0], group[group.len() - 1]);
+                let rows = vec![
+                    "NULL".to_string(),
+                    format!("ARRAY[[{}, {}], [NULL, {}]]::{t}[]", lit(a.as_str()), lit(b.as_str()), lit(a.as_str())),
+                ];
+                tables.push(table("array2d", format!("{t}[]"), shape, vec![], rows));
             }
             let domain = format!("d_{base}");
             tables.push(table(
@@ -800,7 +801,7 @@ fn mariadb_text_expr(t: &MariaType) -> String {
         format!("LPAD(HEX({COLUMN}), {width}, '0')")
     } else if kind.ends_with("hex") || kind.ends_with("geometry") {
         format!("HEX({COLUMN})")
-    } else if t.data_type == "float" {
+    } else if t.data_type == "float" || t.data_type == "double" {
         format!("CAST({COLUMN} AS DOUBLE)")
     } else {
         COLUMN.to_string()
@@ -983,7 +984,8 @@ fn run_case(
         return (Outcome::Refused, first_line(&out), String::new());
     }
     if run.code != 0 {
-        let named = out.contains(COLUMN);
+        // A message about the column, not the name inside an SQL statement the message quotes.
+        let named = out.contains(&format!("column {COLUMN}")) || out.contains(&format!("column \"{COLUMN}\""));
         let outcome = if named { Outcome::ErrorNamed } else { Outcome::ErrorUnnamed };
         return (outcome, format!("exit {}: {}", run.code, first_line(&out)), String::new());
     }
