@@ -431,8 +431,8 @@ pub fn compare(
     if *got == Json::Null {
         return Err(format!("{src:?} arrived as NULL"));
     }
-    if let (Shape::Leaf(kind), DType::List(element)) = (shape, dtype) {
-        if GEOMETRIC.contains(&kind.as_str()) && **element == DType::Leaf("DOUBLE".into()) {
+    if let Shape::Leaf(kind) = shape {
+        if GEOMETRIC.contains(&kind.as_str()) && !matches!(dtype, DType::Leaf(_)) {
             return compare_geometric(kind, src, got);
         }
     }
@@ -460,11 +460,11 @@ pub fn compare(
     }
 }
 
-/// PostgreSQL's geometric types, which the scanner reads as a list of their numbers.
+/// PostgreSQL's geometric types, which the scanner reads as a list (or struct) of their numbers.
 const GEOMETRIC: [&str; 7] = ["point", "line", "lseg", "box", "path", "polygon", "circle"];
 
-/// A geometric value read as DOUBLE[]: the numbers of its text, in order,
-/// must be the list's. A path also says whether it is open (`[…]`) or closed
+/// A geometric value read as DOUBLE[] or a STRUCT of doubles: the numbers of
+/// its text, in order, must be the file's. A path also says whether it is open (`[…]`) or closed
 /// (`(…)`), which a list of numbers cannot hold.
 fn compare_geometric(kind: &str, src: &str, got: &Json) -> Result<(), String> {
     let mut numbers = Vec::new();
@@ -477,14 +477,22 @@ fn compare_geometric(kind: &str, src: &str, got: &Json) -> Result<(), String> {
             current.clear();
         }
     }
-    let Json::Arr(items) = got else { return Err(format!("{src:?} arrived as {got}")) };
+    fn flatten<'a>(json: &'a Json, out: &mut Vec<&'a Json>) {
+        match json {
+            Json::Arr(items) => items.iter().for_each(|i| flatten(i, out)),
+            Json::Obj(fields) => fields.iter().for_each(|(_, v)| flatten(v, out)),
+            other => out.push(other),
+        }
+    }
+    let mut items = Vec::new();
+    flatten(got, &mut items);
     let same = items.len() == numbers.len()
         && items.iter().zip(&numbers).all(|(item, n)| match (item, n) {
             (Json::Num(text), Some(n)) => parse_f64(text).is_some_and(|g| same_f64(g, *n)),
             _ => false,
         });
     if !same {
-        return Err(format!("{src:?} arrived as {got} (DOUBLE[])"));
+        return Err(format!("{src:?} arrived as {got}"));
     }
     if kind == "path" {
         return Err(format!("{src:?} arrived as {got} (DOUBLE[]): whether the path is open or closed is lost"));
