@@ -431,6 +431,11 @@ pub fn compare(
     if *got == Json::Null {
         return Err(format!("{src:?} arrived as NULL"));
     }
+    if let Shape::Leaf(kind) = shape {
+        if GEOMETRIC.contains(&kind.as_str()) && !matches!(dtype, DType::Leaf(_)) {
+            return compare_geometric(kind, src, got);
+        }
+    }
     match (shape, dtype) {
         (Shape::Array(inner), DType::List(element)) => {
             let items = parse_pg_array(src, delim)?;
@@ -453,6 +458,46 @@ pub fn compare(
         (Shape::Array(_) | Shape::Record(_), DType::Leaf(leaf)) => compare_leaf("text", src, alt, leaf, got),
         (_, other) => Err(format!("{src:?} arrived as {got} (DuckDB type {other:?})")),
     }
+}
+
+/// PostgreSQL's geometric types, which the scanner reads as a list (or struct) of their numbers.
+const GEOMETRIC: [&str; 7] = ["point", "line", "lseg", "box", "path", "polygon", "circle"];
+
+/// A geometric value read as DOUBLE[] or a STRUCT of doubles: the numbers of
+/// its text, in order, must be the file's. A path also says whether it is open (`[…]`) or closed
+/// (`(…)`), which a list of numbers cannot hold.
+fn compare_geometric(kind: &str, src: &str, got: &Json) -> Result<(), String> {
+    let mut numbers = Vec::new();
+    let mut current = String::new();
+    for ch in src.chars().chain(std::iter::once(' ')) {
+        if ch.is_ascii_digit() || matches!(ch, '.' | '-' | '+' | 'e' | 'E') || ch.is_ascii_alphabetic() {
+            current.push(ch);
+        } else if !current.is_empty() {
+            numbers.push(parse_f64(&current));
+            current.clear();
+        }
+    }
+    fn flatten<'a>(json: &'a Json, out: &mut Vec<&'a Json>) {
+        match json {
+            Json::Arr(items) => items.iter().for_each(|i| flatten(i, out)),
+            Json::Obj(fields) => fields.iter().for_each(|(_, v)| flatten(v, out)),
+            other => out.push(other),
+        }
+    }
+    let mut items = Vec::new();
+    flatten(got, &mut items);
+    let same = items.len() == numbers.len()
+        && items.iter().zip(&numbers).all(|(item, n)| match (item, n) {
+            (Json::Num(text), Some(n)) => parse_f64(text).is_some_and(|g| same_f64(g, *n)),
+            _ => false,
+        });
+    if !same {
+        return Err(format!("{src:?} arrived as {got}"));
+    }
+    if kind == "path" {
+        return Err(format!("{src:?} arrived as {got} (DOUBLE[]): whether the path is open or closed is lost"));
+    }
+    Ok(())
 }
 
 fn compare_items(inner: &Shape, delim: char, items: &[Item], element: &DType, got: &Json) -> Result<(), String> {
@@ -565,9 +610,11 @@ fn compare_numbers(kind: &str, src: &str, got: &str) -> Result<(), String> {
 /// Date/time text in one spelling: `T` → space, ` (BC)` → ` BC`, UTC offsets
 /// `+00:00`/`+0000` → `+00`, no trailing zeros in the fraction.
 pub fn canonical_datetime(text: &str) -> String {
-    let mut t = text.trim().replace('T', " ").replace(" (BC)", " BC");
-    let bc = t.ends_with(" BC");
-    if bc {
+    // PostgreSQL writes BC at the end (`4713-01-01 00:00:00+00 BC`), DuckDB after the date.
+    let mut t = text.trim().replace('T', " ");
+    let bc = t.contains(" (BC)") || t.ends_with(" BC");
+    t = t.replace(" (BC)", "");
+    if t.ends_with(" BC") {
         t.truncate(t.len() - 3);
     }
     // Split off an offset: the last + or - after the time part.
