@@ -128,7 +128,8 @@ impl TypeKnowledge for Postgres {
 
     fn infinity_condition(&self, column: &SourceColumn) -> Option<String> {
         let t = column.type_name.as_str();
-        let dated = t == "date" || t.starts_with("timestamp");
+        // Top-level only: isfinite() takes no array.
+        let dated = (t == "date" || t.starts_with("timestamp")) && !column.is_nested();
         dated.then(|| "NOT isfinite({})".to_string())
     }
 

@@ -301,8 +301,12 @@ impl Plan {
                     super::errors::query_error(&e)
                         .context(format!("counting the infinite values of {}", refusal.column))
                 };
-                let infinite: i64 = conn.query_row(sql, [], |r| r.get(0)).map_err(failed)?;
-                if infinite == 0 {
+                // A count that cannot run keeps the refusal.
+                let infinite = conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map_err(failed);
+                if let Err(e) = &infinite {
+                    log::debug!("{e}");
+                }
+                if infinite.is_ok_and(|n| n == 0) {
                     log::info!(
                         "{}: the file's extreme values are the source's own finite values, not infinity",
                         refusal.column
