@@ -3,6 +3,7 @@
 //! (`PSEUDONYMIZATION_KEY` / `PSEUDONYMIZATION_KEY_FILE`). Parsed and checked
 //! here, once, before anything connects.
 
+use crate::area::{Area, Input};
 use crate::env::Env;
 use crate::secret::Secret;
 use crate::setting::{self, define_settings, Problems, WhenUnset::Unset};
@@ -30,7 +31,7 @@ pub struct Pseudonymization {
 /// `None` when no column is listed. A list without a key, or a key that is
 /// too short, is a problem; a key without a list is not (it may be shared
 /// between jobs, some of which pseudonymise nothing).
-pub fn parse(env: &Env, p: &mut Problems) -> Option<Pseudonymization> {
+fn parse(env: &Env, p: &mut Problems) -> Option<Pseudonymization> {
     let columns = setting::column_list(env, &PSEUDONYMIZE_COLUMNS, p);
     let key = setting::secret(env, &PSEUDONYMIZATION_KEY, p);
     let key_given = setting::secret_given(env, &PSEUDONYMIZATION_KEY);
@@ -133,5 +134,12 @@ mod tests {
         std::fs::write(&file, "short\n").unwrap();
         let (_, problems) = parsed(&[("PSEUDONYMIZE_COLUMNS", "a"), ("PSEUDONYMIZATION_KEY_FILE", &path)]);
         assert!(problems[0].starts_with("PSEUDONYMIZATION_KEY_FILE: the key has 5 bytes"), "{problems:?}");
+    }
+}
+
+/// An area of its own, carried in the export's `OutputSettings`.
+impl Area for Option<Pseudonymization> {
+    fn parse(input: &Input, p: &mut Problems) -> Self {
+        parse(input.env, p)
     }
 }

@@ -139,7 +139,9 @@ fn is_memory_size(value: &str) -> bool {
 
 impl Area for OutputSettings {
     fn parse(input: &Input, p: &mut Problems) -> OutputSettings {
-        parse_output(input.env, p)
+        let mut output = parse_output(input.env, p);
+        output.pseudonymize = Area::parse(input, p);
+        output
     }
 }
 
@@ -167,7 +169,7 @@ fn parse_output(env: &Env, p: &mut Problems) -> OutputSettings {
         row_group_size: setting::positive::<u64>(env, &PARQUET_ROW_GROUP_SIZE, p),
         allow_empty_result: setting::boolean(env, &ALLOW_EMPTY_RESULT, p),
         accept_loss_columns: setting::column_list(env, &ACCEPT_LOSS_COLUMNS, p),
-        pseudonymize: crate::pseudonym::settings::parse(env, p),
+        pseudonymize: None,
     }
 }
 

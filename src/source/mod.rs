@@ -304,10 +304,11 @@ impl Source {
     /// What `check` says about exactness: the columns at risk and what the
     /// export does with each, without counting rows.
     fn exactness_preflight(&self, columns: &[Column], output: &OutputSettings) -> CheckResult {
-        let plan = match self.exactness_plan(columns, output) {
+        let mut plan = match self.exactness_plan(columns, output) {
             Ok(plan) => plan,
             Err(e) => return CheckResult::Failed(e),
         };
+
         if !plan.refusals.is_empty() {
             return CheckResult::Failed(exactness::refusal_error(&plan.refusals));
         }
@@ -316,6 +317,10 @@ impl Source {
             said.push(format!("made exact: {}", plan.made_exact.join(", ")));
         }
         let counted = plan.counted();
+        // Every check statement must run: the server plans each one now.
+        if let Err(e) = plan.take_counts().probe(&self.conn) {
+            return CheckResult::Failed(e);
+        }
         if !counted.is_empty() {
             said.push(format!("counted on the server before each upload, refused if found: {}", counted.join(", ")));
         }
@@ -440,7 +445,9 @@ impl Source {
                 format!("the Parquet file holds {file_rows} rows but the query produced {rows}; nothing was kept"),
             ));
         }
-        plan.add_found(exactness::check_file(&self.conn, dest, &exact_columns)?);
+        let found = exactness::check_file(&self.conn, dest, &exact_columns, self.settings.kind.is_server())?;
+        let found = plan.confirm_infinities(&self.conn, found)?;
+        plan.add_found(found);
         if !plan.refusals.is_empty() {
             return Err(exactness::refusal_error(&plan.refusals));
         }

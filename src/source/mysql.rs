@@ -3,7 +3,7 @@
 use duckdb::Connection;
 
 use super::connect::{attach_as_catalog, connect_error, connection_string, DriverKeys};
-use super::exactness::{count_sql, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
+use super::exactness::{count_sql, DuckType, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
 use super::kind::{ServerCancelStatement, SourceType};
 use super::settings::{QueryDialect, SourceSettings};
 use super::CATALOG;
@@ -197,9 +197,11 @@ impl TypeKnowledge for Mysql {
         // The scanner loses the value while reading it, whatever DuckDB does
         // with it afterwards; only a cast on the server (the native dialect)
         // comes before that, and shows as another result type.
-        let arrives_as = |scanned: &str| !native || result.as_deref().is_none_or(|r| r.starts_with(scanned));
+        let arrives_as =
+            |scanned: &str| !native || result.as_deref().is_none_or(|r| DuckType::parse(r).has_leaf(scanned));
         let base = t.split(['(', ' ']).next().unwrap_or("");
-        if t.starts_with("tinyint(1)") && arrives_as("BOOLEAN") {
+        // An unsigned tinyint(1) arrives as UTINYINT, every value kept.
+        if t.starts_with("tinyint(1)") && !t.contains("unsigned") && arrives_as("BOOLEAN") {
             vec![rows(tinyint_values(name))]
         } else if base == "decimal" && decimal_precision(&t).is_some_and(|p| p > 38) && arrives_as("DOUBLE") {
             vec![Treatment::Lossy {
@@ -211,6 +213,14 @@ impl TypeKnowledge for Mysql {
             }]
         } else if matches!(base, "date" | "datetime" | "timestamp") {
             vec![rows(zero_dates(name)), rows(partial_dates(name))]
+        } else if GEOMETRY_TYPES.contains(&base) && result.as_deref() == Some("VARCHAR") {
+            // The scanner gives some geometry types (geometrycollection) as
+            // VARCHAR holding MySQL's binary value, which is not text.
+            vec![Treatment::Lossy {
+                what: format!("{base} arrives as VARCHAR holding MySQL's binary value, which is not valid text"),
+                fix: format!("{NATIVE} ST_AsText({name}) AS {name} (well-known text)"),
+                arrives_as: "VARCHAR",
+            }]
         } else if GEOMETRY_TYPES.contains(&base) && result.as_deref().is_none_or(|r| r == "BLOB") {
             // MySQL's own bytes: a 4-byte SRID, then standard WKB.
             let mut treatments = vec![Treatment::Rewrite {
@@ -229,8 +239,8 @@ impl TypeKnowledge for Mysql {
             }];
             if column.srid == 0 {
                 treatments.push(Treatment::Lossy {
-                    what: "its definition declares no SRID, and GeoParquet without a CRS means longitude/latitude \
-                           (OGC:CRS84)"
+                    what: "its definition declares no SRID, its values carry none or several, and GeoParquet \
+                           without a CRS means longitude/latitude (OGC:CRS84)"
                         .into(),
                     fix: format!(
                         "declare it (ALTER TABLE … MODIFY {name} {base} REF_SYSTEM_ID=<srid>), or if it is \
@@ -245,12 +255,42 @@ impl TypeKnowledge for Mysql {
         }
     }
 
-    fn result_checks(&self, duckdb_type: &str) -> Vec<ResultCheck> {
-        let t = duckdb_type.to_ascii_uppercase();
+    fn srid_of_values(&self, column: &SourceColumn) -> Option<String> {
+        let base = column.type_name.to_ascii_lowercase();
+        let base = base.split(['(', ' ']).next().unwrap_or("");
+        if !GEOMETRY_TYPES.contains(&base) || column.srid > 0 || column.from_result {
+            return None;
+        }
+        let c = self.quote(&column.name);
+        Some(format!(
+            "SELECT CAST(COUNT(DISTINCT ST_SRID({c})) AS SIGNED), CAST(MIN(ST_SRID({c})) AS SIGNED) FROM {} \
+             WHERE {c} IS NOT NULL",
+            self.table(&column.schema, &column.table)
+        ))
+    }
+
+    fn result_checks(&self, duckdb_type: &DuckType) -> Vec<ResultCheck> {
+        let DuckType::Leaf(t) = duckdb_type else {
+            return Vec::new();
+        };
+        let t = t.to_ascii_uppercase();
         if t == "BOOLEAN" {
             vec![tinyint_values("<column>")]
         } else if t == "DATE" || t.starts_with("TIMESTAMP") {
             vec![zero_dates("<column>"), partial_dates("<column>")]
+        } else if t == "DOUBLE" {
+            // A DOUBLE in a native result is a double, or a DECIMAL wider than
+            // 38 digits (SUM() of a decimal(38,s) is one): its rows whose text
+            // differs from the double's are the ones that would change.
+            vec![ResultCheck {
+                condition: "CAST({} AS CHAR) <> CAST(CAST({} AS DOUBLE) AS CHAR)".into(),
+                what: "a DECIMAL wider than 38 digits (such as SUM() of a DECIMAL) arrives as DOUBLE: digits beyond \
+                       the 15th would be rounded"
+                    .into(),
+                fix: "write CAST(<column> AS DECIMAL(38, <scale>)) in the query if the values fit, or \
+                      CAST(<column> AS CHAR)"
+                    .into(),
+            }]
         } else {
             Vec::new()
         }

@@ -3,7 +3,7 @@
 use duckdb::Connection;
 
 use super::connect::{attach_as_catalog, connection_string, DriverKeys};
-use super::exactness::{count_sql, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
+use super::exactness::{count_sql, DuckType, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
 use super::kind::{ServerCancelStatement, SourceType};
 use super::settings::{QueryDialect, SourceSettings};
 use super::CATALOG;
@@ -110,10 +110,11 @@ impl TypeKnowledge for Postgres {
         // The SRID of a PostGIS column is in its type modifier (PostGIS'
         // TYPMOD_GET_SRID); reading it there needs no PostGIS function, so the
         // query runs on servers without PostGIS too.
-        vec![format!(
+        let columns = format!(
             "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod)::text, \
              CASE WHEN t.typname IN ('geometry', 'geography') AND a.atttypmod > 0 \
-             THEN ((a.atttypmod & 268435200) - (a.atttypmod & 134217728)) >> 8 ELSE 0 END::bigint \
+             THEN ((a.atttypmod & 268435200) - (a.atttypmod & 134217728)) >> 8 ELSE 0 END::bigint, \
+             a.atttypid, a.atttypmod \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
              WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'p', 'f') \
@@ -121,7 +122,33 @@ impl TypeKnowledge for Postgres {
              AND (n.nspname = ANY (current_schemas(false)) OR lower(n.nspname) IN ({list})) \
              AND lower(c.relname) IN ({list})",
             list = names.join(", ")
-        )]
+        );
+        vec![with_leaves(&columns, "c.s, c.r, c.col, c.type_name, c.srid")]
+    }
+
+    fn infinity_condition(&self, column: &SourceColumn) -> Option<String> {
+        let t = column.type_name.as_str();
+        // Top-level only: isfinite() takes no array.
+        let dated = (t == "date" || t.starts_with("timestamp")) && !column.is_nested();
+        dated.then(|| "NOT isfinite({})".to_string())
+    }
+
+    fn describe_result(&self, query: &str, names: &[String]) -> Option<String> {
+        if names.is_empty() {
+            return None;
+        }
+        // Joined on false, the query is planned but never run; pg_typeof of
+        // its NULL columns is their declared type.
+        let aliases: Vec<String> = (1..=names.len()).map(|i| format!("c{i}")).collect();
+        let types: Vec<String> = aliases.iter().map(|a| format!("pg_typeof(q.{a})::oid")).collect();
+        let columns = format!(
+            "SELECT '', '', u.pos::text, format_type(u.typid, -1), 0::bigint, u.typid, -1 \
+             FROM (SELECT 1) AS one LEFT JOIN ({query}\n) AS q({}) ON false \
+             CROSS JOIN LATERAL unnest(ARRAY[{}]) WITH ORDINALITY AS u(typid, pos)",
+            aliases.join(", "),
+            types.join(", ")
+        );
+        Some(with_leaves(&columns, "c.col::bigint, c.type_name"))
     }
 
     fn treat(&self, column: &SourceColumn, result_type: Option<&str>, native: bool) -> Vec<Treatment> {
@@ -131,7 +158,19 @@ impl TypeKnowledge for Postgres {
         // The scanner loses the value while reading it, whatever DuckDB does
         // with it afterwards; only a cast on the server (the native dialect,
         // which shows as another result type) comes before that.
-        let arrives_as = |scanned: &str| !native || result.as_deref().is_none_or(|r| r.starts_with(scanned));
+        let arrives_as =
+            |scanned: &str| !native || result.as_deref().is_none_or(|r| DuckType::parse(r).has_leaf(scanned));
+        if column.is_nested() {
+            return nested(column, native, result_type, &arrives_as);
+        }
+        if let Some(treatment) = as_text_only(column, native, result_type) {
+            return vec![treatment];
+        }
+        if column.from_result && !(t == "money" || t.starts_with("geography")) {
+            // A native result's numeric is counted (result_checks), its
+            // geometry made exact by the table's catalog entry.
+            return Vec::new();
+        }
         if let Some(precision) = numeric_precision(t) {
             if precision > 38 {
                 return if arrives_as("DOUBLE") { vec![wide_numeric(name, t)] } else { Vec::new() };
@@ -216,8 +255,26 @@ impl TypeKnowledge for Postgres {
         }
     }
 
-    fn result_checks(&self, duckdb_type: &str) -> Vec<ResultCheck> {
-        let t = duckdb_type.to_ascii_uppercase();
+    fn result_checks(&self, duckdb_type: &DuckType) -> Vec<ResultCheck> {
+        // An array (of arrays) of numeric(p,s): NaN elements arrive as 0 too.
+        let mut element = duckdb_type;
+        while let DuckType::List(e) | DuckType::Array(e, _) = element {
+            element = e;
+        }
+        if element != duckdb_type {
+            return match element {
+                DuckType::Leaf(t) if t.to_ascii_uppercase().starts_with("DECIMAL") => vec![ResultCheck {
+                    condition: "'NaN'::numeric = ANY({})".into(),
+                    what: "NaN elements would arrive as 0 (DuckDB's PostgreSQL scanner reads NaN as zero)".into(),
+                    fix: "write <column>::text[] in the query to keep NaN as text".into(),
+                }],
+                _ => Vec::new(),
+            };
+        }
+        let DuckType::Leaf(t) = duckdb_type else {
+            return Vec::new();
+        };
+        let t = t.to_ascii_uppercase();
         if t.starts_with("DECIMAL") {
             vec![ResultCheck {
                 condition: "{}::text = 'NaN'".into(),
@@ -249,6 +306,153 @@ impl TypeKnowledge for Postgres {
     fn quote(&self, name: &str) -> String {
         sql_identifier(name)
     }
+}
+
+/// The leaves of an array or composite column: what the scanner does to
+/// each (it reads a composite's numeric fields as DOUBLE, whatever their
+/// precision).
+fn nested(
+    column: &SourceColumn,
+    native: bool,
+    result: Option<&str>,
+    arrives_as: &dyn Fn(&str) -> bool,
+) -> Vec<Treatment> {
+    let name = &column.name;
+    let t = &column.type_name;
+    let as_text = format!("{NATIVE} {name}::text AS {name}");
+    let mut treatments: Vec<Treatment> = Vec::new();
+    if let Some(treatment) = as_text_only(column, native, result) {
+        treatments.push(treatment);
+    }
+    for leaf in &column.leaves {
+        let l = leaf.type_name.as_str();
+        let treatment = if l.starts_with("numeric") {
+            let exact_precision = numeric_precision(l).is_some_and(|p| p <= 38);
+            if exact_precision && leaf.in_composite && !arrives_as("DOUBLE") {
+                // A field with its precision: NaN still arrives as 0, and no
+                // count can name the field.
+                Treatment::Lossy {
+                    what: format!(
+                        "NaN in its {l} fields would arrive as 0 (DuckDB's PostgreSQL scanner reads NaN as zero)"
+                    ),
+                    fix: as_text.clone(),
+                    arrives_as: "DECIMAL",
+                }
+            } else if exact_precision && !leaf.in_composite {
+                if native {
+                    // Counted over the native query's result instead (result_checks).
+                    continue;
+                }
+                Treatment::Rows {
+                    condition: "'NaN'::numeric = ANY({})".into(),
+                    what: format!(
+                        "NaN elements of {t} would arrive as 0 (DuckDB's PostgreSQL scanner reads NaN as zero)"
+                    ),
+                    fix: format!("to keep NaN, {NATIVE} {name}::text[] AS {name}"),
+                }
+            } else if arrives_as("DOUBLE") {
+                Treatment::Lossy {
+                    what: format!(
+                        "its {l} {} arrive as DOUBLE: digits beyond the 15th are rounded, NaN and Infinity arrive as 0",
+                        if leaf.in_composite { "fields" } else { "elements" }
+                    ),
+                    fix: as_text.clone(),
+                    arrives_as: "DOUBLE",
+                }
+            } else {
+                continue;
+            }
+        } else if l == "money" && arrives_as("VARCHAR") {
+            Treatment::Lossy {
+                what: "money arrives as the server's formatted text (currency symbol, grouping per lc_monetary), \
+                       not as a number"
+                    .into(),
+                fix: if leaf.in_composite {
+                    as_text.clone()
+                } else {
+                    format!("{NATIVE} {name}::numeric(15,2)[] AS {name}")
+                },
+                arrives_as: "VARCHAR",
+            }
+        } else if l.starts_with("geometry") || l.starts_with("geography") {
+            Treatment::Lossy {
+                what: format!("{l} inside {t} arrives as text, without its CRS"),
+                fix: as_text.clone(),
+                arrives_as: "VARCHAR",
+            }
+        } else {
+            continue;
+        };
+        if !treatments.contains(&treatment) {
+            treatments.push(treatment);
+        }
+    }
+    treatments
+}
+
+/// PostgreSQL's geometric types that lose more than their spelling when the
+/// scanner reads them as a flat list of coordinates: a path loses whether it
+/// is open or closed (a box, a segment, a polygon keep every coordinate).
+const GEOMETRIC: [&str; 1] = ["path"];
+
+/// Leaves whose values only their text keeps: a path (read as a list of
+/// numbers), a domain over money (the formatted text), `"char"` in the
+/// native dialect (a byte, not UTF-8 text).
+fn as_text_only(column: &SourceColumn, native: bool, result: Option<&str>) -> Option<Treatment> {
+    // In the native dialect the scanner reads some of them as text.
+    let as_numbers = !native || result.is_none_or(|r| DuckType::parse(r).has_leaf("DOUBLE"));
+    let name = &column.name;
+    let fix = format!("{NATIVE} {name}::text AS {name}");
+    for leaf in &column.leaves {
+        let l = leaf.type_name.as_str();
+        let base = l.strip_prefix('~');
+        if GEOMETRIC.contains(&l) && as_numbers {
+            return Some(Treatment::Lossy {
+                what: format!("{l} arrives as a list of its coordinates, not as the value"),
+                fix,
+                arrives_as: "DOUBLE",
+            });
+        }
+        if base == Some("money") {
+            return Some(Treatment::Lossy {
+                what: "a domain over money arrives as the server's formatted text, not as a number".into(),
+                fix: format!("{NATIVE} {name}::numeric(15,2) AS {name}"),
+                arrives_as: "VARCHAR",
+            });
+        }
+        if native && l == "\"char\"" {
+            return Some(Treatment::Lossy {
+                what: "\"char\" arrives as its byte, which Parquet's text cannot hold unless it is ASCII".into(),
+                fix,
+                arrives_as: "VARCHAR",
+            });
+        }
+    }
+    None
+}
+
+/// `columns` (a query listing `s, r, col, type_name, srid, typid, typmod`)
+/// with the leaf types of each, walked through arrays and composite types:
+/// one a line, `.` in front of a composite's field (what
+/// `exactness::sources` reads); `select` picks the columns.
+fn with_leaves(columns: &str, select: &str) -> String {
+    format!(
+        "WITH RECURSIVE cols(s, r, col, type_name, srid, typid, typmod) AS ({columns}), \
+         walk(s, r, col, typid, typmod, in_composite, depth) AS ( \
+         SELECT s, r, col, typid, typmod, false, 0 FROM cols UNION ALL \
+         SELECT w.s, w.r, w.col, COALESCE(f.atttypid, t.typelem), COALESCE(f.atttypmod, w.typmod), \
+         w.in_composite OR f.atttypid IS NOT NULL, w.depth + 1 \
+         FROM walk w JOIN pg_type t ON t.oid = w.typid \
+         LEFT JOIN pg_attribute f ON t.typtype = 'c' AND f.attrelid = t.typrelid AND f.attnum > 0 AND NOT f.attisdropped \
+         WHERE w.depth < 8 AND ((t.typtype = 'c' AND f.attrelid IS NOT NULL) \
+         OR (t.typtype <> 'c' AND t.typcategory = 'A' AND t.typelem <> 0))) \
+         SELECT {select}, (SELECT string_agg(CASE WHEN w.in_composite THEN '.' ELSE '' END \
+         || format_type(w.typid, w.typmod) || CASE WHEN t.typtype = 'd' \
+         THEN chr(10) || '~' || format_type(t.typbasetype, t.typtypmod) ELSE '' END, chr(10) ORDER BY w.depth) \
+         FROM walk w JOIN pg_type t ON t.oid = w.typid \
+         WHERE w.s = c.s AND w.r = c.r AND w.col = c.col \
+         AND NOT (t.typtype = 'c' OR (t.typcategory = 'A' AND t.typelem <> 0)))::text FROM cols c"
+    )
 }
 
 /// A numeric without precision, or wider than DuckDB's DECIMAL(38): read as
@@ -315,9 +519,18 @@ pub fn conninfo(s: &SourceSettings) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::exactness::SourceLeaf;
 
     fn column(type_name: &str, srid: i64) -> SourceColumn {
-        SourceColumn { schema: "public".into(), table: "t".into(), name: "c".into(), type_name: type_name.into(), srid }
+        SourceColumn {
+            schema: "public".into(),
+            table: "t".into(),
+            name: "c".into(),
+            type_name: type_name.into(),
+            srid,
+            leaves: vec![SourceLeaf { type_name: type_name.into(), in_composite: false }],
+            from_result: false,
+        }
     }
 
     #[test]
@@ -338,6 +551,40 @@ mod tests {
             Postgres.treat(&column("geometry", 0), Some("GEOMETRY"), false).as_slice(),
             [Treatment::Lossy { .. }]
         ));
+    }
+
+    fn nested(type_name: &str, leaves: &[(&str, bool)]) -> SourceColumn {
+        let mut c = column(type_name, 0);
+        c.leaves = leaves.iter().map(|(t, f)| SourceLeaf { type_name: t.to_string(), in_composite: *f }).collect();
+        c
+    }
+
+    #[test]
+    fn arrays_and_composites_are_judged_by_their_leaves() {
+        let na = nested("numeric(10,2)[]", &[("numeric(10,2)", false)]);
+        assert!(matches!(
+            Postgres.treat(&na, Some("DECIMAL(10,2)[]"), false).as_slice(),
+            [Treatment::Rows { condition, .. }] if condition == "'NaN'::numeric = ANY({})"
+        ));
+        // Native: counted over the result instead.
+        assert!(Postgres.treat(&na, Some("DECIMAL(10,2)[]"), true).is_empty());
+        assert_eq!(
+            Postgres.result_checks(&DuckType::parse("DECIMAL(10,2)[]"))[0].condition,
+            "'NaN'::numeric = ANY({})"
+        );
+        let comp = nested("comp", &[("numeric(10,2)", true), ("text", true)]);
+        assert!(matches!(
+            Postgres.treat(&comp, Some("STRUCT(b DOUBLE, c VARCHAR)"), false).as_slice(),
+            [Treatment::Lossy { arrives_as: "DOUBLE", .. }]
+        ));
+        let wide = nested("numeric[]", &[("numeric", false)]);
+        assert!(matches!(Postgres.treat(&wide, Some("DOUBLE[]"), false).as_slice(), [Treatment::Lossy { .. }]));
+        // Described by the server without its precision, but DuckDB has it: exact.
+        assert!(Postgres.treat(&wide, Some("DECIMAL(10,2)[]"), true).is_empty());
+        let money = nested("money[]", &[("money", false)]);
+        assert!(matches!(Postgres.treat(&money, Some("VARCHAR[]"), false).as_slice(), [Treatment::Lossy { .. }]));
+        let domain = nested("dnum[]", &[("dnum", false)]);
+        assert!(Postgres.treat(&domain, Some("VARCHAR[]"), false).is_empty());
     }
 
     #[test]

@@ -452,3 +452,89 @@ fn accept_loss_columns_rejects_a_malformed_list() {
     assert_eq!(run.code, 3, "{}", run.output());
     assert!(run.output().contains("ACCEPT_LOSS_COLUMNS"), "{}", run.output());
 }
+
+// ---------------------------------------------------------------------------
+// What the values prove exact is exported, not refused
+
+#[test]
+fn mariadb_unsigned_tinyint1_arrives_as_its_numbers() {
+    let db = MysqlDatabase::create();
+    db.admin("CREATE TABLE u (id int, f tinyint(1) unsigned); INSERT INTO u VALUES (1, 255), (2, 0), (3, NULL);");
+    let (run, dir) = export(db.env("SELECT f FROM db.u ORDER BY id"), &[]);
+    assert_exported(&run);
+    assert_eq!(rows(&dir), text(&[Some("255"), Some("0"), None]));
+}
+
+#[test]
+fn mariadb_point_without_declared_srid_gets_the_crs_all_its_values_carry() {
+    let db = MysqlDatabase::create();
+    db.admin(
+        "CREATE TABLE parcels (id int, geom POINT); \
+         INSERT INTO parcels VALUES (1, ST_GeomFromText('POINT(691000.5 5335000.25)', 25832)), (2, NULL);",
+    );
+    let (run, dir) = export(db.env("SELECT id, geom FROM db.parcels ORDER BY id"), &[]);
+    assert_exported(&run);
+    assert!(run.output().contains("every value carries SRID 25832"), "{}", run.output());
+    let (geo, points) = geoparquet_points(&result_file(&dir), "geom");
+    assert_crs(&geo, "geom", 25832);
+    assert_eq!(points, vec![Some((691000.5, 5335000.25)), None]);
+    // Two SRIDs in the values: no CRS to give, refused as before.
+    db.admin("INSERT INTO parcels VALUES (3, ST_GeomFromText('POINT(1 2)', 4326));");
+    let (run, dir) = export(db.env("SELECT id, geom FROM db.parcels ORDER BY id"), &[]);
+    assert_refused(&run, &dir, "geom", &["declares no SRID"]);
+}
+
+#[test]
+fn postgres_finite_timestamp_equal_to_duckdbs_infinity_is_exported() {
+    let db = PgDatabase::create();
+    db.exec(
+        "CREATE TABLE e (id int, ts timestamp); \
+         INSERT INTO e VALUES (1, '294247-01-10 04:00:54.775807'), (2, '2024-01-01 00:00:00');",
+    );
+    let (run, dir) = export(db.env("SELECT ts FROM db.e ORDER BY id"), &[]);
+    assert_exported(&run);
+    // The file holds that finite timestamp (the largest microsecond count); DuckDB,
+    // which reads the file back here, spells those bits `infinity`.
+    assert_eq!(rows(&dir), text(&[Some("infinity"), Some("2024-01-01 00:00:00")]));
+    // A real infinity beside it is still refused.
+    db.exec("INSERT INTO e VALUES (3, 'infinity');");
+    let (run, dir) = export(db.env("SELECT ts FROM db.e ORDER BY id"), &[]);
+    assert_refused(&run, &dir, "ts", &["infinity"]);
+}
+
+#[test]
+fn postgres_numeric_with_scale_above_precision_is_written_with_a_wider_scale() {
+    let db = PgDatabase::create();
+    db.exec("CREATE TABLE n (id int, v numeric(3,5)); INSERT INTO n VALUES (1, 0.00123), (2, -0.00999), (3, NULL);");
+    let (run, dir) = export(db.env("SELECT v FROM db.n ORDER BY id"), &[]);
+    assert_exported(&run);
+    assert!(run.output().contains("made exact: v"), "{}", run.output());
+    // DECIMAL(5,5) as DuckDB spells it.
+    assert_eq!(rows(&dir), text(&[Some(".00123"), Some("-.00999"), None]));
+}
+
+#[test]
+fn check_fails_where_a_count_could_not_run_and_predicts_nested_refusals() {
+    let db = PgDatabase::create();
+    db.exec(
+        "CREATE TABLE a (id int, amounts numeric(10,2)[], clocks timetz[]); \
+         INSERT INTO a VALUES (1, '{1.50,2.00}', '{10:00+01}');",
+    );
+    let api = MockApi::start(|_, _| (404, "not found".into()));
+    let vars = with(
+        db.env("SELECT id, amounts FROM db.a"),
+        &[("PERSONAL_ACCESS_TOKEN", "pak_exactness_Secret"), ("POLYTEIA_BASE_URL", &api.url), ("DATASET_ID", "ds")],
+    );
+    let run = connector(&["check"], &vars);
+    let out = run.output();
+    let line = out.lines().find(|l| l.contains("exact values")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("PASS") && line.contains("amounts (NaN"), "{line}");
+    let run = connector(&["check"], &with(vars.clone(), &[("SOURCE_DATABASE_SQL_QUERY", "SELECT clocks FROM db.a")]));
+    let out = run.output();
+    let line = out.lines().find(|l| l.contains("exact values")).unwrap();
+    assert!(line.contains("FAIL") && line.contains("column clocks (") && line.contains("offset"), "{line}");
+    // The export of the array without NaN arrives exact.
+    let (run, dir) = export(db.env("SELECT amounts FROM db.a"), &[]);
+    assert_exported(&run);
+    assert_eq!(rows(&dir), text(&[Some("[1.50, 2.00]")]));
+}
