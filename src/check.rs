@@ -112,7 +112,7 @@ fn check_source(export: &dyn Export, temp_dir: &Path, report: &mut Report) {
 mod tests {
     use super::*;
     use crate::config::{Env, ExportConfig};
-    use crate::source::{EXACTNESS_CHECK, QUERY_CHECK, SOURCE_CHECK};
+    use crate::source::{EXACTNESS_CHECK, PSEUDONYM_CHECK, QUERY_CHECK, SOURCE_CHECK};
 
     fn memory_export() -> crate::source::DuckDbExport {
         let env = Env::from_pairs([
@@ -135,6 +135,7 @@ mod tests {
             (TEMP_DIR_CHECK, Outcome::Failed),
             (SOURCE_CHECK, Outcome::Skipped),
             (QUERY_CHECK, Outcome::Skipped),
+            (PSEUDONYM_CHECK, Outcome::Skipped),
             (EXACTNESS_CHECK, Outcome::Skipped),
         ];
         let expected: Vec<(String, Outcome)> = expected.iter().map(|(c, o)| (c.to_string(), *o)).collect();

@@ -1000,7 +1000,9 @@ fn the_ingest_wait_gives_up_after_the_timeout() {
     assert!(err.message().contains("running"), "{err}");
     assert!(started.elapsed() >= Duration::from_millis(200) && started.elapsed() < Duration::from_secs(2));
     let polls = mock.paths().iter().filter(|p| p.ends_with("getDatasetIngestStatus")).count();
-    assert!((4..=7).contains(&polls), "{polls} polls");
+    // 200 ms / 50 ms is four polls on an idle machine; a loaded one gets
+    // fewer in time, never more: more would mean the interval is ignored.
+    assert!((2..=7).contains(&polls), "{polls} polls");
 }
 
 #[test]
