@@ -74,6 +74,13 @@ fn parse(env: &Env, p: &mut Problems) -> Option<Pseudonymization> {
     }
 }
 
+/// An area of its own, carried in the export's `OutputSettings`.
+impl Area for Option<Pseudonymization> {
+    fn parse(input: &Input, p: &mut Problems) -> Self {
+        parse(input.env, p)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,12 +141,5 @@ mod tests {
         std::fs::write(&file, "short\n").unwrap();
         let (_, problems) = parsed(&[("PSEUDONYMIZE_COLUMNS", "a"), ("PSEUDONYMIZATION_KEY_FILE", &path)]);
         assert!(problems[0].starts_with("PSEUDONYMIZATION_KEY_FILE: the key has 5 bytes"), "{problems:?}");
-    }
-}
-
-/// An area of its own, carried in the export's `OutputSettings`.
-impl Area for Option<Pseudonymization> {
-    fn parse(input: &Input, p: &mut Problems) -> Self {
-        parse(input.env, p)
     }
 }
