@@ -309,19 +309,33 @@ impl TypeKnowledge for Postgres {
         // DuckDB's list type and stops on a value with more: any list column
         // of the result may hold it (a count of array_ndims() before every
         // copy would cost a scan for an error the copy finds anyway).
-        if !message.contains("Expected an array with") {
+        // An array of a geometric type (a list of lists of coordinates) of
+        // more dimensions fails inside the scanner instead.
+        let nested_list = |t: &DuckType| match t {
+            DuckType::List(e) | DuckType::Array(e, _) => matches!(**e, DuckType::List(_) | DuckType::Array(..)),
+            _ => false,
+        };
+        let internal = message.contains("INTERNAL Error: Attempted to access index");
+        if !message.contains("Expected an array with") && !internal {
             return Vec::new();
         }
         columns
             .iter()
-            .filter(|c| matches!(DuckType::parse(&c.type_name), DuckType::List(_) | DuckType::Array(..)))
+            .filter(|c| {
+                let t = DuckType::parse(&c.type_name);
+                if internal {
+                    nested_list(&t)
+                } else {
+                    matches!(t, DuckType::List(_) | DuckType::Array(..))
+                }
+            })
             .map(|c| {
                 let name = &c.name;
                 Refusal {
                     column: name.clone(),
                     source: format!("DuckDB type {}, a PostgreSQL array", c.type_name),
                     what: "it may hold arrays of more than one dimension (such as {{1,2},{3,4}}), which DuckDB's \
-                           PostgreSQL scanner cannot read (the scanner said: Expected an array with 1 dimensions)"
+                           PostgreSQL scanner cannot read"
                         .into(),
                     rows: None,
                     counted_in: "",
