@@ -361,6 +361,12 @@ impl Source {
             }
             let error = errors::export_error(&e, dest, output);
             let knowledge = self.settings.kind.source_type().type_knowledge();
+            if let Some(k) = knowledge.filter(|_| error.kind() == ErrorKind::Query) {
+                let refusals = k.refuse_scan_error(error.message(), columns);
+                if !refusals.is_empty() {
+                    return exactness::refusal_error(&refusals);
+                }
+            }
             match knowledge.filter(|_| error.kind() == ErrorKind::Query) {
                 Some(k) => match k.explain_conversion_error(error.message(), columns) {
                     Some(message) => Error::new(ErrorKind::Query, message),

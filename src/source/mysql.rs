@@ -3,7 +3,7 @@
 use duckdb::Connection;
 
 use super::connect::{attach_as_catalog, connect_error, connection_string, DriverKeys};
-use super::exactness::{count_sql, DuckType, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
+use super::exactness::{count_sql, DuckType, Refusal, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
 use super::kind::{ServerCancelStatement, SourceType};
 use super::settings::{QueryDialect, SourceSettings};
 use super::CATALOG;
@@ -323,6 +323,40 @@ impl TypeKnowledge for Mysql {
              read; {NATIVE} CAST(<column> AS CHAR) AS <column> to keep them as text)"
         ))
     }
+
+    fn refuse_scan_error(&self, message: &str, columns: &[Column]) -> Vec<Refusal> {
+        if !(message.contains("Could not convert string") && message.contains("DECIMAL")) {
+            return Vec::new();
+        }
+        columns
+            .iter()
+            .filter(|c| is_integral_decimal(&c.type_name))
+            .map(|c| {
+                let name = &c.name;
+                Refusal {
+                    column: name.clone(),
+                    source: format!("DuckDB type {} of a native query's result", c.type_name),
+                    what: "DuckDB's MySQL scanner types a native query's decimal(p,0) one digit short, and values \
+                           with all p digits cannot be read"
+                        .into(),
+                    rows: None,
+                    counted_in: "",
+                    fix: format!(
+                        "read the column in the DuckDB dialect (SOURCE_DATABASE_QUERY_DIALECT=duckdb), or write \
+                         CAST({name} AS CHAR) AS {name} to upload its text"
+                    ),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A `DECIMAL(p,0)` of a native query's result: the scanner (1.5.5) types
+/// MariaDB's `decimal(p,0)` one digit short and stops on a value with all p
+/// digits.
+fn is_integral_decimal(type_name: &str) -> bool {
+    let t = type_name.to_ascii_uppercase();
+    t.starts_with("DECIMAL(") && t.replace(' ', "").ends_with(",0)")
 }
 
 /// The precision of `decimal(p,s)`.

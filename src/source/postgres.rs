@@ -3,12 +3,13 @@
 use duckdb::Connection;
 
 use super::connect::{attach_as_catalog, connection_string, DriverKeys};
-use super::exactness::{count_sql, DuckType, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
+use super::exactness::{count_sql, DuckType, Refusal, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
 use super::kind::{ServerCancelStatement, SourceType};
 use super::settings::{QueryDialect, SourceSettings};
 use super::CATALOG;
 use crate::error::Result;
 use crate::sql::{sql_identifier, sql_literal};
+use crate::stages::Column;
 
 pub(crate) struct Postgres;
 
@@ -301,6 +302,47 @@ impl TypeKnowledge for Postgres {
 
     fn count_query(&self, from: &str, conditions: &[String]) -> String {
         count_sql(from, conditions, "bigint")
+    }
+
+    fn refuse_scan_error(&self, message: &str, columns: &[Column]) -> Vec<Refusal> {
+        // The scanner reads an array column with one dimension per level of
+        // DuckDB's list type and stops on a value with more: any list column
+        // of the result may hold it (a count of array_ndims() before every
+        // copy would cost a scan for an error the copy finds anyway).
+        // An array of a geometric type (a list of lists of coordinates) of
+        // more dimensions fails inside the scanner instead.
+        let nested_list = |t: &DuckType| match t {
+            DuckType::List(e) | DuckType::Array(e, _) => matches!(**e, DuckType::List(_) | DuckType::Array(..)),
+            _ => false,
+        };
+        let internal = message.contains("INTERNAL Error: Attempted to access index");
+        if !message.contains("Expected an array with") && !internal {
+            return Vec::new();
+        }
+        columns
+            .iter()
+            .filter(|c| {
+                let t = DuckType::parse(&c.type_name);
+                if internal {
+                    nested_list(&t)
+                } else {
+                    matches!(t, DuckType::List(_) | DuckType::Array(..))
+                }
+            })
+            .map(|c| {
+                let name = &c.name;
+                Refusal {
+                    column: name.clone(),
+                    source: format!("DuckDB type {}, a PostgreSQL array", c.type_name),
+                    what: "it may hold arrays of more than one dimension (such as {{1,2},{3,4}}), which DuckDB's \
+                           PostgreSQL scanner cannot read"
+                        .into(),
+                    rows: None,
+                    counted_in: "",
+                    fix: format!("{NATIVE} {name}::text AS {name} to upload the server's text of the array"),
+                }
+            })
+            .collect()
     }
 
     fn quote(&self, name: &str) -> String {

@@ -538,3 +538,51 @@ fn check_fails_where_a_count_could_not_run_and_predicts_nested_refusals() {
     assert_exported(&run);
     assert_eq!(rows(&dir), text(&[Some("[1.50, 2.00]")]));
 }
+
+#[test]
+fn postgres_array_of_two_dimensions_is_refused_naming_the_column_and_kept_as_text_with_the_cast() {
+    let db = PgDatabase::create();
+    db.exec(
+        "CREATE TABLE m (id int, tags text[], spans interval[]); \
+         INSERT INTO m VALUES (1, '{{a,b},{c,d}}', '{{1 day,2 days}}'), (2, '{x}', '{1 hour}');",
+    );
+    for dialect in ["duckdb", "native"] {
+        let from = if dialect == "native" { "m" } else { "db.m" };
+        let (run, dir) = export(
+            db.env(&format!("SELECT tags FROM {from} ORDER BY id")),
+            &[("SOURCE_DATABASE_QUERY_DIALECT", dialect)],
+        );
+        assert_refused(&run, &dir, "tags", &["more than one dimension", "tags::text AS tags"]);
+    }
+    let (run, dir) = export(db.env("SELECT spans FROM db.m ORDER BY id"), &[]);
+    assert_refused(&run, &dir, "spans", &["more than one dimension", "spans::text AS spans"]);
+    // A box is a list of coordinates: its arrays of two dimensions fail elsewhere in the scanner.
+    db.exec("CREATE TABLE b (boxes box[]); INSERT INTO b VALUES (ARRAY[[box '(1,1),(0,0)', box '(2,2),(1,1)']]);");
+    let (run, dir) = export(db.env("SELECT boxes FROM db.b"), &[]);
+    assert_refused(&run, &dir, "boxes", &["more than one dimension", "boxes::text AS boxes"]);
+    let (run, dir) =
+        export(db.env("SELECT tags::text AS tags FROM m ORDER BY id"), &[("SOURCE_DATABASE_QUERY_DIALECT", "native")]);
+    assert_exported(&run);
+    assert_eq!(rows(&dir), text(&[Some("{{a,b},{c,d}}"), Some("{x}")]));
+}
+
+#[test]
+fn mariadb_native_decimal_with_all_its_integral_digits_is_refused_naming_the_column() {
+    let db = MysqlDatabase::create();
+    db.admin(
+        "CREATE TABLE d (id int, v decimal(10,0), u decimal(10,0) unsigned); \
+         INSERT INTO d VALUES (1, 2147483647, 4294967295), (2, -1, 0);",
+    );
+    let native = [("SOURCE_DATABASE_QUERY_DIALECT", "native")];
+    for column in ["v", "u"] {
+        let (run, dir) = export(db.env(&format!("SELECT {column} FROM d ORDER BY id")), &native);
+        assert_refused(&run, &dir, column, &["one digit short", &format!("CAST({column} AS CHAR) AS {column}")]);
+    }
+    // Both ways out the message gives arrive exact.
+    let (run, dir) = export(db.env("SELECT v FROM db.d ORDER BY id"), &[]);
+    assert_exported(&run);
+    assert_eq!(rows(&dir), text(&[Some("2147483647"), Some("-1")]));
+    let (run, dir) = export(db.env("SELECT CAST(u AS CHAR) AS u FROM d ORDER BY id"), &native);
+    assert_exported(&run);
+    assert_eq!(rows(&dir), text(&[Some("4294967295"), Some("0")]));
+}

@@ -158,6 +158,14 @@ pub(crate) trait TypeKnowledge: Sync {
     fn explain_conversion_error(&self, _message: &str, _columns: &[Column]) -> Option<String> {
         None
     }
+
+    /// A scanner error that stops the copy on values it cannot read, as the
+    /// refusal of each result column it may come from (empty when the
+    /// message is not one this kind knows): no check runs before the copy
+    /// for them, the copy itself finds them.
+    fn refuse_scan_error(&self, _message: &str, _columns: &[Column]) -> Vec<Refusal> {
+        Vec::new()
+    }
 }
 
 /// A count over a native query's result column: `condition` with `{}` for
