@@ -27,7 +27,9 @@ mod errors;
 mod exactness;
 pub mod export_settings;
 pub(crate) mod kind;
+mod mssql;
 mod mysql;
+mod odbc;
 mod parquet;
 mod postgres;
 pub mod settings;
@@ -214,6 +216,14 @@ struct Source {
     tag: String,
 }
 
+/// What the kind opened beside DuckDB's catalog (an ODBC handle) is closed
+/// with the source, whichever way the export ends.
+impl Drop for Source {
+    fn drop(&mut self) {
+        self.settings.kind.source_type().close(&self.conn);
+    }
+}
+
 impl Source {
     /// Opens DuckDB, loads the extension for the source type and attaches the
     /// source. `spill_dir` receives DuckDB's temporary files.
@@ -247,7 +257,8 @@ impl Source {
         let source_type = self.settings.kind.source_type();
         // The checks of exactness run on the server through pass-through calls
         // too, in either dialect.
-        let passes_through = self.settings.dialect == QueryDialect::Native || source_type.type_knowledge().is_some();
+        let passes_through =
+            self.settings.dialect == QueryDialect::Native || source_type.type_knowledge(&self.settings).is_some();
         let server = match (passes_through, source_type.server_cancel().is_some()) {
             (true, true) => match self.conn.try_clone() {
                 Ok(conn) => {
@@ -360,7 +371,7 @@ impl Source {
                 return refused;
             }
             let error = errors::export_error(&e, dest, output);
-            let knowledge = self.settings.kind.source_type().type_knowledge();
+            let knowledge = self.settings.kind.source_type().type_knowledge(&self.settings);
             if let Some(k) = knowledge.filter(|_| error.kind() == ErrorKind::Query) {
                 let refusals = k.refuse_scan_error(error.message(), columns);
                 if !refusals.is_empty() {
@@ -400,7 +411,22 @@ impl Source {
         let started = Instant::now();
         // The server counts the rows that would change while DuckDB copies,
         // so a big table is not waited for twice; rows found stop the copy.
+        // A kind whose connection lives in one DuckDB connection only (an
+        // ODBC handle) counts first, on the same connection.
+        let alongside = self.settings.kind.source_type().counts_alongside();
+        let counted_before = match alongside || counts.is_empty() {
+            true => None,
+            false => Some(counts.run(&self.conn)),
+        };
         let (copied, counted) = std::thread::scope(|scope| {
+            if let Some(counted) = counted_before {
+                let found = match &counted {
+                    Ok(found) => found.as_slice(),
+                    Err(_) => &[],
+                };
+                let copy = counted.is_ok() && plan.refusals.is_empty() && !counts.refuses(found);
+                return (copy.then(|| self.copy(&plan, &pseudonyms, &result_columns, dest, output)), counted);
+            }
             let counting = (!counts.is_empty()).then(|| {
                 let counts = &counts;
                 let conn = self.conn.try_clone();
@@ -451,7 +477,8 @@ impl Source {
                 format!("the Parquet file holds {file_rows} rows but the query produced {rows}; nothing was kept"),
             ));
         }
-        let found = exactness::check_file(&self.conn, dest, &exact_columns, self.settings.kind.is_server())?;
+        let from_server = self.settings.kind.is_server() || self.settings.kind.takes_connection_string();
+        let found = exactness::check_file(&self.conn, dest, &exact_columns, from_server)?;
         let found = plan.confirm_infinities(&self.conn, found)?;
         plan.add_found(found);
         if !plan.refusals.is_empty() {
@@ -505,6 +532,8 @@ mod tests {
             ssl_root_cert: None,
             options: vec![],
             dialect: QueryDialect::DuckDb,
+            odbc_connection_string: None,
+            odbc_driver: None,
         }
     }
 

@@ -108,7 +108,7 @@ impl SourceType for Mysql {
         }
     }
 
-    fn type_knowledge(&self) -> Option<&dyn TypeKnowledge> {
+    fn type_knowledge(&self, _settings: &SourceSettings) -> Option<&dyn TypeKnowledge> {
         Some(self)
     }
 }
