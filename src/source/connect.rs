@@ -52,11 +52,7 @@ pub(crate) fn attach_as_catalog(conn: &Connection, settings: &SourceSettings, at
 pub(crate) fn connect_error(settings: &SourceSettings, err: &duckdb::Error, attach_sql: &str) -> Error {
     let kind = settings.kind;
     let what = if kind.takes_connection_string() {
-        let string = settings.odbc_connection_string.as_ref().map(|s| s.expose()).unwrap_or_default();
-        match super::odbc::attributes(string).into_iter().find(|(key, _)| key == "driver" || key == "dsn") {
-            Some((key, value)) => format!("cannot connect through ODBC ({} {value})", key.to_ascii_uppercase()),
-            None => "cannot connect through ODBC".to_string(),
-        }
+        format!("cannot connect through ODBC ({})", super::odbc::target(settings))
     } else if kind.is_server() {
         format!(
             "cannot connect to the {} database {} at {}:{} as {}",

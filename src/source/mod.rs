@@ -107,6 +107,8 @@ impl Export for DuckDbExport {
                 source = s.kind.name(), host = host.as_str(), port = port, database = s.database.as_str();
                 "exporting from {} database {} on {}:{}", s.kind.name(), s.database, host, port
             ),
+            _ if s.kind.takes_connection_string() => log::info!(source = s.kind.name();
+                "exporting from an ODBC source ({})", odbc::target(s)),
             _ => log::info!(source = s.kind.name(), database = s.database.as_str();
                 "exporting from {} database {}", s.kind.name(), s.database),
         }
@@ -138,12 +140,11 @@ impl Export for DuckDbExport {
                     (Some(host), Some(port)) => format!(" at {host}:{port} as {}", s.user.as_deref().unwrap_or("")),
                     _ => String::new(),
                 };
-                format!(
-                    "connected to {} database {}{target} in {:.2}s",
-                    s.kind.name(),
-                    s.database,
-                    started.elapsed().as_secs_f64()
-                )
+                let database = match s.kind.takes_connection_string() {
+                    true => format!("source ({})", odbc::target(s)),
+                    false => format!("database {}", s.database),
+                };
+                format!("connected to {} {database}{target} in {:.2}s", s.kind.name(), started.elapsed().as_secs_f64())
             });
         let Some(source) = source else {
             let reason = "needs a working source database connection";

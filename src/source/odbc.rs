@@ -172,6 +172,19 @@ pub(crate) fn close(conn: &Connection) {
     }
 }
 
+/// What the connection string connects to, for messages: its driver or
+/// DSN (never a credential).
+pub(crate) fn target(settings: &SourceSettings) -> String {
+    let string = settings.odbc_connection_string.as_ref().map(|s| s.expose()).unwrap_or_default();
+    let attributes = attributes(string);
+    let named = |wanted: &str| attributes.iter().find(|(key, _)| key == wanted).map(|(_, value)| value.clone());
+    match (named("driver"), named("dsn")) {
+        (Some(driver), _) => format!("DRIVER {driver}"),
+        (None, Some(dsn)) => format!("DSN {dsn}"),
+        (None, None) => "the connection string names no driver or DSN".to_string(),
+    }
+}
+
 /// The extension repeats the connection string in its errors, rearranged
 /// (keys upper-cased, some values masked): the whole part is cut out.
 pub(crate) fn cut_connection_string(text: &str) -> String {
