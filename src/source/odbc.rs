@@ -120,8 +120,7 @@ impl ServerCancelStatement for Odbc {
         };
         let opened: Option<i64> = conn.query_row(&format!("SELECT getvariable('{HANDLE}')"), [], |r| r.get(0))?;
         if opened.is_none() {
-            let connect = format!("SET VARIABLE {HANDLE} = odbc_connect({})", sql_literal(string));
-            if let Err(e) = conn.execute_batch(&connect) {
+            if let Err(e) = conn.execute(CONNECT, [string]) {
                 // The driver's message repeats the connection string.
                 log::warn!(
                     "cannot cancel the statement on the source server: {}",
@@ -148,10 +147,14 @@ impl ServerCancelStatement for Odbc {
     }
 }
 
+/// The statement that opens the ODBC connection into [`HANDLE`]; the
+/// connection string is its parameter, so no error can quote it as part of
+/// the SQL.
+const CONNECT: &str = "SET VARIABLE connector_odbc = odbc_connect(?)";
+
 /// Opens the ODBC connection into [`HANDLE`].
 pub(crate) fn connect(conn: &Connection, settings: &SourceSettings, connection_string: &str) -> Result<bool> {
-    let sql = format!("SET VARIABLE {HANDLE} = odbc_connect({})", sql_literal(connection_string));
-    conn.execute_batch(&sql).map_err(|e| connect_error(settings, &e, &sql))?;
+    conn.execute(CONNECT, [connection_string]).map_err(|e| connect_error(settings, &e, connection_string))?;
     Ok(true)
 }
 
@@ -567,6 +570,12 @@ mod tests {
         assert_eq!(database_of("DRIVER={MariaDB Unicode};SERVER=x"), Database::Mariadb);
         assert_eq!(database_of("Driver=FreeTDS;Server=x"), Database::SqlServer);
         assert_eq!(database_of("DSN=finance"), Database::Other);
+    }
+
+    #[test]
+    fn the_handle_is_opened_into_the_variable_the_queries_read() {
+        assert!(CONNECT.starts_with(&format!("SET VARIABLE {HANDLE} = ")), "{CONNECT}");
+        assert!(query_sql("SELECT 1").contains(&format!("getvariable('{HANDLE}')")));
     }
 
     #[test]

@@ -437,6 +437,14 @@ fn check_finds_the_driver_or_names_the_package() {
     assert_no_secret(&out, &["s3cret-pw", missing]);
     assert!(out.contains("FAIL source database"), "{out}");
     assert!(out.contains("the ODBC driver is not installed"), "{out}");
+
+    // mssql with Microsoft's driver, which is not installed here.
+    let vars = with(mssql_env("127.0.0.1", free_port(), None, None), &polyteia);
+    let run = connector(&["check"], &vars);
+    let out = run.output();
+    assert_eq!(run.code, 14, "{out}");
+    assert_no_secret(&out, &[ODBC_PASSWORD]);
+    assert!(out.contains("FAIL source database") && out.contains("msodbcsql18"), "{out}");
 }
 
 // --------------------------------------------------------------------------
