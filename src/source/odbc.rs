@@ -19,7 +19,7 @@ use super::connect::connect_error;
 use super::exactness::{count_sql, DuckType, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
 use super::kind::{ServerCancelStatement, SourceType};
 use super::settings::SourceSettings;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::sql::sql_literal;
 use crate::stages::Column;
 
@@ -154,8 +154,31 @@ const CONNECT: &str = "SET VARIABLE connector_odbc = odbc_connect(?)";
 
 /// Opens the ODBC connection into [`HANDLE`].
 pub(crate) fn connect(conn: &Connection, settings: &SourceSettings, connection_string: &str) -> Result<bool> {
-    conn.execute(CONNECT, [connection_string]).map_err(|e| connect_error(settings, &e, connection_string))?;
+    conn.execute(CONNECT, [connection_string]).map_err(|e| {
+        let error = connect_error(settings, &e, connection_string);
+        if driver_hint(&e.to_string().to_ascii_lowercase()).is_none() {
+            return error;
+        }
+        // What the driver manager has, so the name can be compared.
+        let known = installed(conn);
+        let known = match known.as_slice() {
+            [] => "the driver manager knows no ODBC driver".to_string(),
+            names => format!("the drivers the driver manager knows: {}", names.join(", ")),
+        };
+        Error::new(error.kind(), format!("{}; {known}", error.message()))
+    })?;
     Ok(true)
+}
+
+/// The installed drivers' names (odbcinst.ini; on Windows the registry's).
+fn installed(conn: &Connection) -> Vec<String> {
+    let names = conn.prepare("SELECT description FROM odbc_list_drivers() ORDER BY 1").and_then(|mut stmt| {
+        stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<std::result::Result<Vec<_>, _>>()
+    });
+    names.unwrap_or_else(|e| {
+        log::debug!("listing the ODBC drivers: {e}");
+        Vec::new()
+    })
 }
 
 /// A statement the server runs, through the held handle.

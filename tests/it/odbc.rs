@@ -348,6 +348,14 @@ fn the_connection_string_never_shows() {
     assert_eq!(run.code, SOURCE_UNREACHABLE, "{}", run.output());
     assert!(run.output().contains("odbcinst -q -d"), "{}", run.output());
     assert!(run.output().contains("DRIVER No Such Driver 7"), "{}", run.output());
+    // The names the driver manager has, to compare with.
+    assert!(
+        run.output().contains(
+            "the drivers the driver manager knows: FreeTDS, MariaDB Unicode, PostgreSQL ANSI, PostgreSQL Unicode"
+        ),
+        "{}",
+        run.output()
+    );
 }
 
 /// The odbc kind's settings: the connection string is required, the
