@@ -2,8 +2,9 @@
 //! SOURCE_ODBC_CONNECTION_STRING names. `mssql.rs` builds its connection
 //! string from the usual settings and goes the same way.
 //!
-//! The extension (1.5.5) crashes when `odbc_query` is given a connection
-//! string (a segfault in most runs, with every driver tried), so one handle
+//! The extension (1.5.5) can crash when `odbc_query` is given a connection
+//! string (segfaults seen with psqlODBC and MariaDB Connector/ODBC, not in
+//! every run), so one handle
 //! from `odbc_connect` is kept in a DuckDB variable of the export's
 //! connection for the source's life and closed with it. The handle lives in
 //! that one DuckDB connection: the server-side counts run on it before the
@@ -105,19 +106,23 @@ impl ServerCancelStatement for Odbc {
         marker: &str,
     ) -> std::result::Result<usize, duckdb::Error> {
         let string = settings.odbc_connection_string.as_ref().map(|s| s.expose()).unwrap_or_default();
-        let statements: &[&str] = match database_of(string) {
-            Database::Postgres => &[
-                // The filter runs before the cancel (OFFSET 0 keeps the planner
-                // from merging them: pg_cancel_backend must see only ours).
+        let database = database_of(string);
+        let find = match database {
+            // The filter runs before the cancel (OFFSET 0 keeps the planner
+            // from merging them: pg_cancel_backend must see only ours).
+            Database::Postgres => {
                 "SELECT pid::bigint AS pid FROM (SELECT pid FROM pg_stat_activity \
                  WHERE pid <> pg_backend_pid() AND state = 'active' AND strpos(query, {marker}) > 0 OFFSET 0) AS ours \
-                 WHERE pg_cancel_backend(pid)",
-            ],
-            Database::Mariadb => &[
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND LOCATE({marker}, INFO) > 0",
-            ],
+                 WHERE pg_cancel_backend(pid)"
+            }
+            Database::Mariadb => {
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND LOCATE({marker}, INFO) > 0"
+            }
+            // Not known how to find the statement: it stops when the server is done.
             Database::SqlServer | Database::Other => return Ok(0),
         };
+        // Opened once, on the first try; the process that was signalled ends
+        // soon and with it this connection.
         let opened: Option<i64> = conn.query_row(&format!("SELECT getvariable('{HANDLE}')"), [], |r| r.get(0))?;
         if opened.is_none() {
             if let Err(e) = conn.execute(CONNECT, [string]) {
@@ -129,12 +134,12 @@ impl ServerCancelStatement for Odbc {
                 return Ok(0);
             }
         }
-        let found = statements[0].replace("{marker}", &sql_literal(marker));
+        let found = find.replace("{marker}", &sql_literal(marker));
         let ids = conn.prepare(&query_sql(&found)).and_then(|mut stmt| {
             stmt.query_map([], |r| r.get::<_, i64>(0))?.collect::<std::result::Result<Vec<_>, _>>()
         });
         let ids = ids?;
-        if database_of(string) == Database::Mariadb {
+        if database == Database::Mariadb {
             for id in &ids {
                 // KILL returns no result set: the driver's complaint about that
                 // comes after the server has done it.
@@ -221,8 +226,10 @@ pub(crate) fn cut_connection_string(text: &str) -> String {
         out.push_str(&rest[..at + START.len()]);
         out.push('…');
         let after = &rest[at + START.len()..];
-        // The string ends at "', " before the extension's next field.
-        match after.find("', return:").or_else(|| after.find("', ")) {
+        // The string ends before the extension's next field; the last such
+        // end, since a value may hold the same characters (cutting too much
+        // is harmless).
+        match after.rfind("', return:").or_else(|| after.rfind("', ")) {
             Some(end) => rest = &after[end..],
             None => {
                 rest = "";
@@ -616,6 +623,8 @@ mod tests {
         assert!(!cut.contains("s3cr3t") && !cut.contains("UID"), "{cut}");
         assert!(cut.contains("connection string: '…', return: -1, diagnostics: 'IM002"), "{cut}");
         assert_eq!(cut_connection_string("no string here"), "no string here");
+        let tricky = "connection string: 'PWD=a', return: b;UID=u', return: -1, diagnostics: 'x'";
+        assert_eq!(cut_connection_string(tricky), "connection string: '…', return: -1, diagnostics: 'x'");
     }
 
     #[test]
