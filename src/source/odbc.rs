@@ -542,6 +542,14 @@ impl TypeKnowledge for OdbcKnowledge {
             return Vec::new();
         };
         let t = t.to_ascii_uppercase();
+        if self.0 == Database::Postgres && t.starts_with("DECIMAL") {
+            // numeric(p,s) may hold NaN and ±Infinity, which no DECIMAL holds.
+            return vec![ResultCheck {
+                condition: "{}::text IN ('NaN', 'Infinity', '-Infinity')".into(),
+                what: "NaN and ±Infinity are not decimals".into(),
+                fix: "write NULLIF(<column>, 'NaN') to upload NaN as NULL, or CAST(<column> AS text)".into(),
+            }];
+        }
         if t != "DATE" && t != "TIMESTAMP" {
             return Vec::new();
         }

@@ -229,19 +229,22 @@ fn postgres_losses_through_psqlodbc_are_refused() {
     );
 }
 
-/// psqlODBC gives ±infinity as today's date: counted on the server, refused.
+/// psqlODBC gives ±infinity as today's date, and numeric(p,s) may hold NaN:
+/// counted on the server, refused.
 #[test]
-fn postgres_infinite_dates_are_counted_and_refused() {
+fn postgres_infinite_dates_and_nan_are_counted_and_refused() {
     let db = pg_database();
     db.exec(
-        "CREATE TABLE t (d date, ts timestamp); INSERT INTO t VALUES ('2024-01-01', '2024-01-01'), ('infinity', '-infinity');",
+        "CREATE TABLE t (d date, ts timestamp, n numeric(10,2)); \
+         INSERT INTO t VALUES ('2024-01-01', '2024-01-01', 1), ('infinity', '-infinity', 'NaN');",
     );
-    let (run, dir) = export(&odbc_env(&pg_string(&db, ""), "SELECT d, ts FROM t"), &[ODBC_PASSWORD]);
-    assert_refused(&run, &dir, &["d", "ts"], &["1 row of the result", "infinity"]);
-    // Without them, the dates arrive.
-    let (run, dir) = export(&odbc_env(&pg_string(&db, ""), "SELECT d, ts FROM t WHERE isfinite(d)"), &[ODBC_PASSWORD]);
+    let (run, dir) = export(&odbc_env(&pg_string(&db, ""), "SELECT d, ts, n FROM t"), &[ODBC_PASSWORD]);
+    assert_refused(&run, &dir, &["d", "ts", "n"], &["1 row of the result", "infinity", "NaN"]);
+    // Without them, the values arrive.
+    let query = "SELECT d, ts, n FROM t WHERE isfinite(d)";
+    let (run, dir) = export(&odbc_env(&pg_string(&db, ""), query), &[ODBC_PASSWORD]);
     assert_eq!(run.code, 0, "{}", run.output());
-    assert_same(&dir, vec![vec![Some("2024-01-01".into()), Some("2024-01-01 00:00:00".into())]]);
+    assert_same(&dir, vec![vec![Some("2024-01-01".into()), Some("2024-01-01 00:00:00".into()), Some("1.00".into())]]);
 }
 
 /// The types proven exact through MariaDB Connector/ODBC, compared with
