@@ -223,9 +223,28 @@ pub fn sql_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// `query` with some of its result columns replaced by expressions (same
+/// names, same order); `alias` names the wrapped query. Unchanged when there
+/// is nothing to replace.
+pub fn replace_columns(query: &str, replacements: &[(&str, String)], alias: &str) -> String {
+    if replacements.is_empty() {
+        return query.to_string();
+    }
+    let replace: Vec<String> =
+        replacements.iter().map(|(column, expression)| format!("{expression} AS {}", sql_identifier(column))).collect();
+    format!("SELECT * REPLACE ({}) FROM ({query}) AS {alias}", replace.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replaced_columns_keep_their_names() {
+        let replaced = replace_columns("SELECT a, b FROM t", &[("b", "upper(b)".to_string())], "q");
+        assert_eq!(replaced, r#"SELECT * REPLACE (upper(b) AS "b") FROM (SELECT a, b FROM t) AS q"#);
+        assert_eq!(replace_columns("SELECT 1", &[], "q"), "SELECT 1");
+    }
 
     #[test]
     fn writing_statements_are_refused() {

@@ -162,15 +162,9 @@ impl Plan {
     /// The query with the pseudonyms in place of the listed columns (same
     /// names, same order; VARCHAR).
     pub(crate) fn select(&self, query: &str) -> String {
-        if self.columns.is_empty() {
-            return query.to_string();
-        }
-        let replace: Vec<String> = self
-            .columns
-            .iter()
-            .map(|(name, canonical)| format!("{FUNCTION}({canonical}) AS {}", sql_identifier(name)))
-            .collect();
-        format!("SELECT * REPLACE ({}) FROM ({query}) AS pseudonymized_source", replace.join(", "))
+        let replacements: Vec<(&str, String)> =
+            self.columns.iter().map(|(name, canonical)| (name.as_str(), format!("{FUNCTION}({canonical})"))).collect();
+        crate::sql::replace_columns(query, &replacements, "pseudonymized_source")
     }
 }
 

@@ -4,7 +4,7 @@
 use duckdb::Connection;
 
 use super::connect::attach_as_catalog;
-use super::kind::SourceType;
+use super::kind::{Facts, SourceType};
 use super::settings::SourceSettings;
 use super::CATALOG;
 use crate::error::Result;
@@ -12,21 +12,18 @@ use crate::sql::sql_literal;
 
 pub(crate) struct DuckDbFile;
 
+const FACTS: Facts = Facts {
+    names: &["duckdb"],
+    listed_names: &["duckdb"],
+    display_name: "DuckDB",
+    database_hint: "a DuckDB database file, or :memory:",
+    accepts_in_memory: true,
+    ..Facts::FILE
+};
+
 impl SourceType for DuckDbFile {
-    fn names(&self) -> &'static [&'static str] {
-        &["duckdb"]
-    }
-
-    fn display_name(&self) -> &'static str {
-        "DuckDB"
-    }
-
-    fn database_hint(&self) -> &'static str {
-        "a DuckDB database file, or :memory:"
-    }
-
-    fn accepts_in_memory(&self) -> bool {
-        true
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
 
     fn attach(&self, conn: &Connection, settings: &SourceSettings) -> Result<bool> {

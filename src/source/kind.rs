@@ -4,7 +4,7 @@
 
 use duckdb::Connection;
 
-use super::exactness::TypeKnowledge;
+use super::exactness::{ScannedPair, TypeKnowledge};
 use super::settings::{QueryDialect, SourceSettings};
 use super::{duckdb_file, mssql, mysql, odbc, postgres, sqlite};
 use crate::error::Result;
@@ -46,139 +46,113 @@ impl SourceKind {
     /// The kind a SOURCE_DATABASE_TYPE value names (any of its spellings).
     pub fn parse(value: &str) -> Option<SourceKind> {
         let value = value.trim().to_ascii_lowercase();
-        SourceKind::ALL.into_iter().find(|kind| kind.source_type().names().contains(&value.as_str()))
+        SourceKind::ALL.into_iter().find(|kind| kind.facts().names.contains(&value.as_str()))
+    }
+
+    /// What this kind is, as data.
+    pub(crate) fn facts(self) -> &'static Facts {
+        self.source_type().facts()
     }
 
     /// Server types need host, port and user; embedded types read a file.
     pub fn is_server(self) -> bool {
-        self.default_port().is_some()
+        self.facts().default_port.is_some()
     }
 
     pub fn default_port(self) -> Option<u16> {
-        self.source_type().default_port()
+        self.facts().default_port
     }
 
     /// The canonical name (the first spelling).
     pub fn name(self) -> &'static str {
-        self.source_type().names()[0]
-    }
-
-    /// The values SOURCE_DATABASE_SSL_MODE may take (none: TLS does not apply).
-    pub fn ssl_modes(self) -> &'static [&'static str] {
-        self.source_type().ssl_modes()
-    }
-
-    /// The names a message lists for this kind (the other spellings `parse`
-    /// takes are alternatives of these).
-    pub fn listed_names(self) -> &'static [&'static str] {
-        self.source_type().listed_names()
-    }
-
-    /// The product's name as people write it.
-    pub fn display_name(self) -> &'static str {
-        self.source_type().display_name()
-    }
-
-    /// What SOURCE_DATABASE_NAME names for this kind, for "is required (…)".
-    pub fn database_hint(self) -> &'static str {
-        self.source_type().database_hint()
+        self.facts().names[0]
     }
 
     /// Whether the source is named by a connection string of its own
     /// (SOURCE_ODBC_CONNECTION_STRING), not by host, port, user and database.
     pub fn takes_connection_string(self) -> bool {
-        self.source_type().takes_connection_string()
+        self.facts().takes_connection_string
     }
 
     /// Whether the query is always in the source database's own SQL (no
     /// DuckDB dialect: there is no catalog to attach).
     pub fn always_native(self) -> bool {
-        self.source_type().always_native()
-    }
-
-    /// Whether an embedded kind can read a database that lives in memory only.
-    pub fn accepts_in_memory(self) -> bool {
-        self.source_type().accepts_in_memory()
-    }
-
-    /// The SSL mode that promises a checked host name, when the driver checks
-    /// only the certificate chain in it (the connector then checks the name).
-    pub fn identity_ssl_mode(self) -> Option<&'static str> {
-        self.source_type().identity_ssl_mode()
+        self.facts().always_native
     }
 }
 
-/// What the connector knows about one kind of source: how DuckDB reaches it,
-/// how it is tuned, how its statements are cancelled and how its errors read.
-/// Everything has a default that fits an embedded file source.
-pub(crate) trait SourceType: Sync {
+/// What one kind of source is, as plain data: a `FACTS` constant in each
+/// kind's file. What a kind does (attach, cancel, read its errors) is its
+/// [`SourceType`].
+pub(crate) struct Facts {
     /// The SOURCE_DATABASE_TYPE spellings, the canonical one first.
-    fn names(&self) -> &'static [&'static str];
-
+    pub(crate) names: &'static [&'static str],
     /// The spellings a message lists (the rest are alternatives of these).
-    fn listed_names(&self) -> &'static [&'static str] {
-        &self.names()[..1]
-    }
-
+    pub(crate) listed_names: &'static [&'static str],
     /// The product's name as people write it ("PostgreSQL").
-    fn display_name(&self) -> &'static str;
-
+    pub(crate) display_name: &'static str,
     /// What SOURCE_DATABASE_NAME names for this kind, for "is required (…)".
-    fn database_hint(&self) -> &'static str {
-        if self.default_port().is_some() {
-            "the database to read from"
-        } else {
-            "a database file"
-        }
-    }
-
-    /// Whether SOURCE_ODBC_CONNECTION_STRING names the source (no host, user,
-    /// database settings).
-    fn takes_connection_string(&self) -> bool {
-        false
-    }
-
+    pub(crate) database_hint: &'static str,
+    /// A database server's default port; `None` for a file source.
+    pub(crate) default_port: Option<u16>,
+    /// Accepted SOURCE_DATABASE_SSL_MODE values; empty when TLS does not apply.
+    pub(crate) ssl_modes: &'static [&'static str],
+    /// The SSL mode that promises a checked host name where the driver checks
+    /// only the certificate chain in it (the connector then checks the name).
+    pub(crate) identity_ssl_mode: Option<&'static str>,
+    /// Whether SOURCE_DATABASE_NAME may be `:memory:` (an embedded kind).
+    pub(crate) accepts_in_memory: bool,
+    /// The DuckDB extension that reads this kind (its canonical file name).
+    pub(crate) extension: Option<&'static str>,
+    /// The source half of the allowlist: every (source type → DuckDB type)
+    /// pair this kind's scanner is known to produce; a column read through
+    /// any other pair is refused. Empty where DuckDB reads its own values
+    /// (no check).
+    pub(crate) scanned: &'static [ScannedPair],
+    /// The value as the server's text, in its own SQL (`{}` for the column),
+    /// for the refusal of a pair not on `scanned`.
+    pub(crate) text_cast: &'static str,
+    /// Whether SOURCE_ODBC_CONNECTION_STRING names the source (no host,
+    /// user, database settings).
+    pub(crate) takes_connection_string: bool,
     /// Whether every query runs on the server in its own SQL.
-    fn always_native(&self) -> bool {
-        false
-    }
-
+    pub(crate) always_native: bool,
     /// Whether the server-side counts may run on a second DuckDB connection
     /// while the COPY runs; `false` runs them before it on the same one (a
     /// connection handle that lives in one DuckDB connection only).
-    fn counts_alongside(&self) -> bool {
-        true
-    }
+    pub(crate) counts_alongside: bool,
+}
 
-    /// Releases what `attach` opened outside DuckDB's catalog (an ODBC
-    /// connection handle); called once, when the source is dropped.
-    fn close(&self, _conn: &Connection) {}
+impl Facts {
+    /// The facts of a file source read by DuckDB itself; kinds start from
+    /// these and name what differs.
+    pub(crate) const FILE: Facts = Facts {
+        names: &[],
+        listed_names: &[],
+        display_name: "",
+        database_hint: "a database file",
+        default_port: None,
+        ssl_modes: &[],
+        identity_ssl_mode: None,
+        accepts_in_memory: false,
+        extension: None,
+        scanned: &[],
+        text_cast: "CAST({} AS VARCHAR)",
+        takes_connection_string: false,
+        always_native: false,
+        counts_alongside: true,
+    };
 
-    /// Whether SOURCE_DATABASE_NAME may be `:memory:` (an embedded kind).
-    fn accepts_in_memory(&self) -> bool {
-        false
-    }
+    /// The facts of a database server; kinds start from these.
+    pub(crate) const SERVER: Facts = Facts { database_hint: "the database to read from", ..Facts::FILE };
+}
 
-    /// The SSL mode that promises a checked host name where the driver checks
-    /// only the certificate chain in it (the connector then checks the name).
-    fn identity_ssl_mode(&self) -> Option<&'static str> {
-        None
-    }
-
-    /// A database server's default port; `None` for a file source.
-    fn default_port(&self) -> Option<u16> {
-        None
-    }
-
-    /// Accepted SOURCE_DATABASE_SSL_MODE values; empty when TLS does not apply.
-    fn ssl_modes(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// The DuckDB extension that reads this kind (its canonical file name).
-    fn extension(&self) -> Option<&'static str> {
-        None
-    }
+/// What one kind of source does: how DuckDB reaches it, how it is tuned,
+/// how its statements are cancelled and how its errors read. Everything but
+/// its facts and its ATTACH has a default that fits an embedded file source.
+pub(crate) trait SourceType: Sync {
+    /// What this kind is: a constant in the kind's file.
+    fn facts(&self) -> &'static Facts;
 
     /// Adjusts the settings before connecting: e.g. names the run on the
     /// server with `tag`.
@@ -189,6 +163,10 @@ pub(crate) trait SourceType: Sync {
     fn problems(&self, _settings: &SourceSettings) -> Vec<(&'static Setting, String)> {
         Vec::new()
     }
+
+    /// Releases what `attach` opened outside DuckDB's catalog (an ODBC
+    /// connection handle); called once, when the source is dropped.
+    fn close(&self, _conn: &Connection) {}
 
     /// Warnings about the settings, logged before the export starts.
     fn warnings(&self, _settings: &SourceSettings) -> Vec<String> {
@@ -246,4 +224,25 @@ pub(crate) trait ServerCancelStatement: Sync {
         tag: &str,
         marker: &str,
     ) -> std::result::Result<usize, duckdb::Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_names_itself_and_lists_only_its_own_spellings() {
+        for kind in SourceKind::ALL {
+            let facts = kind.facts();
+            assert!(!facts.names.is_empty() && !facts.display_name.is_empty(), "{kind:?}");
+            assert!(!facts.listed_names.is_empty(), "{kind:?}");
+            assert!(facts.listed_names.iter().all(|n| facts.names.contains(n)), "{kind:?}");
+            for name in facts.names {
+                assert_eq!(SourceKind::parse(&name.to_uppercase()), Some(kind));
+            }
+            if let Some(mode) = facts.identity_ssl_mode {
+                assert!(facts.ssl_modes.contains(&mode), "{kind:?}");
+            }
+        }
+    }
 }

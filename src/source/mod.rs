@@ -235,7 +235,7 @@ impl Source {
         let mut settings = settings.clone();
         source_type.prepare(&mut settings, &tag);
         let conn = engine::open_duckdb(engine, spill_dir)?;
-        if let Some(extension) = source_type.extension() {
+        if let Some(extension) = source_type.facts().extension {
             engine::load_extension(&conn, extension, engine.extension_directory.as_deref())?;
         }
         // Engine and scanner settings chosen by measurement (bench/compare; the
@@ -336,6 +336,17 @@ impl Source {
         if !counted.is_empty() {
             said.push(format!("counted on the server before each upload, refused if found: {}", counted.join(", ")));
         }
+        if let Some(knowledge) = self.settings.kind.source_type().type_knowledge(&self.settings) {
+            let native = self.settings.dialect == QueryDialect::Native;
+            let stopping: Vec<String> = knowledge
+                .scan_refusals(columns, native)
+                .iter()
+                .map(|s| format!("{} ({})", s.refusal.column, s.refusal.what))
+                .collect();
+            if !stopping.is_empty() {
+                said.push(format!("refused while written if found: {}", stopping.join(", ")));
+            }
+        }
         if !plan.accepted.is_empty() {
             let accepted: Vec<String> = plan.accepted.iter().map(|r| r.to_string()).collect();
             said.push(format!("accepted losses ({}): {}", ACCEPT_LOSS_COLUMNS.name, accepted.join(", ")));
@@ -374,7 +385,8 @@ impl Source {
             let error = errors::export_error(&e, dest, output);
             let knowledge = self.settings.kind.source_type().type_knowledge(&self.settings);
             if let Some(k) = knowledge.filter(|_| error.kind() == ErrorKind::Query) {
-                let refusals = k.refuse_scan_error(error.message(), columns);
+                let native = self.settings.dialect == QueryDialect::Native;
+                let refusals = exactness::refuse_scan_error(k, error.message(), columns, native);
                 if !refusals.is_empty() {
                     return exactness::refusal_error(&refusals);
                 }
@@ -414,7 +426,7 @@ impl Source {
         // so a big table is not waited for twice; rows found stop the copy.
         // A kind whose connection lives in one DuckDB connection only (an
         // ODBC handle) counts first, on the same connection.
-        let alongside = self.settings.kind.source_type().counts_alongside();
+        let alongside = self.settings.kind.facts().counts_alongside;
         let counted_before = match alongside || counts.is_empty() {
             true => None,
             false => Some(counts.run(&self.conn)),

@@ -9,7 +9,7 @@
 use duckdb::Connection;
 
 use super::exactness::TypeKnowledge;
-use super::kind::SourceType;
+use super::kind::{Facts, SourceType};
 use super::odbc::{self, braced, Database};
 use super::settings::{
     SourceSettings, SOURCE_DATABASE_OPTIONS, SOURCE_DATABASE_SSL_MODE, SOURCE_DATABASE_SSL_ROOT_CERT,
@@ -29,33 +29,22 @@ const DISABLE: &str = "disable";
 const REQUIRE: &str = "require";
 const VERIFY_FULL: &str = "verify-full";
 
+const FACTS: Facts = Facts {
+    names: &["mssql", "sqlserver"],
+    listed_names: &["mssql", "sqlserver"],
+    display_name: "SQL Server",
+    default_port: Some(1433),
+    ssl_modes: &[DISABLE, REQUIRE, VERIFY_FULL],
+    extension: Some("odbc_scanner"),
+    text_cast: "CAST({} AS nvarchar(max))",
+    always_native: true,
+    counts_alongside: false,
+    ..Facts::SERVER
+};
+
 impl SourceType for Mssql {
-    fn names(&self) -> &'static [&'static str] {
-        &["mssql", "sqlserver"]
-    }
-
-    fn display_name(&self) -> &'static str {
-        "SQL Server"
-    }
-
-    fn default_port(&self) -> Option<u16> {
-        Some(1433)
-    }
-
-    fn ssl_modes(&self) -> &'static [&'static str] {
-        &[DISABLE, REQUIRE, VERIFY_FULL]
-    }
-
-    fn always_native(&self) -> bool {
-        true
-    }
-
-    fn counts_alongside(&self) -> bool {
-        false
-    }
-
-    fn extension(&self) -> Option<&'static str> {
-        Some("odbc_scanner")
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
 
     fn warnings(&self, s: &SourceSettings) -> Vec<String> {

@@ -3,8 +3,10 @@
 use duckdb::Connection;
 
 use super::connect::{attach_as_catalog, connect_error, connection_string, DriverKeys};
-use super::exactness::{count_sql, DuckType, Refusal, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
-use super::kind::{ServerCancelStatement, SourceType};
+use super::exactness::{
+    count_sql, pair, DuckType, Refusal, ResultCheck, ScanRefusal, ScannedPair, SourceColumn, Treatment, TypeKnowledge,
+};
+use super::kind::{Facts, ServerCancelStatement, SourceType};
 use super::settings::{QueryDialect, SourceSettings};
 use super::CATALOG;
 use crate::error::Result;
@@ -20,33 +22,65 @@ pub const SECRET: &str = "connector_source";
 /// read-only catalog.
 const CANCEL_CATALOG: &str = "connector_cancel";
 
+const FACTS: Facts = Facts {
+    names: &["mysql", "mariadb"],
+    listed_names: &["mysql", "mariadb"],
+    display_name: "MySQL",
+    default_port: Some(3306),
+    ssl_modes: &["disabled", "preferred", "required", "verify_ca", "verify_identity"],
+    identity_ssl_mode: Some("verify_identity"),
+    extension: Some("mysql_scanner"),
+    scanned: SCANNED,
+    text_cast: "CAST({} AS CHAR)",
+    ..Facts::SERVER
+};
+
+/// What DuckDB's MySQL scanner (1.5.5) reads each type as (MariaDB 10.11's
+/// `COLUMN_TYPE` spelling; MySQL 8 leaves out integer display widths).
+const SCANNED: &[ScannedPair] = &[
+    pair("tinyint(1)", "BOOLEAN", "exact; values other than 0 and 1 counted"),
+    pair("bit(1)", "BOOLEAN", "exact"),
+    pair("tinyint", "TINYINT", "exact"),
+    pair("tinyint(*)", "TINYINT", "exact"),
+    pair("tinyint*unsigned*", "UTINYINT", "exact"),
+    pair("smallint", "SMALLINT", "exact"),
+    pair("smallint(*)", "SMALLINT", "exact"),
+    pair("smallint*unsigned*", "USMALLINT", "exact"),
+    pair("mediumint", "INTEGER", "exact"),
+    pair("mediumint(*)", "INTEGER", "exact"),
+    pair("mediumint*unsigned*", "UINTEGER", "exact"),
+    pair("int", "INTEGER", "exact"),
+    pair("int(*)", "INTEGER", "exact"),
+    pair("int*unsigned*", "UINTEGER", "exact"),
+    pair("bigint", "BIGINT", "exact"),
+    pair("bigint(*)", "BIGINT", "exact"),
+    pair("bigint*unsigned*", "UBIGINT", "exact"),
+    pair("year*", "INTEGER", "exact"),
+    pair("decimal(*)*", "DECIMAL(*)", "exact"),
+    pair("decimal(*)*", "DOUBLE", "more than 38 digits: **refused**, rounded"),
+    pair("float*", "FLOAT", "exact"),
+    pair("double*", "DOUBLE", "exact"),
+    pair("bit(*)", "BLOB", "exact (the bytes)"),
+    pair("binary(*)", "BLOB", "exact"),
+    pair("varbinary(*)", "BLOB", "exact"),
+    pair("*blob", "BLOB", "exact"),
+    pair("geometry", "BLOB", "made exact (GeoParquet)"),
+    pair("point", "BLOB", "made exact (GeoParquet)"),
+    pair("linestring", "BLOB", "made exact (GeoParquet)"),
+    pair("polygon", "BLOB", "made exact (GeoParquet)"),
+    pair("multipoint", "BLOB", "made exact (GeoParquet)"),
+    pair("multilinestring", "BLOB", "made exact (GeoParquet)"),
+    pair("multipolygon", "BLOB", "made exact (GeoParquet)"),
+    pair("date", "DATE", "exact; zero and partial dates counted"),
+    pair("datetime*", "TIMESTAMP", "exact; zero and partial dates counted"),
+    pair("timestamp*", "TIMESTAMP", "exact; zero and partial dates counted"),
+    pair("geometrycollection", "VARCHAR", "**refused**: MySQL's binary value, not text"),
+    pair("*", "VARCHAR", "the server's text of the value"),
+];
+
 impl SourceType for Mysql {
-    fn names(&self) -> &'static [&'static str] {
-        &["mysql", "mariadb"]
-    }
-
-    fn listed_names(&self) -> &'static [&'static str] {
-        &["mysql", "mariadb"]
-    }
-
-    fn display_name(&self) -> &'static str {
-        "MySQL"
-    }
-
-    fn identity_ssl_mode(&self) -> Option<&'static str> {
-        Some("verify_identity")
-    }
-
-    fn default_port(&self) -> Option<u16> {
-        Some(3306)
-    }
-
-    fn ssl_modes(&self) -> &'static [&'static str] {
-        &["disabled", "preferred", "required", "verify_ca", "verify_identity"]
-    }
-
-    fn extension(&self) -> Option<&'static str> {
-        Some("mysql_scanner")
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
 
     fn warnings(&self, s: &SourceSettings) -> Vec<String> {
@@ -324,16 +358,19 @@ impl TypeKnowledge for Mysql {
         ))
     }
 
-    fn refuse_scan_error(&self, message: &str, columns: &[Column]) -> Vec<Refusal> {
-        if !(message.contains("Could not convert string") && message.contains("DECIMAL")) {
+    fn scan_refusals(&self, columns: &[Column], native: bool) -> Vec<ScanRefusal> {
+        if !native {
             return Vec::new();
+        }
+        fn unreadable_decimal(message: &str) -> bool {
+            message.contains("Could not convert string") && message.contains("DECIMAL")
         }
         columns
             .iter()
             .filter(|c| is_integral_decimal(&c.type_name))
             .map(|c| {
                 let name = &c.name;
-                Refusal {
+                let refusal = Refusal {
                     column: name.clone(),
                     source: format!("DuckDB type {} of a native query's result", c.type_name),
                     what: "DuckDB's MySQL scanner types a native query's decimal(p,0) one digit short, and values \
@@ -345,7 +382,8 @@ impl TypeKnowledge for Mysql {
                         "read the column in the DuckDB dialect (SOURCE_DATABASE_QUERY_DIALECT=duckdb), or write \
                          CAST({name} AS CHAR) AS {name} to upload its text"
                     ),
-                }
+                };
+                ScanRefusal { refusal, stops_with: unreadable_decimal }
             })
             .collect()
     }

@@ -18,7 +18,7 @@ use duckdb::Connection;
 
 use super::connect::connect_error;
 use super::exactness::{count_sql, DuckType, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
-use super::kind::{ServerCancelStatement, SourceType};
+use super::kind::{Facts, ServerCancelStatement, SourceType};
 use super::settings::SourceSettings;
 use crate::error::{Error, Result};
 use crate::sql::sql_literal;
@@ -29,33 +29,23 @@ pub(crate) struct Odbc;
 /// The DuckDB variable that holds the ODBC connection handle.
 const HANDLE: &str = "connector_odbc";
 
+/// What a column of which database arrives as depends on the driver: the
+/// pairs are [`OdbcKnowledge`]'s, chosen by the settings, not a constant.
+const FACTS: Facts = Facts {
+    names: &["odbc"],
+    listed_names: &["odbc"],
+    display_name: "ODBC",
+    database_hint: "the connection string names it",
+    extension: Some("odbc_scanner"),
+    takes_connection_string: true,
+    always_native: true,
+    counts_alongside: false,
+    ..Facts::FILE
+};
+
 impl SourceType for Odbc {
-    fn names(&self) -> &'static [&'static str] {
-        &["odbc"]
-    }
-
-    fn display_name(&self) -> &'static str {
-        "ODBC"
-    }
-
-    fn database_hint(&self) -> &'static str {
-        "the connection string names it"
-    }
-
-    fn takes_connection_string(&self) -> bool {
-        true
-    }
-
-    fn always_native(&self) -> bool {
-        true
-    }
-
-    fn counts_alongside(&self) -> bool {
-        false
-    }
-
-    fn extension(&self) -> Option<&'static str> {
-        Some("odbc_scanner")
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
 
     fn attach(&self, conn: &Connection, settings: &SourceSettings) -> Result<bool> {

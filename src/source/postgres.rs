@@ -3,8 +3,10 @@
 use duckdb::Connection;
 
 use super::connect::{attach_as_catalog, connection_string, DriverKeys};
-use super::exactness::{count_sql, DuckType, Refusal, ResultCheck, SourceColumn, Treatment, TypeKnowledge};
-use super::kind::{ServerCancelStatement, SourceType};
+use super::exactness::{
+    count_sql, pair, DuckType, Refusal, ResultCheck, ScanRefusal, ScannedPair, SourceColumn, Treatment, TypeKnowledge,
+};
+use super::kind::{Facts, ServerCancelStatement, SourceType};
 use super::settings::{QueryDialect, SourceSettings};
 use super::CATALOG;
 use crate::error::Result;
@@ -13,25 +15,62 @@ use crate::stages::Column;
 
 pub(crate) struct Postgres;
 
+const FACTS: Facts = Facts {
+    names: &["postgres", "postgresql"],
+    listed_names: &["postgres"],
+    display_name: "PostgreSQL",
+    default_port: Some(5432),
+    ssl_modes: &["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+    extension: Some("postgres_scanner"),
+    scanned: SCANNED,
+    text_cast: "{}::text",
+    ..Facts::SERVER
+};
+
+/// What DuckDB's PostgreSQL scanner (1.5.5) reads each type as, every pair
+/// it produces for the server's catalogue (PostgreSQL 15 with PostGIS). An
+/// array is read as a list of its element's pair; a domain, like every type
+/// the scanner has no type of its own for, as the server's text.
+const SCANNED: &[ScannedPair] = &[
+    pair("boolean", "BOOLEAN", "exact"),
+    pair("smallint", "SMALLINT", "exact"),
+    pair("integer", "INTEGER", "exact"),
+    pair("bigint", "BIGINT", "exact"),
+    pair("oid", "UINTEGER", "exact"),
+    pair("real", "FLOAT", "exact"),
+    pair("double precision", "DOUBLE", "exact"),
+    pair("numeric(*)", "DECIMAL(*)", "exact, `NaN` counted; a scale beyond the precision made exact"),
+    pair("numeric(*,-*)", "DECIMAL(*)", "a negative scale: refused with the cast to write"),
+    pair("numeric", "DOUBLE", "**refused**: rounded"),
+    pair("numeric(*)", "DOUBLE", "more than 38 digits: **refused**, rounded"),
+    pair("bytea", "BLOB", "exact"),
+    pair("uuid", "UUID", "exact"),
+    pair("date", "DATE", "exact; infinity refused"),
+    pair("time without time zone", "TIME", "exact"),
+    pair("time(*) without time zone", "TIME", "exact"),
+    pair("time with time zone", "TIME WITH TIME ZONE", "**refused** (Parquet keeps no offset)"),
+    pair("time(*) with time zone", "TIME WITH TIME ZONE", "**refused** (Parquet keeps no offset)"),
+    pair("timestamp without time zone", "TIMESTAMP", "exact; infinity and DuckDB's range checked"),
+    pair("timestamp(*) without time zone", "TIMESTAMP", "exact; as above"),
+    pair("timestamp with time zone", "TIMESTAMP WITH TIME ZONE", "the instant exact; as above"),
+    pair("timestamp(*) with time zone", "TIMESTAMP WITH TIME ZONE", "the instant exact; as above"),
+    pair("interval*", "INTERVAL", "exact; checked while written"),
+    pair("geometry*", "GEOMETRY", "made exact (GeoParquet with the SRID's CRS)"),
+    pair("point", "STRUCT(x DOUBLE, y DOUBLE)", "exact (the coordinates)"),
+    pair("lseg", "DOUBLE[]", "exact (the coordinates)"),
+    pair("box", "DOUBLE[]", "exact (the coordinates)"),
+    pair("line", "DOUBLE[]", "exact (the coefficients)"),
+    pair("polygon", "DOUBLE[]", "exact (the coordinates)"),
+    pair("circle", "DOUBLE[]", "exact (centre and radius)"),
+    pair("path", "DOUBLE[]", "**refused**: open or closed is lost"),
+    pair("*", "ENUM(*)", "an enum type: its label"),
+    pair("*", "STRUCT(*)", "a composite type: each field judged as above"),
+    pair("*", "VARCHAR", "the server's text of the value (`money`, `geography`: **refused**)"),
+];
+
 impl SourceType for Postgres {
-    fn names(&self) -> &'static [&'static str] {
-        &["postgres", "postgresql"]
-    }
-
-    fn display_name(&self) -> &'static str {
-        "PostgreSQL"
-    }
-
-    fn default_port(&self) -> Option<u16> {
-        Some(5432)
-    }
-
-    fn ssl_modes(&self) -> &'static [&'static str] {
-        &["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
-    }
-
-    fn extension(&self) -> Option<&'static str> {
-        Some("postgres_scanner")
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
 
     /// The run's tag as `application_name` (unless SOURCE_DATABASE_OPTIONS
@@ -304,34 +343,29 @@ impl TypeKnowledge for Postgres {
         count_sql(from, conditions, "bigint")
     }
 
-    fn refuse_scan_error(&self, message: &str, columns: &[Column]) -> Vec<Refusal> {
+    fn scan_refusals(&self, columns: &[Column], _native: bool) -> Vec<ScanRefusal> {
         // The scanner reads an array column with one dimension per level of
         // DuckDB's list type and stops on a value with more: any list column
-        // of the result may hold it (a count of array_ndims() before every
-        // copy would cost a scan for an error the copy finds anyway).
-        // An array of a geometric type (a list of lists of coordinates) of
-        // more dimensions fails inside the scanner instead.
-        let nested_list = |t: &DuckType| match t {
-            DuckType::List(e) | DuckType::Array(e, _) => matches!(**e, DuckType::List(_) | DuckType::Array(..)),
-            _ => false,
-        };
-        let internal = message.contains("INTERNAL Error: Attempted to access index");
-        if !message.contains("Expected an array with") && !internal {
-            return Vec::new();
+        // of the result may hold one. An array of a geometric type (a list of
+        // lists of coordinates) of more dimensions fails inside the scanner.
+        fn more_dimensions(message: &str) -> bool {
+            message.contains("Expected an array with")
+        }
+        fn more_dimensions_or_internal(message: &str) -> bool {
+            more_dimensions(message) || message.contains("INTERNAL Error: Attempted to access index")
         }
         columns
             .iter()
-            .filter(|c| {
-                let t = DuckType::parse(&c.type_name);
-                if internal {
-                    nested_list(&t)
-                } else {
-                    matches!(t, DuckType::List(_) | DuckType::Array(..))
-                }
-            })
-            .map(|c| {
+            .filter_map(|c| {
+                let stops_with: fn(&str) -> bool = match DuckType::parse(&c.type_name) {
+                    DuckType::List(e) | DuckType::Array(e, _) => match *e {
+                        DuckType::List(_) | DuckType::Array(..) => more_dimensions_or_internal,
+                        _ => more_dimensions,
+                    },
+                    _ => return None,
+                };
                 let name = &c.name;
-                Refusal {
+                let refusal = Refusal {
                     column: name.clone(),
                     source: format!("DuckDB type {}, a PostgreSQL array", c.type_name),
                     what: "it may hold arrays of more than one dimension (such as {{1,2},{3,4}}), which DuckDB's \
@@ -340,7 +374,8 @@ impl TypeKnowledge for Postgres {
                     rows: None,
                     counted_in: "",
                     fix: format!("{NATIVE} {name}::text AS {name} to upload the server's text of the array"),
-                }
+                };
+                Some(ScanRefusal { refusal, stops_with })
             })
             .collect()
     }

@@ -55,7 +55,7 @@ impl SslMode {
     /// `value` (any case) if `kind` knows it.
     pub fn parse(kind: SourceKind, value: &str) -> Option<SslMode> {
         let value = value.trim().to_ascii_lowercase();
-        kind.ssl_modes().iter().find(|m| **m == value).map(|name| SslMode { kind, name })
+        kind.facts().ssl_modes.iter().find(|m| **m == value).map(|name| SslMode { kind, name })
     }
 
     /// The mode as the driver spells it.
@@ -66,7 +66,7 @@ impl SslMode {
     /// Whether the server certificate's host name must be checked (by us,
     /// when the driver checks only the chain).
     pub fn verifies_identity(self) -> bool {
-        self.kind.identity_ssl_mode() == Some(self.name)
+        self.kind.facts().identity_ssl_mode == Some(self.name)
     }
 }
 
@@ -154,7 +154,7 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
         Some(v) => {
             let kind = SourceKind::parse(v);
             if kind.is_none() {
-                let names: Vec<&str> = SourceKind::ALL.iter().flat_map(|k| k.listed_names()).copied().collect();
+                let names: Vec<&str> = SourceKind::ALL.iter().flat_map(|k| k.facts().listed_names).copied().collect();
                 p.add(&SOURCE_DATABASE_TYPE, format!("'{v}' is not one of {}", names.join(", ")));
             }
             kind
@@ -194,12 +194,12 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
         ),
         (Some(k), None) if k.takes_connection_string() => {}
         (None, None) => p.add(&SOURCE_DATABASE_NAME, "is required"),
-        (Some(k), None) => p.add(&SOURCE_DATABASE_NAME, format!("is required ({})", k.database_hint())),
+        (Some(k), None) => p.add(&SOURCE_DATABASE_NAME, format!("is required ({})", k.facts().database_hint)),
         (Some(k), Some(path)) if !k.is_server() && path != IN_MEMORY && !Path::new(path).is_file() => {
             p.add(&SOURCE_DATABASE_NAME, format!("database file {path} does not exist"))
         }
-        (Some(k), Some(path)) if !k.is_server() && path == IN_MEMORY && !k.accepts_in_memory() => {
-            p.add(&SOURCE_DATABASE_NAME, format!("a {} source needs a database file", k.display_name()))
+        (Some(k), Some(path)) if !k.is_server() && path == IN_MEMORY && !k.facts().accepts_in_memory => {
+            p.add(&SOURCE_DATABASE_NAME, format!("a {} source needs a database file", k.facts().display_name))
         }
         _ => {}
     }
@@ -217,10 +217,10 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
     let ssl_mode = match (SOURCE_DATABASE_SSL_MODE.given(env).map(|m| m.trim().to_ascii_lowercase()), kind) {
         (Some(mode), Some(k)) => {
             let parsed = SslMode::parse(k, &mode);
-            if k.ssl_modes().is_empty() {
+            if k.facts().ssl_modes.is_empty() {
                 p.add(&SOURCE_DATABASE_SSL_MODE, format!("does not apply to a {} source", k.name()));
             } else if parsed.is_none() {
-                p.add(&SOURCE_DATABASE_SSL_MODE, format!("'{mode}' is not one of {}", k.ssl_modes().join(", ")));
+                p.add(&SOURCE_DATABASE_SSL_MODE, format!("'{mode}' is not one of {}", k.facts().ssl_modes.join(", ")));
             }
             parsed
         }

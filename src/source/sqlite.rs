@@ -3,7 +3,7 @@
 use duckdb::Connection;
 
 use super::connect::attach_as_catalog;
-use super::kind::SourceType;
+use super::kind::{Facts, SourceType};
 use super::settings::SourceSettings;
 use super::CATALOG;
 use crate::error::Result;
@@ -11,21 +11,18 @@ use crate::sql::sql_literal;
 
 pub(crate) struct Sqlite;
 
+const FACTS: Facts = Facts {
+    names: &["sqlite", "sqlite3"],
+    listed_names: &["sqlite"],
+    display_name: "SQLite",
+    database_hint: "a SQLite database file",
+    extension: Some("sqlite_scanner"),
+    ..Facts::FILE
+};
+
 impl SourceType for Sqlite {
-    fn names(&self) -> &'static [&'static str] {
-        &["sqlite", "sqlite3"]
-    }
-
-    fn display_name(&self) -> &'static str {
-        "SQLite"
-    }
-
-    fn database_hint(&self) -> &'static str {
-        "a SQLite database file"
-    }
-
-    fn extension(&self) -> Option<&'static str> {
-        Some("sqlite_scanner")
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
 
     fn attach(&self, conn: &Connection, settings: &SourceSettings) -> Result<bool> {

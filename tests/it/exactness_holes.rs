@@ -124,6 +124,13 @@ fn exact(
     }
 }
 
+/// Fails with the one case of a test that has only one.
+fn must(result: Result<(), String>) {
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
+
 /// Fails with every case that went wrong (each test tries all its cases first).
 fn assert_no_failures(failures: Vec<String>) {
     assert!(failures.is_empty(), "{} of the cases went wrong:\n{}", failures.len(), failures.join("\n"));
@@ -297,6 +304,34 @@ fn check_never_passes_what_export_cannot_do_and_predicts_type_refusals() {
     assert!(mismatches.is_empty(), "check and export disagree:\n{}", mismatches.join("\n"));
 }
 
+/// A value the scanner cannot read stops the copy (no count runs before it):
+/// `check` must not pass such a column without saying so.
+#[test]
+fn check_names_the_array_columns_the_scanner_may_stop_on() {
+    let db = PgDatabase::create();
+    db.exec(
+        "CREATE TABLE d (id int, tags text[], boxes box[]); \
+         INSERT INTO d VALUES (1, '{{a,b},{c,d}}', ARRAY[[box '(1,1),(0,0)']]), (2, '{x}', NULL);",
+    );
+    let api = MockApi::start(|_, _| (404, "not found".into()));
+    // A native query's box[] is not read as a list of lists: only the text array can stop it there.
+    for (dialect, table, lists) in [("duckdb", "db.d", &["tags", "boxes"][..]), ("native", "d", &["tags"][..])] {
+        let vars = with(
+            db.env(&format!("SELECT id, tags, boxes FROM {table} ORDER BY id")),
+            &[("SOURCE_DATABASE_QUERY_DIALECT", dialect)],
+        );
+        let line = check_line(vars.clone(), &api);
+        let warned = line.split("refused while written if found:").nth(1).unwrap_or("");
+        for column in lists {
+            assert!(warned.contains(&format!("{column} (")), "{dialect}: check said {line:?}");
+        }
+        assert!(!warned.contains("id ("), "{dialect}: check said {line:?}");
+        let (run, _dir) = export(vars, dialect);
+        assert_eq!(run.code, LOSS_REFUSED, "{dialect}: {}", run.output());
+        assert!(run.output().contains("column tags"), "{dialect}: {}", run.output());
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Values beyond what the file format holds, in an "exact" type
 
@@ -405,44 +440,34 @@ fn postgres_negative_scale_and_scale_above_precision_give_a_readable_exact_file_
 
 #[test]
 fn postgres_positional_reference_to_a_nan_numeric_is_exact_or_refused() {
-    let mut failures = Vec::new();
     let db = PgDatabase::create();
     db.exec("CREATE TABLE prices (id int, amount numeric(10,2)); INSERT INTO prices VALUES (1, 'NaN'), (2, 1.50);");
     let source = pg_texts(&db, "amount", "prices ORDER BY id");
     let (run, dir) = export(db.env("SELECT id, #2 AS v FROM db.prices ORDER BY id"), "duckdb");
-    failures.extend(
-        exact_or_refused(
-            "SELECT id, #2 AS v over numeric(10,2) holding NaN",
-            &run,
-            &dir,
-            "v",
-            &leaf("numeric"),
-            &source,
-        )
-        .err(),
-    );
-    assert_no_failures(failures);
+    must(exact_or_refused(
+        "SELECT id, #2 AS v over numeric(10,2) holding NaN",
+        &run,
+        &dir,
+        "v",
+        &leaf("numeric"),
+        &source,
+    ));
 }
 
 #[test]
 fn mariadb_positional_reference_to_a_tinyint1_holding_2_is_exact_or_refused() {
-    let mut failures = Vec::new();
     let db = MysqlDatabase::create();
     db.admin("CREATE TABLE flags (id int, f tinyint(1)); INSERT INTO flags VALUES (1, 2), (2, 1), (3, 0), (4, NULL);");
     let source = mariadb_texts(&db, "f", "flags ORDER BY id");
     let (run, dir) = export(db.env("SELECT id, #2 AS v FROM db.flags ORDER BY id"), "duckdb");
-    failures.extend(
-        exact_or_refused(
-            "SELECT id, #2 AS v over tinyint(1) holding 2",
-            &run,
-            &dir,
-            "v",
-            &leaf("tinyint bool"),
-            &source,
-        )
-        .err(),
-    );
-    assert_no_failures(failures);
+    must(exact_or_refused(
+        "SELECT id, #2 AS v over tinyint(1) holding 2",
+        &run,
+        &dir,
+        "v",
+        &leaf("tinyint bool"),
+        &source,
+    ));
 }
 
 #[test]
@@ -473,7 +498,6 @@ fn postgres_whole_row_reference_is_exact_or_refused() {
 
 #[test]
 fn mariadb_native_sum_over_decimal_38_10_is_exact_or_refused() {
-    let mut failures = Vec::new();
     let db = MysqlDatabase::create();
     db.admin(
         "CREATE TABLE w (id int, v decimal(38,10)); \
@@ -482,10 +506,7 @@ fn mariadb_native_sum_over_decimal_38_10_is_exact_or_refused() {
     let source = mariadb_texts(&db, "SUM(v)", "w");
     assert_eq!(source, vec![Some("5001234567890123456789012345.0123456790".to_string())], "the server's own sum");
     let (run, dir) = export(db.env("SELECT SUM(v) AS total FROM w"), "native");
-    failures.extend(
-        exact_or_refused("native SUM() over decimal(38,10)", &run, &dir, "total", &leaf("decimal"), &source).err(),
-    );
-    assert_no_failures(failures);
+    must(exact_or_refused("native SUM() over decimal(38,10)", &run, &dir, "total", &leaf("decimal"), &source));
 }
 
 // ---------------------------------------------------------------------------

@@ -30,12 +30,14 @@ use crate::stages::Column;
 mod allowlist;
 mod counts;
 mod file;
+mod scanned;
 mod sources;
 
 pub(crate) use allowlist::DuckType;
 use counts::RowCheck;
 pub(crate) use counts::{count_sql, Counts};
 pub(crate) use file::check_file;
+pub(crate) use scanned::{pair, ScannedPair};
 use sources::QueryWords;
 
 /// A column of a table the query names, as the source's catalog describes it.
@@ -172,13 +174,37 @@ pub(crate) trait TypeKnowledge: Sync {
         None
     }
 
-    /// A scanner error that stops the copy on values it cannot read, as the
-    /// refusal of each result column it may come from (empty when the
-    /// message is not one this kind knows): no check runs before the copy
-    /// for them, the copy itself finds them.
-    fn refuse_scan_error(&self, _message: &str, _columns: &[Column]) -> Vec<Refusal> {
+    /// The result columns whose values the scanner itself may be unable to
+    /// read: it stops the copy, and its error becomes these refusals. No
+    /// check runs before the copy for them (it would cost a scan for what
+    /// the copy finds anyway); `check` names them.
+    fn scan_refusals(&self, _columns: &[Column], _native: bool) -> Vec<ScanRefusal> {
         Vec::new()
     }
+}
+
+/// A result column the scanner may stop on (see
+/// [`TypeKnowledge::scan_refusals`]).
+pub(crate) struct ScanRefusal {
+    pub(crate) refusal: Refusal,
+    /// Whether a copy's error message is the scanner stopping on this column.
+    pub(crate) stops_with: fn(&str) -> bool,
+}
+
+/// A copy's error as the refusals of the columns it may come from; empty
+/// when the scanner's message is not one the kind knows.
+pub(crate) fn refuse_scan_error(
+    knowledge: &dyn TypeKnowledge,
+    message: &str,
+    columns: &[Column],
+    native: bool,
+) -> Vec<Refusal> {
+    knowledge
+        .scan_refusals(columns, native)
+        .into_iter()
+        .filter(|s| (s.stops_with)(message))
+        .map(|s| s.refusal)
+        .collect()
 }
 
 /// A count over a native query's result column: `condition` with `{}` for
@@ -282,15 +308,9 @@ impl Plan {
 
     /// The query with the rewrites applied.
     pub(crate) fn select(&self, result_sql: &str) -> String {
-        if self.rewrites.is_empty() {
-            return result_sql.to_string();
-        }
-        let replace: Vec<String> = self
-            .rewrites
-            .iter()
-            .map(|(column, expression)| format!("{expression} AS {}", sql_identifier(column)))
-            .collect();
-        format!("SELECT * REPLACE ({}) FROM ({result_sql}) AS exact_source", replace.join(", "))
+        let replacements: Vec<(&str, String)> =
+            self.rewrites.iter().map(|(column, expression)| (column.as_str(), expression.clone())).collect();
+        crate::sql::replace_columns(result_sql, &replacements, "exact_source")
     }
 
     /// Logs what was made exact and the accepted losses (a run that goes on
@@ -468,6 +488,12 @@ pub(crate) fn plan(
         catalog.extend(sources::catalog(conn, knowledge, &names, pass_through)?);
     }
 
+    // The source half of the allowlist: how the scanner reads each table
+    // column (a native query's values are read from its result instead).
+    let pairs = settings.kind.facts().scanned;
+    let scanner_types =
+        if native || pairs.is_empty() { BTreeMap::new() } else { sources::scanner_types(conn, &catalog) };
+
     let by_name: BTreeMap<String, &Column> = columns.iter().map(|c| (c.name.to_lowercase(), c)).collect();
     let source_names: BTreeSet<String> =
         catalog.iter().filter(|c| !c.from_result).map(|c| c.name.to_lowercase()).collect();
@@ -500,6 +526,17 @@ pub(crate) fn plan(
             continue;
         }
         let column = same_name.map(|c| c.name.clone()).unwrap_or_else(|| source.name.clone());
+        let key = (source.schema.to_lowercase(), source.table.to_lowercase(), lower.clone());
+        if let Some(scanned_as) = scanner_types.get(&key) {
+            if !scanned::is_proven(pairs, &source.type_name, scanned_as) {
+                let reached = DuckType::parse(scanned_as).leaves().first().is_some_and(|l| unexplained_as(l));
+                if same_name.is_some() || reached {
+                    plan.refuse(unproven_pair(&column, source, scanned_as, settings.kind.facts().text_cast));
+                }
+                // What the kind knows of its type is about the pairs it has seen.
+                continue;
+            }
+        }
         // Under another name: which result columns may hold it, said in the message.
         let reaches = |arrives_as: Option<&str>| -> String {
             if same_name.is_some() {
@@ -589,6 +626,26 @@ pub(crate) fn plan(
     }
     plan.counts = Counts::new(checks, knowledge, pass_through, accept);
     Ok(plan)
+}
+
+/// A column read through a (source type → DuckDB type) pair that is not on
+/// its kind's list: nothing shows that its values arrive unchanged.
+fn unproven_pair(column: &str, source: &SourceColumn, scanned_as: &str, text_cast: &str) -> Refusal {
+    let text = text_cast.replace("{}", column);
+    Refusal {
+        column: column.to_string(),
+        source: source.describe(),
+        what: format!(
+            "DuckDB's scanner reads {} as {scanned_as}, a pair not proven exact (docs/type-mapping.md lists the proven \
+             ones)",
+            source.type_name
+        ),
+        rows: None,
+        counted_in: "",
+        fix: format!(
+            "set SOURCE_DATABASE_QUERY_DIALECT=native and write {text} AS {column} to upload the server's text"
+        ),
+    }
 }
 
 /// A geometry column without a declared SRID whose values all carry the

@@ -1,12 +1,13 @@
 //! Tying result columns to the source columns they are read from: the
 //! tables and columns DuckDB's plan scans, the source's catalog for them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use duckdb::Connection;
 
 use super::{SourceColumn, SourceLeaf, TypeKnowledge};
 use crate::error::{Error, ErrorKind, Result};
+use crate::sql::sql_identifier;
 use crate::stages::Column;
 
 /// The columns of the tables and views named `names` (SQL literals), from
@@ -120,6 +121,38 @@ fn collect_scans(node: &serde_json::Value, found: &mut BTreeSet<(String, String)
         }
         _ => {}
     }
+}
+
+/// The DuckDB type the scanner reads each column of the catalog's tables as,
+/// by lower-case (schema, table, column): what DuckDB's own catalog of the
+/// attached source says. A table DuckDB cannot describe is left out (its
+/// columns are then judged by their source types alone).
+pub(super) fn scanner_types(conn: &Connection, catalog: &[SourceColumn]) -> BTreeMap<(String, String, String), String> {
+    let tables: BTreeSet<(&str, &str)> =
+        catalog.iter().filter(|c| !c.from_result).map(|c| (c.schema.as_str(), c.table.as_str())).collect();
+    let mut types = BTreeMap::new();
+    for (schema, table) in tables {
+        let sql = format!(
+            "SELECT column_name, column_type FROM (DESCRIBE {}.{}.{})",
+            crate::source::CATALOG,
+            sql_identifier(schema),
+            sql_identifier(table)
+        );
+        let read = || -> std::result::Result<Vec<(String, String)>, duckdb::Error> {
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        };
+        match read() {
+            Ok(columns) => {
+                for (column, duckdb_type) in columns {
+                    types.insert((schema.to_lowercase(), table.to_lowercase(), column.to_lowercase()), duckdb_type);
+                }
+            }
+            Err(e) => log::debug!("cannot read DuckDB's types of {schema}.{table}: {e}"),
+        }
+    }
+    types
 }
 
 /// A native query's result columns as the server describes them (their
