@@ -266,6 +266,25 @@ mod tests {
     }
 
     #[test]
+    fn every_value_survives_the_quoting_and_no_secret_shows_in_debug() {
+        for value in ["a}b", "}}", "{x", "x;PWD=y", "'\\ @=\"", "ä;}{;"] {
+            let mut s = mssql(None, None);
+            s.user = Some(value.to_string());
+            s.database = value.to_string();
+            s.password = Some(crate::secret::Secret::new(format!("pw-{value}")));
+            let attributes = odbc::attributes(&connection_string(&s));
+            let get = |key: &str| attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            assert_eq!((get("uid"), get("database")), (Some(value), Some(value)), "{value:?}");
+            assert_eq!(get("pwd"), Some(format!("pw-{value}").as_str()));
+            assert_eq!(get("encrypt"), Some("yes"));
+        }
+        let mut s = mssql(None, None);
+        s.odbc_connection_string = Some(crate::secret::Secret::new("Driver={x};PWD={hunter22-odbc}"));
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("hunter22-odbc") && !debug.contains("pa}ss"), "{debug}");
+    }
+
+    #[test]
     fn require_and_disable_are_warned_about() {
         assert!(Mssql.warnings(&mssql(None, Some("require")))[0].contains("not checked"));
         assert!(Mssql.warnings(&mssql(None, Some("disable")))[0].contains("unencrypted"));
