@@ -121,6 +121,9 @@ pub(crate) struct Facts {
     /// while the COPY runs; `false` runs them before it on the same one (a
     /// connection handle that lives in one DuckDB connection only).
     pub(crate) counts_alongside: bool,
+    /// Whether SOURCE_ODBC_DRIVER chooses the ODBC driver this kind builds
+    /// its connection string for.
+    pub(crate) odbc_driver: bool,
 }
 
 impl Facts {
@@ -141,6 +144,7 @@ impl Facts {
         takes_connection_string: false,
         always_native: false,
         counts_alongside: true,
+        odbc_driver: false,
     };
 
     /// The facts of a database server; kinds start from these.

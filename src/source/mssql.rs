@@ -39,6 +39,7 @@ const FACTS: Facts = Facts {
     text_cast: "CAST({} AS nvarchar(max))",
     always_native: true,
     counts_alongside: false,
+    odbc_driver: true,
     ..Facts::SERVER
 };
 

@@ -166,11 +166,27 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
     let embedded = kind.is_some() && !server && !by_connection_string;
     let odbc_connection_string = parse_odbc(env, kind, p);
     let odbc_driver = SOURCE_ODBC_DRIVER.given(env).map(|d| d.trim().to_string());
-    if odbc_driver.is_some() && kind.is_some_and(|k| k != SourceKind::Mssql) {
+    if odbc_driver.is_some() && kind.is_some_and(|k| !k.facts().odbc_driver) {
+        let takers: Vec<&str> = SourceKind::ALL.iter().filter(|k| k.facts().odbc_driver).map(|k| k.name()).collect();
         p.add(
             &SOURCE_ODBC_DRIVER,
-            "applies only to mssql sources (for odbc, name the driver in SOURCE_ODBC_CONNECTION_STRING)",
+            format!(
+                "applies only to {} sources (for odbc, name the driver in SOURCE_ODBC_CONNECTION_STRING)",
+                takers.join(", ")
+            ),
         );
+    }
+    // The connection string names the server, the user and the password.
+    if let Some(k) = kind.filter(|k| k.takes_connection_string()) {
+        for setting in [&SOURCE_DATABASE_HOST, &SOURCE_DATABASE_PORT, &SOURCE_DATABASE_USER, &SOURCE_DATABASE_PASSWORD]
+        {
+            if setting::secret_given(env, setting) {
+                p.add(
+                    setting,
+                    format!("does not apply to a {} source (the connection string names the server)", k.name()),
+                );
+            }
+        }
     }
     if odbc_driver.as_deref().is_some_and(|d| d.is_empty() || d.contains(['{', '}', ';'])) {
         p.add(&SOURCE_ODBC_DRIVER, "is not a driver name (as `odbcinst -q -d` lists them, without braces)");

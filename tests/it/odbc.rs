@@ -367,6 +367,8 @@ fn odbc_settings_problems_are_reported_together() {
         ("SOURCE_DATABASE_NAME", "finance"),
         ("SOURCE_DATABASE_QUERY_DIALECT", "duckdb"),
         ("SOURCE_ODBC_DRIVER", "FreeTDS"),
+        ("SOURCE_DATABASE_HOST", "db.example"),
+        ("SOURCE_DATABASE_PASSWORD_FILE", "/run/secrets/pw"),
         ("SOURCE_DATABASE_SQL_QUERY", "SELECT 1"),
     ]);
     let run = connector(&["export", "--output", "/tmp/never-written.parquet"], &vars);
@@ -376,6 +378,8 @@ fn odbc_settings_problems_are_reported_together() {
         "SOURCE_DATABASE_NAME: does not apply to a odbc source",
         "SOURCE_DATABASE_QUERY_DIALECT: a odbc source runs the query in the database's own SQL",
         "SOURCE_ODBC_DRIVER: applies only to mssql sources",
+        "SOURCE_DATABASE_HOST: does not apply to a odbc source",
+        "SOURCE_DATABASE_PASSWORD: does not apply to a odbc source",
     ] {
         assert!(run.output().contains(says), "{says}:\n{}", run.output());
     }
