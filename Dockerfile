@@ -17,7 +17,7 @@
 #               libduckdb.so v1.5.5 (scripts/fetch-duckdb: pinned tarball from the npm
 #               registry, SHA-256 checked); the dependencies are built in their own
 #               layer from the manifests only, so code changes do not rebuild them
-#   extensions  fetches the DuckDB extensions (postgres, mysql, sqlite scanners and spatial)
+#   extensions  fetches the DuckDB extensions (postgres, mysql, sqlite, odbc scanners and spatial)
 #               for DuckDB v1.5.5 from their official PyPI wheels (SHA-256 pinned) with
 #               scripts/fetch-extensions, so the image never downloads anything at run time
 #   runtime     gcr.io/distroless/cc-debian12:nonroot (see the comment there)
@@ -73,7 +73,7 @@ RUN touch src/main.rs src/lib.rs \
 
 # ---------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS extensions
-# scripts/fetch-extensions downloads duckdb-extension-{postgres,mysql,sqlite,spatial}==1.5.5
+# scripts/fetch-extensions downloads duckdb-extension-{postgres,mysql,sqlite,odbc-scanner,spatial}==1.5.5
 # (the release in the file DUCKDB_VERSION) with pip, checks each wheel's pinned SHA-256 and
 # unpacks the signed extension binaries into <dir>/v1.5.5/<platform>/<name>_scanner.duckdb_extension
 # (spatial: spatial.duckdb_extension).

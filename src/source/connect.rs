@@ -51,7 +51,9 @@ pub(crate) fn attach_as_catalog(conn: &Connection, settings: &SourceSettings, at
 
 pub(crate) fn connect_error(settings: &SourceSettings, err: &duckdb::Error, attach_sql: &str) -> Error {
     let kind = settings.kind;
-    let what = if kind.is_server() {
+    let what = if kind.takes_connection_string() {
+        format!("cannot connect through ODBC ({})", super::odbc::target(settings))
+    } else if kind.is_server() {
         format!(
             "cannot connect to the {} database {} at {}:{} as {}",
             kind.name(),
@@ -66,7 +68,7 @@ pub(crate) fn connect_error(settings: &SourceSettings, err: &duckdb::Error, atta
     // The drivers echo the whole connection string; it repeats our settings
     // (and words like "password" or "connect_timeout" that would mislead the
     // hint below), so it is cut out of the message.
-    let mut text = err.to_string();
+    let mut text = super::odbc::cut_connection_string(&err.to_string());
     for echoed in kind.source_type().echoed(settings).into_iter().chain([attach_sql.to_string()]) {
         if !echoed.is_empty() {
             text = text.replace(&echoed, "…");
@@ -80,8 +82,12 @@ pub(crate) fn connect_error(settings: &SourceSettings, err: &duckdb::Error, atta
     );
     // A server that is down, restarting or not reachable yet may come back; a
     // refused login or a missing database will not.
-    const MAY_RECOVER: [&str; 8] = [
+    const MAY_RECOVER: [&str; 10] = [
         "connection refused",
+        // FreeTDS says this for a refused port and an unknown host alike.
+        "adaptive server is unavailable",
+        // Microsoft's ODBC driver: the TCP connection failed.
+        "tcp provider",
         "timeout",
         "timed out",
         "could not connect",
@@ -99,8 +105,12 @@ pub(crate) fn connect_error(settings: &SourceSettings, err: &duckdb::Error, atta
 /// What to check after a failed connection, from the server's or driver's
 /// message: the setting it points at, or all of them when it cannot tell.
 pub(crate) fn login_hint(source_type: &dyn super::kind::SourceType, lower: &str) -> &'static str {
-    const HOST: [&str; 11] = [
+    const HOST: [&str; 15] = [
         "connection refused",
+        "unknown server host",
+        "adaptive server is unavailable",
+        "tcp provider",
+        "server is not found or not accessible",
         "could not translate host name",
         "name or service not known",
         "temporary failure in name resolution",

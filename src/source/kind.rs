@@ -6,8 +6,9 @@ use duckdb::Connection;
 
 use super::exactness::{ScannedPair, TypeKnowledge};
 use super::settings::{QueryDialect, SourceSettings};
-use super::{duckdb_file, mysql, postgres, sqlite};
+use super::{duckdb_file, mssql, mysql, odbc, postgres, sqlite};
 use crate::error::Result;
+use crate::setting::Setting;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
@@ -15,11 +16,20 @@ pub enum SourceKind {
     Mysql,
     DuckDb,
     Sqlite,
+    Mssql,
+    Odbc,
 }
 
 impl SourceKind {
     /// Every kind, in the order messages and the documentation list them.
-    pub const ALL: [SourceKind; 4] = [SourceKind::Postgres, SourceKind::Mysql, SourceKind::DuckDb, SourceKind::Sqlite];
+    pub const ALL: [SourceKind; 6] = [
+        SourceKind::Postgres,
+        SourceKind::Mysql,
+        SourceKind::DuckDb,
+        SourceKind::Sqlite,
+        SourceKind::Mssql,
+        SourceKind::Odbc,
+    ];
 
     /// The description of this kind: the one match over the kinds.
     pub(crate) fn source_type(self) -> &'static dyn SourceType {
@@ -28,6 +38,8 @@ impl SourceKind {
             SourceKind::Mysql => &mysql::Mysql,
             SourceKind::DuckDb => &duckdb_file::DuckDbFile,
             SourceKind::Sqlite => &sqlite::Sqlite,
+            SourceKind::Mssql => &mssql::Mssql,
+            SourceKind::Odbc => &odbc::Odbc,
         }
     }
 
@@ -54,6 +66,18 @@ impl SourceKind {
     /// The canonical name (the first spelling).
     pub fn name(self) -> &'static str {
         self.facts().names[0]
+    }
+
+    /// Whether the source is named by a connection string of its own
+    /// (SOURCE_ODBC_CONNECTION_STRING), not by host, port, user and database.
+    pub fn takes_connection_string(self) -> bool {
+        self.facts().takes_connection_string
+    }
+
+    /// Whether the query is always in the source database's own SQL (no
+    /// DuckDB dialect: there is no catalog to attach).
+    pub fn always_native(self) -> bool {
+        self.facts().always_native
     }
 }
 
@@ -88,6 +112,18 @@ pub(crate) struct Facts {
     /// The value as the server's text, in its own SQL (`{}` for the column),
     /// for the refusal of a pair not on `scanned`.
     pub(crate) text_cast: &'static str,
+    /// Whether SOURCE_ODBC_CONNECTION_STRING names the source (no host,
+    /// user, database settings).
+    pub(crate) takes_connection_string: bool,
+    /// Whether every query runs on the server in its own SQL.
+    pub(crate) always_native: bool,
+    /// Whether the server-side counts may run on a second DuckDB connection
+    /// while the COPY runs; `false` runs them before it on the same one (a
+    /// connection handle that lives in one DuckDB connection only).
+    pub(crate) counts_alongside: bool,
+    /// Whether SOURCE_ODBC_DRIVER chooses the ODBC driver this kind builds
+    /// its connection string for.
+    pub(crate) odbc_driver: bool,
 }
 
 impl Facts {
@@ -105,6 +141,10 @@ impl Facts {
         extension: None,
         scanned: &[],
         text_cast: "CAST({} AS VARCHAR)",
+        takes_connection_string: false,
+        always_native: false,
+        counts_alongside: true,
+        odbc_driver: false,
     };
 
     /// The facts of a database server; kinds start from these.
@@ -121,6 +161,16 @@ pub(crate) trait SourceType: Sync {
     /// Adjusts the settings before connecting: e.g. names the run on the
     /// server with `tag`.
     fn prepare(&self, _settings: &mut SourceSettings, _tag: &str) {}
+
+    /// Problems of this kind with the settings, reported with every other
+    /// configuration problem (exit 3).
+    fn problems(&self, _settings: &SourceSettings) -> Vec<(&'static Setting, String)> {
+        Vec::new()
+    }
+
+    /// Releases what `attach` opened outside DuckDB's catalog (an ODBC
+    /// connection handle); called once, when the source is dropped.
+    fn close(&self, _conn: &Connection) {}
 
     /// Warnings about the settings, logged before the export starts.
     fn warnings(&self, _settings: &SourceSettings) -> Vec<String> {
@@ -163,7 +213,8 @@ pub(crate) trait SourceType: Sync {
 
     /// What this kind's scanner changes in values, and how to tell; `None`
     /// where DuckDB reads the source's values as they are (its own files).
-    fn type_knowledge(&self) -> Option<&dyn TypeKnowledge> {
+    /// `settings` say which database is behind a generic driver (ODBC).
+    fn type_knowledge(&self, _settings: &SourceSettings) -> Option<&dyn TypeKnowledge> {
         None
     }
 }

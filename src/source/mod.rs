@@ -27,7 +27,9 @@ mod errors;
 mod exactness;
 pub mod export_settings;
 pub(crate) mod kind;
+mod mssql;
 mod mysql;
+mod odbc;
 mod parquet;
 mod postgres;
 pub mod settings;
@@ -105,6 +107,8 @@ impl Export for DuckDbExport {
                 source = s.kind.name(), host = host.as_str(), port = port, database = s.database.as_str();
                 "exporting from {} database {} on {}:{}", s.kind.name(), s.database, host, port
             ),
+            _ if s.kind.takes_connection_string() => log::info!(source = s.kind.name();
+                "exporting from an ODBC source ({})", odbc::target(s)),
             _ => log::info!(source = s.kind.name(), database = s.database.as_str();
                 "exporting from {} database {}", s.kind.name(), s.database),
         }
@@ -136,12 +140,11 @@ impl Export for DuckDbExport {
                     (Some(host), Some(port)) => format!(" at {host}:{port} as {}", s.user.as_deref().unwrap_or("")),
                     _ => String::new(),
                 };
-                format!(
-                    "connected to {} database {}{target} in {:.2}s",
-                    s.kind.name(),
-                    s.database,
-                    started.elapsed().as_secs_f64()
-                )
+                let database = match s.kind.takes_connection_string() {
+                    true => format!("source ({})", odbc::target(s)),
+                    false => format!("database {}", s.database),
+                };
+                format!("connected to {} {database}{target} in {:.2}s", s.kind.name(), started.elapsed().as_secs_f64())
             });
         let Some(source) = source else {
             let reason = "needs a working source database connection";
@@ -214,6 +217,14 @@ struct Source {
     tag: String,
 }
 
+/// What the kind opened beside DuckDB's catalog (an ODBC handle) is closed
+/// with the source, whichever way the export ends.
+impl Drop for Source {
+    fn drop(&mut self) {
+        self.settings.kind.source_type().close(&self.conn);
+    }
+}
+
 impl Source {
     /// Opens DuckDB, loads the extension for the source type and attaches the
     /// source. `spill_dir` receives DuckDB's temporary files.
@@ -247,7 +258,8 @@ impl Source {
         let source_type = self.settings.kind.source_type();
         // The checks of exactness run on the server through pass-through calls
         // too, in either dialect.
-        let passes_through = self.settings.dialect == QueryDialect::Native || source_type.type_knowledge().is_some();
+        let passes_through =
+            self.settings.dialect == QueryDialect::Native || source_type.type_knowledge(&self.settings).is_some();
         let server = match (passes_through, source_type.server_cancel().is_some()) {
             (true, true) => match self.conn.try_clone() {
                 Ok(conn) => {
@@ -324,7 +336,7 @@ impl Source {
         if !counted.is_empty() {
             said.push(format!("counted on the server before each upload, refused if found: {}", counted.join(", ")));
         }
-        if let Some(knowledge) = self.settings.kind.source_type().type_knowledge() {
+        if let Some(knowledge) = self.settings.kind.source_type().type_knowledge(&self.settings) {
             let native = self.settings.dialect == QueryDialect::Native;
             let stopping: Vec<String> = knowledge
                 .scan_refusals(columns, native)
@@ -371,7 +383,7 @@ impl Source {
                 return refused;
             }
             let error = errors::export_error(&e, dest, output);
-            let knowledge = self.settings.kind.source_type().type_knowledge();
+            let knowledge = self.settings.kind.source_type().type_knowledge(&self.settings);
             if let Some(k) = knowledge.filter(|_| error.kind() == ErrorKind::Query) {
                 let native = self.settings.dialect == QueryDialect::Native;
                 let refusals = exactness::refuse_scan_error(k, error.message(), columns, native);
@@ -412,7 +424,22 @@ impl Source {
         let started = Instant::now();
         // The server counts the rows that would change while DuckDB copies,
         // so a big table is not waited for twice; rows found stop the copy.
+        // A kind whose connection lives in one DuckDB connection only (an
+        // ODBC handle) counts first, on the same connection.
+        let alongside = self.settings.kind.facts().counts_alongside;
+        let counted_before = match alongside || counts.is_empty() {
+            true => None,
+            false => Some(counts.run(&self.conn)),
+        };
         let (copied, counted) = std::thread::scope(|scope| {
+            if let Some(counted) = counted_before {
+                let found = match &counted {
+                    Ok(found) => found.as_slice(),
+                    Err(_) => &[],
+                };
+                let copy = counted.is_ok() && plan.refusals.is_empty() && !counts.refuses(found);
+                return (copy.then(|| self.copy(&plan, &pseudonyms, &result_columns, dest, output)), counted);
+            }
             let counting = (!counts.is_empty()).then(|| {
                 let counts = &counts;
                 let conn = self.conn.try_clone();
@@ -463,7 +490,8 @@ impl Source {
                 format!("the Parquet file holds {file_rows} rows but the query produced {rows}; nothing was kept"),
             ));
         }
-        let found = exactness::check_file(&self.conn, dest, &exact_columns, self.settings.kind.is_server())?;
+        let from_server = self.settings.kind.is_server() || self.settings.kind.takes_connection_string();
+        let found = exactness::check_file(&self.conn, dest, &exact_columns, from_server)?;
         let found = plan.confirm_infinities(&self.conn, found)?;
         plan.add_found(found);
         if !plan.refusals.is_empty() {
@@ -517,6 +545,8 @@ mod tests {
             ssl_root_cert: None,
             options: vec![],
             dialect: QueryDialect::DuckDb,
+            odbc_connection_string: None,
+            odbc_driver: None,
         }
     }
 

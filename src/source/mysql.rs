@@ -142,7 +142,7 @@ impl SourceType for Mysql {
         }
     }
 
-    fn type_knowledge(&self) -> Option<&dyn TypeKnowledge> {
+    fn type_knowledge(&self, _settings: &SourceSettings) -> Option<&dyn TypeKnowledge> {
         Some(self)
     }
 }

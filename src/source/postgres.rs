@@ -134,7 +134,7 @@ impl SourceType for Postgres {
         }
     }
 
-    fn type_knowledge(&self) -> Option<&dyn TypeKnowledge> {
+    fn type_knowledge(&self, _settings: &SourceSettings) -> Option<&dyn TypeKnowledge> {
         Some(self)
     }
 }

@@ -19,9 +19,9 @@ use crate::sql::{clean_query, has_several_statements};
 define_settings! {
     /// The source settings.
     SETTINGS;
-    SOURCE_DATABASE_TYPE: Required(""), "postgres, mysql (mariadb), duckdb or sqlite";
+    SOURCE_DATABASE_TYPE: Required(""), "postgres, mysql (mariadb), duckdb, sqlite, mssql or odbc";
     SOURCE_DATABASE_HOST: Required("for servers"), "database host";
-    SOURCE_DATABASE_PORT: Described("5432 / 3306"), "database port";
+    SOURCE_DATABASE_PORT: Described("5432 / 3306 / 1433"), "database port";
     SOURCE_DATABASE_USER: Required("for servers"), "database user";
     SOURCE_DATABASE_PASSWORD: Unset, "database password", secret;
     SOURCE_DATABASE_NAME: Required(""), "database name, or the file of an embedded database";
@@ -30,6 +30,8 @@ define_settings! {
     SOURCE_DATABASE_SSL_ROOT_CERT: Unset, "CA certificate file to verify the server";
     SOURCE_DATABASE_OPTIONS: Unset, "extra driver options, space-separated key=value pairs";
     SOURCE_DATABASE_QUERY_DIALECT: Value("duckdb"), "duckdb or native";
+    SOURCE_ODBC_CONNECTION_STRING: Required("for odbc"), "the ODBC connection string (Driver={…};… or DSN=…)", secret;
+    SOURCE_ODBC_DRIVER: Described("ODBC Driver 18 for SQL Server"), "the ODBC driver mssql connects through (or FreeTDS)";
     SOURCE_CONNECT_MAX_ATTEMPTS: Value("5"), "attempts to reach a source server that is not reachable";
     SOURCE_CONNECT_MAX_BACKOFF: Value("60s"), "longest wait between attempts to reach the source server";
 }
@@ -83,6 +85,11 @@ pub struct SourceSettings {
     /// Extra driver options, `key=value`, in the order given.
     pub options: Vec<(String, String)>,
     pub dialect: QueryDialect,
+    /// `SOURCE_ODBC_CONNECTION_STRING` (odbc).
+    pub odbc_connection_string: Option<Secret>,
+    /// `SOURCE_ODBC_DRIVER` (mssql): the driver's name as the ODBC driver
+    /// manager knows it.
+    pub odbc_driver: Option<String>,
 }
 
 /// An embedded database that lives in memory only.
@@ -105,9 +112,13 @@ const RESERVED_OPTIONS: [&str; 13] = [
     "ssl_ca",
 ];
 
-/// "postgres and mysql": the kinds that are servers, for messages.
+/// "postgres, mysql and mssql": the kinds that are servers, for messages.
 fn server_kinds() -> String {
-    SourceKind::ALL.iter().filter(|k| k.is_server()).map(|k| k.name()).collect::<Vec<_>>().join(" and ")
+    let names: Vec<&str> = SourceKind::ALL.iter().filter(|k| k.is_server()).map(|k| k.name()).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
 }
 
 /// The source area: the source when the command needs one, and how
@@ -150,8 +161,36 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
         }
     };
     let server = kind.is_some_and(SourceKind::is_server);
+    let by_connection_string = kind.is_some_and(SourceKind::takes_connection_string);
     // Settings for servers only, given for a file: a problem once the kind is known.
-    let embedded = kind.is_some() && !server;
+    let embedded = kind.is_some() && !server && !by_connection_string;
+    let odbc_connection_string = parse_odbc(env, kind, p);
+    let odbc_driver = SOURCE_ODBC_DRIVER.given(env).map(|d| d.trim().to_string());
+    if odbc_driver.is_some() && kind.is_some_and(|k| !k.facts().odbc_driver) {
+        let takers: Vec<&str> = SourceKind::ALL.iter().filter(|k| k.facts().odbc_driver).map(|k| k.name()).collect();
+        p.add(
+            &SOURCE_ODBC_DRIVER,
+            format!(
+                "applies only to {} sources (for odbc, name the driver in SOURCE_ODBC_CONNECTION_STRING)",
+                takers.join(", ")
+            ),
+        );
+    }
+    // The connection string names the server, the user and the password.
+    if let Some(k) = kind.filter(|k| k.takes_connection_string()) {
+        for setting in [&SOURCE_DATABASE_HOST, &SOURCE_DATABASE_PORT, &SOURCE_DATABASE_USER, &SOURCE_DATABASE_PASSWORD]
+        {
+            if setting::secret_given(env, setting) {
+                p.add(
+                    setting,
+                    format!("does not apply to a {} source (the connection string names the server)", k.name()),
+                );
+            }
+        }
+    }
+    if odbc_driver.as_deref().is_some_and(|d| d.is_empty() || d.contains(['{', '}', ';'])) {
+        p.add(&SOURCE_ODBC_DRIVER, "is not a driver name (as `odbcinst -q -d` lists them, without braces)");
+    }
 
     let host = SOURCE_DATABASE_HOST.given(env).map(|h| h.trim().to_string());
     if server && host.is_none() {
@@ -165,6 +204,11 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
     let password = setting::secret(env, &SOURCE_DATABASE_PASSWORD, p);
     let database = SOURCE_DATABASE_NAME.given(env).map(|d| d.trim().to_string());
     match (kind, &database) {
+        (Some(k), Some(_)) if k.takes_connection_string() => p.add(
+            &SOURCE_DATABASE_NAME,
+            format!("does not apply to a {} source (the connection string names the database)", k.name()),
+        ),
+        (Some(k), None) if k.takes_connection_string() => {}
         (None, None) => p.add(&SOURCE_DATABASE_NAME, "is required"),
         (Some(k), None) => p.add(&SOURCE_DATABASE_NAME, format!("is required ({})", k.facts().database_hint)),
         (Some(k), Some(path)) if !k.is_server() && path != IN_MEMORY && !Path::new(path).is_file() => {
@@ -203,17 +247,30 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
         if !path.is_file() {
             p.add(&SOURCE_DATABASE_SSL_ROOT_CERT, format!("file {} does not exist", path.display()));
         }
-        if embedded {
+        if embedded || by_connection_string {
             p.add(&SOURCE_DATABASE_SSL_ROOT_CERT, format!("applies only to {} sources", server_kinds()));
         }
     }
 
     let options = parse_options(SOURCE_DATABASE_OPTIONS.given(env), p);
-    if !options.is_empty() && embedded {
+    if !options.is_empty() && (embedded || by_connection_string) {
         p.add(&SOURCE_DATABASE_OPTIONS, format!("applies only to {} sources", server_kinds()));
     }
 
     let dialect = match SOURCE_DATABASE_QUERY_DIALECT.text(env).map(|d| d.trim().to_ascii_lowercase()) {
+        // No catalog to attach: the query is in the database's own SQL.
+        _ if kind.is_some_and(SourceKind::always_native) => {
+            if SOURCE_DATABASE_QUERY_DIALECT.given(env).is_some_and(|d| !d.trim().eq_ignore_ascii_case("native")) {
+                p.add(
+                    &SOURCE_DATABASE_QUERY_DIALECT,
+                    format!(
+                        "a {} source runs the query in the database's own SQL; leave it unset or set native",
+                        kind.map(SourceKind::name).unwrap_or_default()
+                    ),
+                );
+            }
+            QueryDialect::Native
+        }
         None => QueryDialect::DuckDb,
         Some(d) if d == "duckdb" => QueryDialect::DuckDb,
         Some(d) if d == "native" => {
@@ -228,19 +285,60 @@ fn parse_source(env: &Env, p: &mut Problems) -> Option<SourceSettings> {
         }
     };
 
-    Some(SourceSettings {
-        kind: kind?,
+    let kind = kind?;
+    let database = match kind.takes_connection_string() {
+        true => String::new(),
+        false => database?,
+    };
+    if kind.takes_connection_string() && odbc_connection_string.is_none() {
+        return None;
+    }
+    let settings = SourceSettings {
+        kind,
         host,
         port,
         user,
         password,
-        database: database?,
+        database,
         query: query?,
         ssl_mode,
         ssl_root_cert,
         options,
         dialect,
-    })
+        odbc_connection_string,
+        odbc_driver,
+    };
+    for (setting, message) in kind.source_type().problems(&settings) {
+        p.add(setting, message);
+    }
+    Some(settings)
+}
+
+/// `SOURCE_ODBC_CONNECTION_STRING` (or its `_FILE`): required for odbc, and
+/// for no other kind. Every value in it is registered as a secret too, since
+/// drivers echo the string rearranged.
+fn parse_odbc(env: &Env, kind: Option<SourceKind>, p: &mut Problems) -> Option<Secret> {
+    let wanted = kind.is_some_and(SourceKind::takes_connection_string);
+    let given = setting::secret(env, &SOURCE_ODBC_CONNECTION_STRING, p).filter(|s| !s.expose().trim().is_empty());
+    match (&given, kind) {
+        (None, Some(k)) if wanted => p.add(
+            &SOURCE_ODBC_CONNECTION_STRING,
+            format!("is required for a {} source (Driver={{…}};Server=…;… or DSN=…)", k.name()),
+        ),
+        (Some(_), Some(k)) if !wanted => p.add(
+            &SOURCE_ODBC_CONNECTION_STRING,
+            format!("applies only to odbc sources, not to {} (which has its own settings)", k.name()),
+        ),
+        _ => {}
+    }
+    if let Some(secret) = &given {
+        for (key, value) in super::odbc::attributes(secret.expose()) {
+            if super::odbc::is_secret_attribute(&key) {
+                crate::secret::register(&value);
+            }
+        }
+    }
+    given
 }
 
 /// `SOURCE_CONNECT_MAX_ATTEMPTS` (at least 1) and `SOURCE_CONNECT_MAX_BACKOFF`.

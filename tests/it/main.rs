@@ -14,6 +14,7 @@ mod faults;
 mod generated_types;
 mod hostile_input;
 mod monitoring;
+mod odbc;
 mod ordering;
 mod polyteia_api;
 mod properties;

@@ -259,6 +259,8 @@ fn settings(kind: SourceKind) -> impl Strategy<Value = SourceSettings> {
                 ssl_root_cert: ssl_root_cert.map(PathBuf::from),
                 options,
                 dialect: QueryDialect::DuckDb,
+                odbc_connection_string: None,
+                odbc_driver: None,
             }
         })
 }

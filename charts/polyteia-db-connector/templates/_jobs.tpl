@@ -19,7 +19,7 @@ the render with a message naming the job.
 {{- fail "jobs is for mode cronjob (one CronJob per job); mode schedule runs one query in one long-lived pod: use one release per query there, or mode cronjob" }}
 {{- end }}
 {{- $fullname := include "polyteia-db-connector.fullname" . }}
-{{- $secretKeys := list "PERSONAL_ACCESS_TOKEN" "PERSONAL_ACCESS_TOKEN_FILE" "SOURCE_DATABASE_PASSWORD" "SOURCE_DATABASE_PASSWORD_FILE" "PUSHGATEWAY_PASSWORD" "PUSHGATEWAY_PASSWORD_FILE" "PSEUDONYMIZATION_KEY" "PSEUDONYMIZATION_KEY_FILE" }}
+{{- $secretKeys := list "PERSONAL_ACCESS_TOKEN" "PERSONAL_ACCESS_TOKEN_FILE" "SOURCE_DATABASE_PASSWORD" "SOURCE_DATABASE_PASSWORD_FILE" "SOURCE_ODBC_CONNECTION_STRING" "SOURCE_ODBC_CONNECTION_STRING_FILE" "PUSHGATEWAY_PASSWORD" "PUSHGATEWAY_PASSWORD_FILE" "PSEUDONYMIZATION_KEY" "PSEUDONYMIZATION_KEY_FILE" }}
 {{- $chartKeys := dict "CRON_SCHEDULE" "cronSchedule" "CRON_TZ" "timeZone" "HEALTH_CHECK_PORT" "healthCheckPort" "TEMP_DIR" "tmpSizeLimit (the /tmp volume)" }}
 {{- $seen := dict }}
 {{- $schedules := dict }}

@@ -11,7 +11,7 @@ the ones it does, should the schema be skipped). Fails the render with a clear m
 {{- if not (has $v.mode (list "cronjob" "schedule")) }}
 {{- fail (printf "mode must be cronjob or schedule, not %q" (toString $v.mode)) }}
 {{- end }}
-{{- $secretKeys := list "PERSONAL_ACCESS_TOKEN" "PERSONAL_ACCESS_TOKEN_FILE" "SOURCE_DATABASE_PASSWORD" "SOURCE_DATABASE_PASSWORD_FILE" "PUSHGATEWAY_PASSWORD" "PUSHGATEWAY_PASSWORD_FILE" "PSEUDONYMIZATION_KEY" "PSEUDONYMIZATION_KEY_FILE" }}
+{{- $secretKeys := list "PERSONAL_ACCESS_TOKEN" "PERSONAL_ACCESS_TOKEN_FILE" "SOURCE_DATABASE_PASSWORD" "SOURCE_DATABASE_PASSWORD_FILE" "SOURCE_ODBC_CONNECTION_STRING" "SOURCE_ODBC_CONNECTION_STRING_FILE" "PUSHGATEWAY_PASSWORD" "PUSHGATEWAY_PASSWORD_FILE" "PSEUDONYMIZATION_KEY" "PSEUDONYMIZATION_KEY_FILE" }}
 {{- $chartKeys := dict "CRON_SCHEDULE" "cronSchedule" "CRON_TZ" "timeZone" "HEALTH_CHECK_PORT" "healthCheckPort" "TEMP_DIR" "tmpSizeLimit (the /tmp volume)" }}
 {{- range $key, $_ := $v.config }}
 {{- if has $key $secretKeys }}

@@ -155,6 +155,19 @@ pub(crate) trait TypeKnowledge: Sync {
         None
     }
 
+    /// What the driver does to a result column, judged by the DuckDB type it
+    /// reports alone (ODBC: a generic driver, where a type says how the value
+    /// was read): refused, rewritten or counted like a source column's.
+    fn result_treatments(&self, _column: &Column) -> Vec<Treatment> {
+        Vec::new()
+    }
+
+    /// Whether a native result the server cannot describe ([`Self::describe_result`])
+    /// is refused (the description is what proves some of its columns exact).
+    fn needs_description(&self) -> bool {
+        false
+    }
+
     /// A conversion error of the scanner explained with the columns it may
     /// come from; `None` when the message is not one this kind knows.
     fn explain_conversion_error(&self, _message: &str, _columns: &[Column]) -> Option<String> {
@@ -379,7 +392,7 @@ pub(crate) fn plan(
             plan.made_exact.push(format!("{} ({}): {how}", column.name, column.type_name));
         }
     }
-    let Some(knowledge) = settings.kind.source_type().type_knowledge() else {
+    let Some(knowledge) = settings.kind.source_type().type_knowledge(settings) else {
         return Ok(plan);
     };
     // Per `FROM` (a table, or the native query): what the server counts.
@@ -410,7 +423,58 @@ pub(crate) fn plan(
         // The result's types as the server describes them, so that a column
         // under any name, an aggregate or an expression is judged by its
         // source type.
-        catalog.extend(sources::described(conn, knowledge, &settings.query, columns, pass_through));
+        let described = sources::described(conn, knowledge, &settings.query, columns, pass_through);
+        if knowledge.needs_description() && described.is_empty() && !columns.is_empty() {
+            for column in columns {
+                plan.refuse(Refusal {
+                    column: column.name.clone(),
+                    source: format!("DuckDB type {} from the driver", column.type_name),
+                    what: "the server could not describe the query's result, and the driver's types alone do not \
+                           prove the values exact"
+                        .into(),
+                    rows: None,
+                    counted_in: "",
+                    fix: "run `connector check` with LOG_LEVEL=debug to see why the description failed".into(),
+                });
+            }
+        }
+        catalog.extend(described);
+        // What the driver does, by the type it reports.
+        for column in columns {
+            for treatment in knowledge.result_treatments(column) {
+                let source = format!("DuckDB type {} from the driver", column.type_name);
+                match treatment {
+                    Treatment::Lossy { what, fix, .. } => plan.refuse(Refusal {
+                        column: column.name.clone(),
+                        source,
+                        what,
+                        rows: None,
+                        counted_in: "",
+                        fix,
+                    }),
+                    Treatment::Rows { condition, what, fix } => {
+                        let condition = condition.replace("{}", &knowledge.quote(&column.name));
+                        let check = RowCheck {
+                            column: column.name.clone(),
+                            source,
+                            condition,
+                            what,
+                            fix,
+                            counted_in: "of the result",
+                        };
+                        checks.entry(from.clone()).or_default().push(check);
+                    }
+                    Treatment::Rewrite { expression, how, .. } => {
+                        if plan.is_accepted(&column.name) || plan.rewrites.iter().any(|(c, _)| c == &column.name) {
+                            continue;
+                        }
+                        plan.rewrites
+                            .push((column.name.clone(), expression.replace("{}", &sql_identifier(&column.name))));
+                        plan.made_exact.push(format!("{} ({}): {how}", column.name, column.type_name));
+                    }
+                }
+            }
+        }
     } else {
         scanned = sources::scanned(conn, &settings.query);
     }

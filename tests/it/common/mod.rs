@@ -39,7 +39,7 @@ pub fn extension_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".extensions"));
     // All that scripts/fetch-extensions places, so a directory from before spatial fails here, clearly.
-    for file in ["postgres_scanner", "mysql_scanner", "sqlite_scanner", "spatial"] {
+    for file in ["postgres_scanner", "mysql_scanner", "sqlite_scanner", "odbc_scanner", "spatial"] {
         let path = dir.join(DUCKDB_VERSION).join(format!("linux_amd64/{file}.duckdb_extension"));
         assert!(
             path.is_file(),
