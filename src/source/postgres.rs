@@ -65,7 +65,7 @@ const SCANNED: &[ScannedPair] = &[
     pair("path", "DOUBLE[]", "**refused**: open or closed is lost"),
     pair("*", "ENUM(*)", "an enum type: its label"),
     pair("*", "STRUCT(*)", "a composite type: each field judged as above"),
-    pair("*", "VARCHAR", "the server's text of the value (`money`, `geography`: **refused**)"),
+    pair("*", "VARCHAR", "the server's text of the value (`money`, `geography`, `\"char\"`: **refused**)"),
 ];
 
 impl SourceType for Postgres {
@@ -403,6 +403,26 @@ fn nested(
     }
     for leaf in &column.leaves {
         let l = leaf.type_name.as_str();
+        if let Some(base) = l.strip_prefix('~') {
+            // A domain: a table's domain column is read as the server's text,
+            // a native result's as its base type, where a wide numeric is a
+            // DOUBLE (the count over the result sees the domain, not numeric).
+            let wide = base.starts_with("numeric") && numeric_precision(base).is_none_or(|p| p > 38);
+            if wide && native && arrives_as("DOUBLE") {
+                let treatment = Treatment::Lossy {
+                    what: format!(
+                        "a domain over {base} arrives as DOUBLE: digits beyond the 15th are rounded, NaN and \
+                         Infinity arrive as 0"
+                    ),
+                    fix: as_text.clone(),
+                    arrives_as: "DOUBLE",
+                };
+                if !treatments.contains(&treatment) {
+                    treatments.push(treatment);
+                }
+            }
+            continue;
+        }
         let treatment = if l.starts_with("numeric") {
             let exact_precision = numeric_precision(l).is_some_and(|p| p <= 38);
             if exact_precision && leaf.in_composite && !arrives_as("DOUBLE") {
@@ -473,8 +493,8 @@ fn nested(
 const GEOMETRIC: [&str; 1] = ["path"];
 
 /// Leaves whose values only their text keeps: a path (read as a list of
-/// numbers), a domain over money (the formatted text), `"char"` in the
-/// native dialect (a byte, not UTF-8 text).
+/// numbers), a domain over money (the formatted text), `"char"` (a byte,
+/// not UTF-8 text).
 fn as_text_only(column: &SourceColumn, native: bool, result: Option<&str>) -> Option<Treatment> {
     // In the native dialect the scanner reads some of them as text.
     let as_numbers = !native || result.is_none_or(|r| DuckType::parse(r).has_leaf("DOUBLE"));
@@ -497,7 +517,10 @@ fn as_text_only(column: &SourceColumn, native: bool, result: Option<&str>) -> Op
                 arrives_as: "VARCHAR",
             });
         }
-        if native && l == "\"char\"" {
+        // Read as its byte in both dialects (also inside arrays, composites
+        // and domains): a byte of 128 or more is not UTF-8, and the file
+        // could not be read.
+        if l == "\"char\"" || base == Some("\"char\"") {
             return Some(Treatment::Lossy {
                 what: "\"char\" arrives as its byte, which Parquet's text cannot hold unless it is ASCII".into(),
                 fix,

@@ -597,3 +597,43 @@ fn mariadb_point_without_declared_srid_whose_values_carry_one_arrives_with_that_
         .collect();
     assert_eq!(got, wkb, "the points as standard WKB");
 }
+
+// ---------------------------------------------------------------------------
+// Found by the generator with a wider run (1,000 cases, seed 27)
+
+/// PostgreSQL's one-byte `"char"` is read as its byte: a byte of 128 or more
+/// made a file no reader could open, exit 0. Plain, in an array, in a
+/// composite, under a domain: refused naming the column, in both dialects.
+#[test]
+fn postgres_char_byte_above_127_is_refused_wherever_it_is() {
+    let db = PgDatabase::create();
+    db.exec(
+        "CREATE TYPE cc AS (f \"char\", g int); CREATE DOMAIN dc AS \"char\"; \
+         CREATE TABLE c (id int, plain \"char\", arr \"char\"[], comp cc, dom dc); \
+         INSERT INTO c VALUES (1, chr(195)::\"char\", ARRAY[chr(195)::\"char\"], ROW(chr(195)::\"char\", 1), chr(195)::\"char\");",
+    );
+    for column in ["plain", "arr", "comp", "dom"] {
+        for (dialect, table) in [("duckdb", "db.c"), ("native", "c")] {
+            let (run, dir) = export(db.env(&format!("SELECT {column} FROM {table} ORDER BY id")), dialect);
+            assert_eq!(run.code, LOSS_REFUSED, "{column} ({dialect}): {}", run.output());
+            assert!(run.output().contains(&format!("column {column} (")), "{column} ({dialect}): {}", run.output());
+            assert!(!result_file(&dir).exists(), "{column} ({dialect}): a refused export left a file");
+        }
+    }
+}
+
+/// A native query's domain over a wide numeric arrives as DOUBLE; the count
+/// over the result asked for `numeric` and did not see the domain: exit 0
+/// with rounded values.
+#[test]
+fn postgres_native_domain_over_a_wide_numeric_is_exact_or_refused() {
+    let db = PgDatabase::create();
+    db.exec(
+        "CREATE DOMAIN wide AS numeric(50,5); CREATE TABLE w (id int, v wide); \
+         INSERT INTO w VALUES (1, 9223372036854775807.00001), (2, 'NaN');",
+    );
+    let source = pg_texts(&db, "v", "w ORDER BY id");
+    let (run, dir) = export(db.env("SELECT v FROM w ORDER BY id"), "native");
+    must(exact_or_refused("native domain over numeric(50,5)", &run, &dir, "v", &leaf("numeric"), &source));
+    assert_eq!(run.code, LOSS_REFUSED, "{}", run.output());
+}
