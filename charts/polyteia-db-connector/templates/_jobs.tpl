@@ -180,6 +180,10 @@ the key names it leaves out come from the shared existingSecret), else the relea
 {{- if $v.secret.pseudonymizationKey }}
 {{- $_ := set $jv.existingSecret "pseudonymizationKeyKey" "pseudonymization-key" }}
 {{- end }}
+{{- $_ := set $jv.existingSecret "odbcConnectionStringKey" "" }}
+{{- if $v.secret.odbcConnectionString }}
+{{- $_ := set $jv.existingSecret "odbcConnectionStringKey" "odbc-connection-string" }}
+{{- end }}
 {{- $_ := set $jv.secret "create" false }}
 {{- end }}
 {{- $out = append $out (dict "name" $name "values" $jv) }}

@@ -30,6 +30,9 @@ Secret items to mount as files: a list of {key, path, env} as JSON.
 {{- if .Values.secret.pseudonymizationKey }}
 {{- $items = append $items (dict "key" "pseudonymization-key" "path" "pseudonymization-key" "env" "PSEUDONYMIZATION_KEY_FILE") }}
 {{- end }}
+{{- if .Values.secret.odbcConnectionString }}
+{{- $items = append $items (dict "key" "odbc-connection-string" "path" "odbc-connection-string" "env" "SOURCE_ODBC_CONNECTION_STRING_FILE") }}
+{{- end }}
 {{- else if .Values.existingSecret.name }}
 {{- $items = append $items (dict "key" .Values.existingSecret.personalAccessTokenKey "path" "personal-access-token" "env" "PERSONAL_ACCESS_TOKEN_FILE") }}
 {{- if .Values.existingSecret.databasePasswordKey }}
@@ -40,6 +43,9 @@ Secret items to mount as files: a list of {key, path, env} as JSON.
 {{- end }}
 {{- if .Values.existingSecret.pseudonymizationKeyKey }}
 {{- $items = append $items (dict "key" .Values.existingSecret.pseudonymizationKeyKey "path" "pseudonymization-key" "env" "PSEUDONYMIZATION_KEY_FILE") }}
+{{- end }}
+{{- if .Values.existingSecret.odbcConnectionStringKey }}
+{{- $items = append $items (dict "key" .Values.existingSecret.odbcConnectionStringKey "path" "odbc-connection-string" "env" "SOURCE_ODBC_CONNECTION_STRING_FILE") }}
 {{- end }}
 {{- end }}
 {{- toJson $items }}
@@ -89,5 +95,8 @@ data:
   {{- end }}
   {{- with .Values.secret.pseudonymizationKey }}
   pseudonymization-key: {{ . | b64enc | quote }}
+  {{- end }}
+  {{- with .Values.secret.odbcConnectionString }}
+  odbc-connection-string: {{ . | b64enc | quote }}
   {{- end }}
 {{- end }}
