@@ -384,18 +384,16 @@ impl Source {
             }
             let error = errors::export_error(&e, dest, output);
             let knowledge = self.settings.kind.source_type().type_knowledge(&self.settings);
-            if let Some(k) = knowledge.filter(|_| error.kind() == ErrorKind::Query) {
-                let native = self.settings.dialect == QueryDialect::Native;
-                let refusals = exactness::refuse_scan_error(k, error.message(), columns, native);
-                if !refusals.is_empty() {
-                    return exactness::refusal_error(&refusals);
-                }
+            let Some(k) = knowledge.filter(|_| error.kind() == ErrorKind::Query) else {
+                return error;
+            };
+            let native = self.settings.dialect == QueryDialect::Native;
+            let refusals = exactness::refuse_scan_error(k, error.message(), columns, native);
+            if !refusals.is_empty() {
+                return exactness::refusal_error(&refusals);
             }
-            match knowledge.filter(|_| error.kind() == ErrorKind::Query) {
-                Some(k) => match k.explain_conversion_error(error.message(), columns) {
-                    Some(message) => Error::new(ErrorKind::Query, message),
-                    None => error,
-                },
+            match k.explain_conversion_error(error.message(), columns) {
+                Some(message) => Error::new(ErrorKind::Query, message),
                 None => error,
             }
         })?;
