@@ -102,31 +102,34 @@ pub(crate) fn connect_error(settings: &SourceSettings, err: &duckdb::Error, atta
     }
 }
 
+/// What the servers and drivers say when the host or port is wrong, or the
+/// server is not listening.
+pub(crate) const HOST_MARKERS: [&str; 15] = [
+    "connection refused",
+    "unknown server host",
+    "adaptive server is unavailable",
+    "tcp provider",
+    "server is not found or not accessible",
+    "could not translate host name",
+    "name or service not known",
+    "temporary failure in name resolution",
+    "unknown mysql server host",
+    "can't connect to",
+    "no route to host",
+    "network is unreachable",
+    "timeout expired",
+    "timed out",
+    "could not connect to server",
+];
+
 /// What to check after a failed connection, from the server's or driver's
 /// message: the setting it points at, or all of them when it cannot tell.
 pub(crate) fn login_hint(source_type: &dyn super::kind::SourceType, lower: &str) -> &'static str {
-    const HOST: [&str; 15] = [
-        "connection refused",
-        "unknown server host",
-        "adaptive server is unavailable",
-        "tcp provider",
-        "server is not found or not accessible",
-        "could not translate host name",
-        "name or service not known",
-        "temporary failure in name resolution",
-        "unknown mysql server host",
-        "can't connect to",
-        "no route to host",
-        "network is unreachable",
-        "timeout expired",
-        "timed out",
-        "could not connect to server",
-    ];
     if let Some(hint) = source_type.login_hint(lower) {
         hint
     } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") {
         "check SOURCE_DATABASE_SSL_MODE and SOURCE_DATABASE_SSL_ROOT_CERT"
-    } else if HOST.iter().any(|m| lower.contains(m)) {
+    } else if HOST_MARKERS.iter().any(|m| lower.contains(m)) {
         "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and that the server accepts connections from here"
     } else {
         "check SOURCE_DATABASE_HOST, SOURCE_DATABASE_PORT, SOURCE_DATABASE_USER, SOURCE_DATABASE_PASSWORD and \

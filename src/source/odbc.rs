@@ -70,12 +70,29 @@ impl SourceType for Odbc {
     }
 
     fn login_hint(&self, lower: &str) -> Option<&'static str> {
-        Some(driver_hint(lower).unwrap_or(if lower.contains("ssl") || lower.contains("certificate") {
+        let says = |markers: &[&str]| markers.iter().any(|m| lower.contains(m));
+        Some(if let Some(hint) = driver_hint(lower) {
+            hint
+        } else if says(&["ssl", "tls", "certificate"]) {
             "check the TLS attributes in SOURCE_ODBC_CONNECTION_STRING"
+        } else if says(&["unknown database", "cannot open database"])
+            || (lower.contains("access denied for user") && lower.contains("to database"))
+            || (lower.contains("database \"") && lower.contains("does not exist"))
+        {
+            // MariaDB answers the same for a database that is missing and one the user may not read.
+            "check the database (Database=) in SOURCE_ODBC_CONNECTION_STRING, and that its user may read it"
+        } else if lower.contains("role \"") && lower.contains("does not exist") {
+            "check the user (Uid=) in SOURCE_ODBC_CONNECTION_STRING"
+        } else if says(&["authentication failed", "access denied", "login failed"]) {
+            // The servers do not say whether the user or the password is wrong.
+            "check the user and password (Uid=, Pwd=) in SOURCE_ODBC_CONNECTION_STRING"
+        } else if says(&super::connect::HOST_MARKERS) {
+            "check the server and port (Server=, Port=) in SOURCE_ODBC_CONNECTION_STRING, and that the server \
+             accepts connections from here"
         } else {
             "check SOURCE_ODBC_CONNECTION_STRING (server, port, user, password, database), and that the server \
              accepts connections from here"
-        }))
+        })
     }
 
     fn type_knowledge(&self, settings: &SourceSettings) -> Option<&dyn TypeKnowledge> {
@@ -162,7 +179,47 @@ pub(crate) fn connect(conn: &Connection, settings: &SourceSettings, connection_s
         };
         Error::new(error.kind(), format!("{}; {known}", error.message()))
     })?;
+    read_only_session(conn, database_of(connection_string))?;
     Ok(true)
+}
+
+/// Makes the ODBC session read-only where the server can enforce it, as the
+/// scanners' sessions are: a query is one SELECT, and a write hidden in it
+/// (PostgreSQL's `WITH … AS (DELETE … RETURNING …)`, a function that
+/// writes) is refused by the server. Other databases rely on the user's
+/// privileges (the docs ask for a user that may only read).
+fn read_only_session(conn: &Connection, database: Database) -> Result<()> {
+    let failed = |e: duckdb::Error| {
+        Error::new(
+            crate::error::ErrorKind::SourceUnreachable,
+            format!("cannot make the ODBC session read-only: {}", cut_connection_string(&e.to_string())),
+        )
+    };
+    match database {
+        // A SELECT, because odbc_query wants a result; for the session, not
+        // only the transaction (psqlODBC commits each statement).
+        Database::Postgres => conn
+            .query_row(&query_sql("SELECT set_config('default_transaction_read_only', 'on', false)"), [], |_| Ok(()))
+            .map_err(failed),
+        Database::Mariadb => {
+            // SET returns no result set, which odbc_query reports after the
+            // server has done it: the variable says whether it took.
+            if let Err(e) = conn.execute_batch(&query_sql("SET SESSION TRANSACTION READ ONLY")) {
+                log::debug!("SET SESSION TRANSACTION READ ONLY: {}", cut_connection_string(&e.to_string()));
+            }
+            let read_only: i64 = conn
+                .query_row(&query_sql("SELECT CAST(@@session.tx_read_only AS SIGNED)"), [], |r| r.get(0))
+                .map_err(failed)?;
+            match read_only {
+                1 => Ok(()),
+                _ => Err(Error::new(
+                    crate::error::ErrorKind::SourceUnreachable,
+                    "cannot make the ODBC session read-only: the server kept tx_read_only off",
+                )),
+            }
+        }
+        Database::SqlServer | Database::Other => Ok(()),
+    }
 }
 
 /// The installed drivers' names (odbcinst.ini; on Windows the registry's).
@@ -370,6 +427,12 @@ const PLAIN: [&str; 14] = [
 /// `sql_mode=''`): neither is a date DuckDB holds.
 const ZERO_OR_PARTIAL_DATE: &str = "(MONTH({}) = 0 OR DAYOFMONTH({}) = 0)";
 
+/// A value in MariaDB's storage format of geometry: an SRID of 4 bytes,
+/// then WKB in little-endian order (`01`) with a geometry type from 1 to 7.
+const MARIADB_GEOMETRY_BYTES: &str = "(SUBSTRING(CAST({} AS BINARY), 5, 1) = X'01' \
+     AND ASCII(SUBSTRING(CAST({} AS BINARY), 6, 1)) BETWEEN 1 AND 7 \
+     AND SUBSTRING(CAST({} AS BINARY), 7, 3) = X'000000')";
+
 /// The precision and scale of `DECIMAL(p,s)`.
 fn decimal(duckdb_type: &str) -> Option<(u32, u32)> {
     let inner = duckdb_type.strip_prefix("DECIMAL(")?.strip_suffix(')')?;
@@ -465,7 +528,14 @@ impl TypeKnowledge for OdbcKnowledge {
         let name = &column.name;
         let t = column.type_name.as_str();
         let result = result_type.map(str::to_ascii_uppercase).unwrap_or_default();
-        if t == "boolean" && result != "BOOLEAN" {
+        if t == "money" {
+            vec![self.lossy(
+                "psqlODBC hands money over as a floating-point number, which holds most amounts in cents only \
+                 approximately"
+                    .into(),
+                format!("write CAST({name} AS numeric(20,2))"),
+            )]
+        } else if t == "boolean" && result != "BOOLEAN" {
             vec![self.lossy(
                 "psqlODBC hands booleans over as the text 1/0 (BoolsAsChar)".into(),
                 format!("add BoolsAsChar=0 to SOURCE_ODBC_CONNECTION_STRING, or write CAST({name} AS integer)"),
@@ -515,13 +585,18 @@ impl TypeKnowledge for OdbcKnowledge {
             return None;
         }
         // Joined on false, the query is planned but never run; pg_typeof of
-        // its NULL columns is their declared type.
+        // its NULL columns is their declared type, and a domain's is followed
+        // down to its base type (what the driver sees).
         let aliases: Vec<String> = (1..=names.len()).map(|i| format!("c{i}")).collect();
         let types: Vec<String> = aliases.iter().map(|a| format!("pg_typeof(q.{a})::oid")).collect();
         Some(format!(
-            "SELECT u.pos::bigint AS pos, format_type(u.typid, -1)::text AS type_name, NULL::text AS leaves \
+            "WITH RECURSIVE declared AS (SELECT u.pos, u.typid \
              FROM (SELECT 1) AS one LEFT JOIN ({query}\n) AS q({}) ON false \
-             CROSS JOIN LATERAL unnest(ARRAY[{}]::oid[]) WITH ORDINALITY AS u(typid, pos)",
+             CROSS JOIN LATERAL unnest(ARRAY[{}]::oid[]) WITH ORDINALITY AS u(typid, pos)), \
+             base(pos, typid) AS (SELECT pos, typid FROM declared UNION ALL \
+             SELECT b.pos, t.typbasetype FROM base AS b JOIN pg_type AS t ON t.oid = b.typid WHERE t.typtype = 'd') \
+             SELECT b.pos::bigint AS pos, format_type(b.typid, -1)::text AS type_name, NULL::text AS leaves \
+             FROM base AS b JOIN pg_type AS t ON t.oid = b.typid WHERE t.typtype <> 'd'",
             aliases.join(", "),
             types.join(", ")
         ))
@@ -532,30 +607,64 @@ impl TypeKnowledge for OdbcKnowledge {
             return Vec::new();
         };
         let t = t.to_ascii_uppercase();
-        if self.0 == Database::Postgres && t.starts_with("DECIMAL") {
-            // numeric(p,s) may hold NaN and ±Infinity, which no DECIMAL holds.
-            return vec![ResultCheck {
-                condition: "{}::text IN ('NaN', 'Infinity', '-Infinity')".into(),
-                what: "NaN and ±Infinity are not decimals".into(),
-                fix: "write NULLIF(<column>, 'NaN') to upload NaN as NULL, or CAST(<column> AS text)".into(),
-            }];
-        }
-        if t != "DATE" && t != "TIMESTAMP" {
-            return Vec::new();
-        }
-        match self.0 {
-            // psqlODBC gives ±infinity as today's date.
-            Database::Postgres => vec![ResultCheck {
-                condition: "NOT isfinite({})".into(),
-                what: "±infinity would arrive as another date (psqlODBC gives today's)".into(),
-                fix: "write NULLIF(<column>, 'infinity') (and '-infinity') to upload them as NULL, or \
+        match (self.0, t.as_str()) {
+            (Database::Postgres, _) if t.starts_with("DECIMAL") => {
+                let scale = decimal(&t).map_or(0, |(_, s)| s);
+                vec![
+                    // numeric(p,s) may hold NaN and ±Infinity, which no DECIMAL holds.
+                    ResultCheck {
+                        condition: "{}::text IN ('NaN', 'Infinity', '-Infinity')".into(),
+                        what: "NaN and ±Infinity are not decimals".into(),
+                        fix: "write NULLIF(<column>, 'NaN') to upload NaN as NULL, or CAST(<column> AS text)".into(),
+                    },
+                    // psqlODBC hands a value over with its own scale, read as the
+                    // reported one: numeric(5,-2)'s 100 would arrive as 0.001.
+                    ResultCheck {
+                        condition: format!(
+                            "{{}}::text NOT IN ('NaN', 'Infinity', '-Infinity') AND scale({{}}) <> {scale}"
+                        ),
+                        what: format!(
+                            "values with other than {scale} digits after the point would arrive shifted (psqlODBC \
+                             reports the column as {t} and hands each value over with its own scale)"
+                        ),
+                        fix: format!(
+                            "write CAST(<column> AS numeric(<precision>, {scale})) with a precision up to 37, or \
+                             CAST(<column> AS text)"
+                        ),
+                    },
+                ]
+            }
+            // psqlODBC gives ±infinity as today's date, a BC date as the same
+            // date AD, and a year after 9999 cut to its first four digits.
+            (Database::Postgres, "DATE" | "TIMESTAMP") => vec![ResultCheck {
+                condition: "(NOT isfinite({}) OR extract(year FROM {}) NOT BETWEEN 1 AND 9999)".into(),
+                what: "±infinity, dates before Christ and years after 9999 would arrive as other dates".into(),
+                fix: "write NULLIF(<column>, 'infinity') (and '-infinity') to upload infinity as NULL, or \
                       CAST(<column> AS text)"
                     .into(),
             }],
-            Database::Mariadb => vec![ResultCheck {
+            (Database::Mariadb, "DATE" | "TIMESTAMP") => vec![ResultCheck {
                 condition: ZERO_OR_PARTIAL_DATE.into(),
                 what: "zero dates (0000-00-00) and dates with month or day 0 are not dates DuckDB holds".into(),
                 fix: "write NULLIF(<column>, '0000-00-00') to upload zero dates as NULL, or CAST(<column> AS CHAR)"
+                    .into(),
+            }],
+            // The driver's text ends at a NUL character.
+            (Database::Mariadb, "VARCHAR") => vec![ResultCheck {
+                condition: "INSTR({}, CHAR(0)) > 0".into(),
+                what: "text with a NUL character would arrive cut off before it".into(),
+                fix: "write REPLACE(<column>, CHAR(0), '') to upload it without the NULs, or HEX(<column>)".into(),
+            }],
+            // MariaDB's geometry reaches DuckDB as a plain BLOB of its own
+            // storage format (4 bytes of SRID, then little-endian WKB); the
+            // driver's type does not tell it from binary data, its bytes do.
+            (Database::Mariadb, "BLOB") => vec![ResultCheck {
+                condition: MARIADB_GEOMETRY_BYTES.into(),
+                what: "MariaDB geometry would arrive in MariaDB's own storage format (SRID and WKB), not as \
+                       standard WKB"
+                    .into(),
+                fix: "write ST_AsBinary(<column>) AS <column> (and ST_SRID(<column>) in a column of its own) to \
+                      upload standard WKB, or ST_AsText(<column>)"
                     .into(),
             }],
             _ => Vec::new(),

@@ -1,113 +1,201 @@
 //! `connector export` against the real local database servers, one suite run for each
-//! kind: every test below runs as `export_servers::postgres::NAME` against PostgreSQL,
+//! way in: every test below runs as `export_servers::postgres::NAME` against PostgreSQL,
 //! through a role whose awkward password the server checks (scram-sha-256), and as
 //! `export_servers::mysql::NAME` against MariaDB, through a user with an awkward
-//! password that only has SELECT on its database. Where the servers answer in their
-//! own words, the test says what each one says.
+//! password that only has SELECT on its database; the tests that do not depend on
+//! DuckDB's SQL run once more through the `odbc` kind with Debian's drivers
+//! (`export_servers::odbc_postgres::NAME`, psqlODBC, and `odbc_mysql::NAME`, MariaDB
+//! Connector/ODBC), with the same users and the settings moved into the connection
+//! string. Where the servers or the drivers answer in their own words, the test says
+//! what each one says.
 
 use crate::common::*;
 
-/// Instantiates each test function (taking the [`Kind`]) once per server kind.
+/// Instantiates each test function (taking the [`Kind`]) once per server, and the
+/// first list once more per server through ODBC.
 macro_rules! on_each_server {
-    ($($test:ident),* $(,)?) => {
+    (every route: $($test:ident),* $(,)?; scanners only: $($scanner_test:ident),* $(,)?) => {
         mod postgres {
-            $( #[test] fn $test() { super::$test(super::Kind::Postgres) } )*
+            $( #[test] fn $test() { super::$test(super::Kind::POSTGRES) } )*
+            $( #[test] fn $scanner_test() { super::$scanner_test(super::Kind::POSTGRES) } )*
         }
         mod mysql {
-            $( #[test] fn $test() { super::$test(super::Kind::Mysql) } )*
+            $( #[test] fn $test() { super::$test(super::Kind::MYSQL) } )*
+            $( #[test] fn $scanner_test() { super::$scanner_test(super::Kind::MYSQL) } )*
+        }
+        mod odbc_postgres {
+            $( #[test] fn $test() { super::$test(super::Kind::ODBC_POSTGRES) } )*
+        }
+        mod odbc_mysql {
+            $( #[test] fn $test() { super::$test(super::Kind::ODBC_MYSQL) } )*
         }
     };
 }
 
 on_each_server!(
+    every route:
     exports_rows_through_a_user_with_an_awkward_password,
     wrong_password_is_refused_by_the_server,
     a_refused_login_is_not_retried,
     an_unknown_user_or_database_gets_a_hint_naming_it,
-    unqualified_and_qualified_table_names_both_work,
     native_dialect_runs_the_servers_own_sql_unchanged,
     empty_result_is_refused_unless_allowed,
     query_naming_a_missing_table_fails_with_the_query_code,
     writes_are_refused_because_the_source_is_read_only,
     unreachable_server_is_retried_then_gives_the_source_code,
+    compression_and_row_group_size_are_applied;
+    // DuckDB's SQL (the `db.` catalog) and the kinds' second names.
+    scanners only:
+    unqualified_and_qualified_table_names_both_work,
     the_other_name_of_the_type_works,
-    compression_and_row_group_size_are_applied,
 );
 
 // --------------------------------------------------------------------------
 // The per-kind fixture
 
-#[derive(Clone, Copy, Debug)]
-enum Kind {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Server {
     Postgres,
     Mysql,
 }
 
-/// A fresh database and user of one kind, dropped at the end of the test.
-enum Database {
-    Postgres(PgDatabase),
-    Mysql(MysqlDatabase),
+/// A server, and whether the connector reaches it through its own kind
+/// (DuckDB's scanner) or through the `odbc` kind.
+#[derive(Clone, Copy, Debug)]
+struct Kind {
+    server: Server,
+    odbc: bool,
 }
 
+/// The settings a test overrides that an ODBC connection string holds, with
+/// the attribute each becomes.
+const IN_THE_CONNECTION_STRING: [(&str, &str); 4] = [
+    ("SOURCE_DATABASE_USER", "Uid"),
+    ("SOURCE_DATABASE_PASSWORD", "Pwd"),
+    ("SOURCE_DATABASE_NAME", "Database"),
+    ("SOURCE_DATABASE_PORT", "Port"),
+];
+
 impl Kind {
+    const POSTGRES: Kind = Kind { server: Server::Postgres, odbc: false };
+    const MYSQL: Kind = Kind { server: Server::Mysql, odbc: false };
+    const ODBC_POSTGRES: Kind = Kind { server: Server::Postgres, odbc: true };
+    const ODBC_MYSQL: Kind = Kind { server: Server::Mysql, odbc: true };
+
     fn create(self) -> Database {
-        match self {
-            Kind::Postgres => Database::Postgres(PgDatabase::create()),
-            Kind::Mysql => Database::Mysql(MysqlDatabase::create()),
-        }
+        let server = match self.server {
+            Server::Postgres => ServerDatabase::Postgres(PgDatabase::create()),
+            Server::Mysql => ServerDatabase::Mysql(MysqlDatabase::create()),
+        };
+        Database { server, odbc: self.odbc }
     }
 
-    /// How the connector names the kind in its messages.
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Postgres => "postgres",
-            Kind::Mysql => "mysql",
+    /// How the connector's message on a failed connection begins.
+    fn cannot_connect(self) -> &'static str {
+        match (self.odbc, self.server) {
+            (true, _) => "cannot connect through ODBC",
+            (false, Server::Postgres) => "cannot connect to the postgres database",
+            (false, Server::Mysql) => "cannot connect to the mysql database",
         }
     }
 
     /// The second accepted value of `SOURCE_DATABASE_TYPE` for this kind.
     fn other_name(self) -> &'static str {
-        match self {
-            Kind::Postgres => "postgresql",
-            Kind::Mysql => "mariadb",
+        match self.server {
+            Server::Postgres => "postgresql",
+            Server::Mysql => "mariadb",
+        }
+    }
+
+    /// The connector's hint after a refused connection: the settings to check (through
+    /// ODBC, the attributes of the connection string).
+    fn check(self, what: Check) -> &'static str {
+        match (self.odbc, what) {
+            (false, Check::Login) => "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD",
+            (false, Check::User) => "check SOURCE_DATABASE_USER",
+            (false, Check::Database) => "check SOURCE_DATABASE_NAME",
+            (false, Check::Host) => "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT",
+            (true, Check::Login) => "check the user and password (Uid=, Pwd=) in SOURCE_ODBC_CONNECTION_STRING",
+            (true, Check::User) => "check the user (Uid=) in SOURCE_ODBC_CONNECTION_STRING",
+            (true, Check::Database) => "check the database (Database=) in SOURCE_ODBC_CONNECTION_STRING",
+            (true, Check::Host) => "check the server and port (Server=, Port=) in SOURCE_ODBC_CONNECTION_STRING",
         }
     }
 }
 
+#[derive(Clone, Copy)]
+enum Check {
+    Login,
+    User,
+    Database,
+    Host,
+}
+
+/// A fresh database and user of one server, dropped at the end of the test.
+enum ServerDatabase {
+    Postgres(PgDatabase),
+    Mysql(MysqlDatabase),
+}
+
+struct Database {
+    server: ServerDatabase,
+    odbc: bool,
+}
+
 impl Database {
-    fn env(&self, query: &str) -> Vec<(String, String)> {
-        match self {
-            Database::Postgres(db) => db.env(query),
-            Database::Mysql(db) => db.env(query),
+    /// The settings for `query`; through ODBC, the query without DuckDB's `db.`
+    /// (the tests' queries use it only as the catalog's name), and `overrides` of
+    /// the user, password, database and port written into the connection string.
+    fn env(&self, query: &str, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+        if !self.odbc {
+            let env = match &self.server {
+                ServerDatabase::Postgres(db) => db.env(query),
+                ServerDatabase::Mysql(db) => db.env(query),
+            };
+            return with(env, overrides);
         }
+        let mut string = match &self.server {
+            ServerDatabase::Postgres(db) => db.odbc_connection_string("BoolsAsChar=0;"),
+            ServerDatabase::Mysql(db) => format!("{};", db.odbc_connection_string()),
+        };
+        let mut rest = Vec::new();
+        for (setting, value) in overrides {
+            match IN_THE_CONNECTION_STRING.iter().find(|(name, _)| name == setting) {
+                // psqlODBC takes braces only around the password.
+                Some((_, "Pwd")) => string.push_str(&format!("Pwd={};", odbc_braced(value))),
+                Some((_, attribute)) => string.push_str(&format!("{attribute}={value};")),
+                None => rest.push((*setting, *value)),
+            }
+        }
+        with(odbc_env(&string, &query.replace("db.", "")), &rest)
     }
 
     fn password(&self) -> &str {
-        match self {
-            Database::Postgres(db) => &db.password,
-            Database::Mysql(db) => &db.password,
+        match &self.server {
+            ServerDatabase::Postgres(db) => &db.password,
+            ServerDatabase::Mysql(db) => &db.password,
         }
     }
 
     /// Creates the test's tables and rows: in PostgreSQL as the test role (which owns
     /// them), in MariaDB as root (the test user may only read).
     fn setup(&self, sql: &str) {
-        match self {
-            Database::Postgres(db) => db.exec(sql),
-            Database::Mysql(db) => db.admin(sql),
+        match &self.server {
+            ServerDatabase::Postgres(db) => db.exec(sql),
+            ServerDatabase::Mysql(db) => db.admin(sql),
         };
     }
 
     /// Runs SQL as the server's administrator, for checking what is in the database.
     fn admin(&self, sql: &str) -> String {
-        match self {
-            Database::Postgres(db) => db.admin(sql),
-            Database::Mysql(db) => db.admin(sql),
+        match &self.server {
+            ServerDatabase::Postgres(db) => db.admin(sql),
+            ServerDatabase::Mysql(db) => db.admin(sql),
         }
     }
 
     fn export(&self, query: &str, extra: &[(&str, &str)]) -> (Run, tempfile::TempDir) {
-        export_to_temp(&with(self.env(query), extra), &[self.password()])
+        export_to_temp(&self.env(query, extra), &[self.password()])
     }
 }
 
@@ -116,11 +204,11 @@ fn events(kind: Kind) -> Database {
     let db = kind.create();
     let rows = "INSERT INTO events VALUES (1, 'Bürgeramt', '2024-01-05', 12.50), (2, NULL, '2024-02-29', NULL), \
                 (3, 'Bibliothek 📚', '2024-12-31', 0), (4, 'Rathaus', '2025-03-01', -7.25);";
-    match kind {
-        Kind::Postgres => db.setup(&format!(
+    match kind.server {
+        Server::Postgres => db.setup(&format!(
             "CREATE TABLE events (id int PRIMARY KEY, name varchar(50), day date, amount numeric(10,2)); {rows}"
         )),
-        Kind::Mysql => db.setup(&format!(
+        Server::Mysql => db.setup(&format!(
             "SET NAMES utf8mb4; \
              CREATE TABLE events (id int PRIMARY KEY, name varchar(50), day date, amount decimal(10,2)) \
                  CHARACTER SET utf8mb4; {rows}"
@@ -171,12 +259,11 @@ fn wrong_password_is_refused_by_the_server(kind: Kind) {
     db.setup("CREATE TABLE t (id int); INSERT INTO t VALUES (1);");
     let (run, dir) = db.export("SELECT * FROM db.t", &[("SOURCE_DATABASE_PASSWORD", "not-the-password")]);
     assert_eq!(run.code, 4, "{}", run.output());
-    match kind {
-        Kind::Postgres => assert!(run.stderr.contains("password authentication failed"), "{}", run.stderr),
-        Kind::Mysql => assert!(run.stderr.to_ascii_lowercase().contains("access denied"), "{}", run.stderr),
+    match kind.server {
+        Server::Postgres => assert!(run.stderr.contains("password authentication failed"), "{}", run.stderr),
+        Server::Mysql => assert!(run.stderr.to_ascii_lowercase().contains("access denied"), "{}", run.stderr),
     }
-    assert!(run.stderr.contains("SOURCE_DATABASE_PASSWORD"), "{}", run.stderr);
-    assert!(run.stderr.contains("check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"), "{}", run.stderr);
+    assert!(run.stderr.contains(kind.check(Check::Login)), "{}", run.stderr);
     assert!(!result_file(&dir).exists());
     assert_no_secret(&run.output(), &["not-the-password"]);
 }
@@ -201,30 +288,30 @@ fn an_unknown_user_or_database_gets_a_hint_naming_it(kind: Kind) {
     db.setup("CREATE TABLE t (id int); INSERT INTO t VALUES (1);");
     let (run, _dir) = db.export("SELECT * FROM db.t", &[("SOURCE_DATABASE_USER", "no_such_user_16")]);
     assert_eq!(run.code, 4, "{}", run.output());
-    match kind {
-        Kind::Postgres => {
+    match kind.server {
+        Server::Postgres => {
             assert!(run.stderr.contains(r#"role "no_such_user_16" does not exist"#), "{}", run.stderr);
-            assert!(run.stderr.contains("; check SOURCE_DATABASE_USER"), "{}", run.stderr);
+            assert!(run.stderr.contains(&format!("; {}", kind.check(Check::User))), "{}", run.stderr);
         }
-        Kind::Mysql => {
+        Server::Mysql => {
             // MariaDB does not say whether the user or the password is wrong.
             assert!(run.stderr.contains("Access denied for user 'no_such_user_16'"), "{}", run.stderr);
-            assert!(run.stderr.contains("; check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD"), "{}", run.stderr);
+            assert!(run.stderr.contains(&format!("; {}", kind.check(Check::Login))), "{}", run.stderr);
         }
     }
-    assert!(!run.stderr.contains("check SOURCE_DATABASE_NAME"), "{}", run.stderr);
+    assert!(!run.stderr.contains(kind.check(Check::Database)), "{}", run.stderr);
 
     let (run, _dir) = db.export("SELECT * FROM db.t", &[("SOURCE_DATABASE_NAME", "no_such_database_16")]);
     assert_eq!(run.code, 4, "{}", run.output());
-    match kind {
-        Kind::Postgres => {
+    match kind.server {
+        Server::Postgres => {
             assert!(run.stderr.contains(r#"database "no_such_database_16" does not exist"#), "{}", run.stderr)
         }
         // A database the user may not see, or that does not exist: the same answer.
-        Kind::Mysql => assert!(run.stderr.contains("to database 'no_such_database_16'"), "{}", run.stderr),
+        Server::Mysql => assert!(run.stderr.contains("to database 'no_such_database_16'"), "{}", run.stderr),
     }
-    assert!(run.stderr.contains("; check SOURCE_DATABASE_NAME"), "{}", run.stderr);
-    assert!(!run.stderr.contains("check SOURCE_DATABASE_USER"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("; {}", kind.check(Check::Database))), "{}", run.stderr);
+    assert!(!run.stderr.contains(kind.check(Check::User)), "{}", run.stderr);
 }
 
 /// Unqualified names resolve in the source (`USE db`); `db.` names it explicitly.
@@ -242,8 +329,8 @@ fn unqualified_and_qualified_table_names_both_work(kind: Kind) {
 }
 
 fn native_dialect_runs_the_servers_own_sql_unchanged(kind: Kind) {
-    let (db, query, expected, columns) = match kind {
-        Kind::Postgres => {
+    let (db, query, expected, columns) = match kind.server {
+        Server::Postgres => {
             let db = kind.create();
             db.setup("CREATE TABLE t (id int, tags text[]); INSERT INTO t VALUES (1, '{a,b}'), (2, '{c}');");
             // `::` casts, array_to_string and generate_series are PostgreSQL's own.
@@ -252,7 +339,7 @@ fn native_dialect_runs_the_servers_own_sql_unchanged(kind: Kind) {
             let expected = vec![row(&[Some("1-x"), Some("a|b"), Some("1")]), row(&[Some("2-x"), Some("c"), Some("2")])];
             (db, query, expected, ["label", "tags", "n"])
         }
-        Kind::Mysql => {
+        Server::Mysql => {
             let db = events(kind);
             // Backtick identifiers, DATE_FORMAT, IFNULL and `LIMIT offset, count` are
             // MySQL's own; DuckDB's parser would reject the backticks.
@@ -272,7 +359,7 @@ fn native_dialect_runs_the_servers_own_sql_unchanged(kind: Kind) {
     let names: Vec<String> = parquet_columns(&file).into_iter().map(|(name, _)| name).collect();
     assert_eq!(names, columns);
 
-    if let Kind::Mysql = kind {
+    if let (Server::Mysql, false) = (kind.server, kind.odbc) {
         // The same query in the default DuckDB dialect is not MySQL: it fails.
         let (run, dir) = db.export(query, &[]);
         assert_eq!(run.code, 5, "{}", run.output());
@@ -314,11 +401,24 @@ fn writes_are_refused_because_the_source_is_read_only(kind: Kind) {
     db.setup("CREATE TABLE t (id int); INSERT INTO t VALUES (1);");
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("x.parquet");
-    let run =
-        connector(&["export", "--output", file.to_str().unwrap()], &db.env("INSERT INTO db.t VALUES (2) RETURNING id"));
+    let run = connector(
+        &["export", "--output", file.to_str().unwrap()],
+        &db.env("INSERT INTO db.t VALUES (2) RETURNING id", &[]),
+    );
     assert_eq!(run.code, 5, "{}", run.output());
     assert!(run.stderr.contains("read-only"), "{}", run.stderr);
     assert_eq!(db.admin("SELECT count(*) FROM t").trim(), "1");
+
+    if kind.server == Server::Postgres {
+        // A write behind a SELECT, in PostgreSQL's own SQL: the server refuses it, since
+        // the connector's session only reads (the test role owns the table and may write).
+        db.setup("CREATE FUNCTION zap() RETURNS bigint LANGUAGE sql AS 'DELETE FROM t RETURNING id';");
+        let (run, dir) = db.export("SELECT zap() AS id", &[("SOURCE_DATABASE_QUERY_DIALECT", "native")]);
+        assert_eq!(run.code, 5, "{}", run.output());
+        assert!(run.stderr.contains("cannot execute DELETE in a read-only transaction"), "{}", run.stderr);
+        assert!(!result_file(&dir).exists());
+        assert_eq!(db.admin("SELECT count(*) FROM t").trim(), "1");
+    }
 }
 
 fn unreachable_server_is_retried_then_gives_the_source_code(kind: Kind) {
@@ -328,8 +428,8 @@ fn unreachable_server_is_retried_then_gives_the_source_code(kind: Kind) {
         &[("SOURCE_DATABASE_PORT", "1"), ("SOURCE_CONNECT_MAX_ATTEMPTS", "3"), ("CONNECTOR_RETRY_BASE_MS", "20")],
     );
     assert_eq!(run.code, 4, "{}", run.output());
-    assert!(run.stderr.contains(&format!("cannot connect to the {} database", kind.name())), "{}", run.stderr);
-    assert!(run.stderr.contains("check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT"), "{}", run.stderr);
+    assert!(run.stderr.contains(kind.cannot_connect()), "{}", run.stderr);
+    assert!(run.stderr.contains(kind.check(Check::Host)), "{}", run.stderr);
     assert!(run.stderr.contains("attempt 1 of 3"), "{}", run.stderr);
     assert!(run.stderr.contains("attempt 2 of 3"), "{}", run.stderr);
     assert!(!run.stderr.contains("attempt 3 of 3"), "{}", run.stderr);
@@ -349,10 +449,10 @@ fn the_other_name_of_the_type_works(kind: Kind) {
 
 fn compression_and_row_group_size_are_applied(kind: Kind) {
     let db = kind.create();
-    db.setup(match kind {
-        Kind::Postgres => "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 50000) g;",
+    db.setup(match kind.server {
+        Server::Postgres => "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 50000) g;",
         // MariaDB's SEQUENCE engine provides seq_1_to_N.
-        Kind::Mysql => "CREATE TABLE t AS SELECT seq AS id, md5(seq) AS h FROM seq_1_to_50000;",
+        Server::Mysql => "CREATE TABLE t AS SELECT seq AS id, md5(seq) AS h FROM seq_1_to_50000;",
     });
     let (run, dir) = db.export(
         "SELECT * FROM db.t ORDER BY id",

@@ -1,8 +1,9 @@
 //! A differential test that looks for what nobody listed: tables built from
 //! the servers' own type catalogues, filled with edge values the servers
 //! themselves accept, each column exported on its own by the connector binary
-//! (in both query dialects), every value compared with the server's own text
-//! of it.
+//! (in both query dialects of the servers' own kinds, and, in a second test,
+//! through the `odbc` kind with Debian's drivers), every value compared with
+//! the server's own text of it.
 //!
 //! **Types.** PostgreSQL 15: every type in `pg_type` of kind base, range,
 //! multirange or enum (those of the extensions the server has available
@@ -29,7 +30,7 @@
 //! a column by themselves (NaN, infinity, zero dates, clamped extremes) go to a
 //! table of their own, so that they do not hide what happens to the others.
 //!
-//! **Outcome** of each case (one column of one table, one dialect):
+//! **Outcome** of each case (one column of one table, one route: a dialect, or ODBC):
 //! *exact* (exit 0, every value equal), *refused* (exit 17 naming the column,
 //! no file), *CHANGED* (exit 0 and some value differs) or *ERROR* (any other
 //! exit; it fails the test when the output does not name the column). The
@@ -82,8 +83,10 @@
 //! leaf type, then the others in seeded order), which takes a few minutes.
 //! `CONNECTOR_GENERATED_CASES=all` runs every case (about an hour on 2
 //! cores; `CONNECTOR_GENERATED_WORKERS` exports that many at a time,
-//! default 2): run it before a release. `CONNECTOR_GENERATED_REPORT=<file>` writes every
-//! case with its DDL, values and what arrived as Markdown.
+//! default 2): run it before a release. The ODBC test runs every table
+//! once (about two minutes; `CONNECTOR_GENERATED_ODBC_CASES` to choose fewer).
+//! `CONNECTOR_GENERATED_REPORT=<file>` writes every case with its DDL, values
+//! and what arrived as Markdown (the ODBC test to `<file>.odbc.md`).
 
 pub(crate) mod compare;
 
@@ -98,7 +101,9 @@ use compare::{compare, parse_dtype, parse_json, Alt, Shape};
 use crate::common::*;
 
 const COLUMN: &str = "probe_value";
-const DEFAULT_CASES: usize = 300;
+const DEFAULT_CASES: Option<usize> = Some(300);
+/// Every case: through ODBC they take about two minutes on two cores.
+const DEFAULT_ODBC_CASES: Option<usize> = None;
 const DEFAULT_SEED: u64 = 26;
 const LOSS_REFUSED: i32 = 17;
 
@@ -182,11 +187,11 @@ struct Finding {
     duckdb_type: String,
 }
 
-fn cases_wanted() -> Option<usize> {
-    match std::env::var("CONNECTOR_GENERATED_CASES") {
+fn cases_wanted(setting: &str, default: Option<usize>) -> Option<usize> {
+    match std::env::var(setting) {
         Ok(v) if v.eq_ignore_ascii_case("all") => None,
-        Ok(v) => Some(v.parse().unwrap_or_else(|_| panic!("CONNECTOR_GENERATED_CASES={v}: a number or `all`"))),
-        Err(_) => Some(DEFAULT_CASES),
+        Ok(v) => Some(v.parse().unwrap_or_else(|_| panic!("{setting}={v}: a number or `all`"))),
+        Err(_) => default,
     }
 }
 
@@ -634,14 +639,19 @@ fn pg_source(db: &PgDatabase, table: &Table) -> Vec<(Option<String>, Alt, Option
     psql_rows(
         &db.name,
         &format!(
-            "SELECT CASE WHEN {COLUMN} IS NULL THEN 'N' ELSE 'V' || {COLUMN}::text END, {extra} FROM {} ORDER BY id",
+            "SELECT CASE WHEN {COLUMN} IS NULL THEN 'N' ELSE 'V' || {COLUMN}::text END, {extra}, \
+             CASE WHEN format('%s', {COLUMN}) IS DISTINCT FROM {COLUMN}::text THEN 'V' || format('%s', {COLUMN}) END \
+             FROM {} ORDER BY id",
             table.name
         ),
     )
     .into_iter()
     .map(|r| {
         let text = r[0].strip_prefix('V').map(str::to_string);
-        let alt = Alt { wkb_hex: Some(r[1].clone()).filter(|s| !s.is_empty()) };
+        let alt = Alt {
+            wkb_hex: Some(r[1].clone()).filter(|s| !s.is_empty()),
+            output_text: r[3].strip_prefix('V').map(str::to_string),
+        };
         (text, alt, r[2].parse().ok())
     })
     .collect()
@@ -893,7 +903,7 @@ fn mariadb_source(db: &MysqlDatabase, table: &Table, t: &MariaType) -> Vec<(Opti
     .into_iter()
     .map(|r| {
         let text = r[0].strip_prefix('V').map(unhex);
-        let alt = Alt { wkb_hex: Some(r[1].clone()).filter(|s| !s.is_empty()) };
+        let alt = Alt { wkb_hex: Some(r[1].clone()).filter(|s| !s.is_empty()), output_text: None };
         (text, alt, r[2].parse().ok())
     })
     .collect()
@@ -959,13 +969,15 @@ fn run_case(
     if source.iter().all(|(v, _, _)| v.is_none()) {
         return (Outcome::Empty, String::new(), String::new());
     }
-    let query = match (table.server, dialect) {
-        (Server::Postgres, "duckdb") | (Server::Mariadb, "duckdb") => {
-            format!("SELECT {COLUMN} FROM db.{} ORDER BY id", table.name)
-        }
+    let query = match dialect {
+        "duckdb" => format!("SELECT {COLUMN} FROM db.{} ORDER BY id", table.name),
         _ => format!("SELECT {COLUMN} FROM {} ORDER BY id", table.name),
     };
-    let env = with(env, &[("SOURCE_DATABASE_SQL_QUERY", &query), ("SOURCE_DATABASE_QUERY_DIALECT", dialect)]);
+    let env = match dialect {
+        // The odbc kind always runs the database's own SQL.
+        ODBC => with(env, &[("SOURCE_DATABASE_SQL_QUERY", &query)]),
+        _ => with(env, &[("SOURCE_DATABASE_SQL_QUERY", &query), ("SOURCE_DATABASE_QUERY_DIALECT", dialect)]),
+    };
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("result.parquet");
     let run = connector(&["export", "--output", file.to_str().unwrap()], &env);
@@ -1010,7 +1022,12 @@ fn run_case(
                 continue;
             }
         };
-        if let Err(e) = compare(&table.shape, table.delim, src.as_deref(), alt, &dtype, &got) {
+        let outcome =
+            compare(&table.shape, table.delim, src.as_deref(), alt, &dtype, &got).or_else(|e| match &alt.output_text {
+                Some(output) => compare(&table.shape, table.delim, Some(output), alt, &dtype, &got),
+                None => Err(e),
+            });
+        if let Err(e) = outcome {
             diffs.push(format!("row {i}: {e}"));
         }
     }
@@ -1045,9 +1062,28 @@ fn write_stderr(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// The route of an export through the `odbc` kind, with Debian's drivers
+/// (psqlODBC with `BoolsAsChar=0`, MariaDB Connector/ODBC).
+const ODBC: &str = "odbc";
+
 #[test]
 fn every_catalogue_type_arrives_exact_or_is_refused_by_name() {
-    let wanted = cases_wanted();
+    every_catalogue_type_through(&["duckdb", "native"], "CONNECTOR_GENERATED_CASES", DEFAULT_CASES);
+}
+
+/// The same tables and values through the `odbc` kind: what a driver hands
+/// over is judged by the same rules. Every table by default;
+/// `CONNECTOR_GENERATED_ODBC_CASES` sets how many (one case of every leaf
+/// type first, as above).
+#[test]
+fn every_catalogue_type_through_odbc_arrives_exact_or_is_refused_by_name() {
+    every_catalogue_type_through(&[ODBC], "CONNECTOR_GENERATED_ODBC_CASES", DEFAULT_ODBC_CASES);
+}
+
+/// Builds the tables, exports the chosen cases by `routes` (a query dialect
+/// of the server's own kind, or [`ODBC`]) and fails on what arrived changed.
+fn every_catalogue_type_through(routes: &[&'static str], cases_setting: &str, default_cases: Option<usize>) {
+    let wanted = cases_wanted(cases_setting, default_cases);
     let mut rng = fastrand::Rng::with_seed(seed());
 
     let started = std::time::Instant::now();
@@ -1058,10 +1094,10 @@ fn every_catalogue_type_arrives_exact_or_is_refused_by_name() {
     let (maria_tables, maria_types) = mariadb_tables(&maria);
     tables.extend(maria_tables);
 
-    // Cases: every table in both dialects; first one of every leaf type, then the rest, seeded.
+    // Cases: every table by every route; first one of every leaf type, then the rest, seeded.
     let mut cases: Vec<Case> = Vec::new();
     for (i, _) in tables.iter().enumerate() {
-        for dialect in ["duckdb", "native"] {
+        for dialect in routes {
             cases.push(Case { table: i, dialect });
         }
     }
@@ -1124,9 +1160,11 @@ fn every_catalogue_type_arrives_exact_or_is_refused_by_name() {
                     sources.lock().unwrap().insert(case.table, rows.clone());
                     rows
                 });
-                let env = match table.server {
-                    Server::Postgres => pg.env(""),
-                    Server::Mariadb => maria.env(""),
+                let env = match (table.server, case.dialect) {
+                    (Server::Postgres, ODBC) => pg.odbc_env(""),
+                    (Server::Mariadb, ODBC) => maria.odbc_env(""),
+                    (Server::Postgres, _) => pg.env(""),
+                    (Server::Mariadb, _) => maria.env(""),
                 };
                 let (outcome, detail, duckdb_type) = run_case(table, case.dialect, &source, env);
                 findings.lock().unwrap().push(Finding { case: case.clone(), outcome, detail, duckdb_type });
@@ -1151,13 +1189,14 @@ fn every_catalogue_type_arrives_exact_or_is_refused_by_name() {
     }
     let mut summary = format!(
         "\ngenerated_types: tables built in {:.0?} (PostgreSQL {:.0?}), cases run in {:.0?}\n\
-         generated_types: seed {}, {} of {} tables x dialects run, {} leaf types covered ({} PostgreSQL, {} MariaDB)\n",
+         generated_types: seed {}, {} of {} tables x routes ({}) run, {} leaf types covered ({} PostgreSQL, {} MariaDB)\n",
         built,
         pg_built,
         started.elapsed() - built,
         seed(),
         findings.len(),
-        tables.len() * 2,
+        tables.len() * routes.len(),
+        routes.join(", "),
         all_types.len(),
         all_types.iter().filter(|t| t.starts_with("postgres")).count(),
         all_types.iter().filter(|t| t.starts_with("mariadb")).count(),
@@ -1196,6 +1235,7 @@ fn every_catalogue_type_arrives_exact_or_is_refused_by_name() {
     write_stderr(&summary);
 
     if let Ok(path) = std::env::var("CONNECTOR_GENERATED_REPORT") {
+        let path = if routes.contains(&ODBC) { format!("{path}.odbc.md") } else { path };
         let mut report = format!("# generated_types report\n\n```\n{summary}```\n\n");
         report.push_str("| outcome | server | declared | variant | dialect | file type | table | values inserted | source text | detail |\n|---|---|---|---|---|---|---|---|---|---|\n");
         for f in &findings {

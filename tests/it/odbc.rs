@@ -13,39 +13,15 @@ const SOURCE_UNREACHABLE: i32 = 4;
 const CONFIG: i32 = 3;
 const LOSS_REFUSED: i32 = 17;
 
-/// A value in ODBC's `{…}` quoting.
-fn braced(value: &str) -> String {
-    format!("{{{}}}", value.replace('}', "}}"))
-}
-
 /// A password with the characters that break connection strings, `}` too.
 const ODBC_PASSWORD: &str = "p'w\\ x=@y\"z;ä}q";
 
 fn pg_string(db: &PgDatabase, extra: &str) -> String {
-    format!(
-        "Driver={{PostgreSQL Unicode}};Server={PG_HOST};Port={PG_PORT};Database={};Uid={};Pwd={};{extra}",
-        db.name,
-        db.user,
-        braced(&db.password)
-    )
+    db.odbc_connection_string(extra)
 }
 
 fn mariadb_string(db: &MysqlDatabase) -> String {
-    format!(
-        "Driver={{MariaDB Unicode}};Server={MYSQL_HOST};Port={MYSQL_PORT};Database={};Uid={};Pwd={}",
-        db.name,
-        db.user,
-        braced(&db.password)
-    )
-}
-
-fn odbc_env(connection_string: &str, query: &str) -> Vec<(String, String)> {
-    env(&[
-        ("SOURCE_DATABASE_TYPE", "odbc"),
-        ("SOURCE_ODBC_CONNECTION_STRING", connection_string),
-        ("SOURCE_DATABASE_SQL_QUERY", query),
-        ("SOURCE_CONNECT_MAX_ATTEMPTS", "1"),
-    ])
+    db.odbc_connection_string()
 }
 
 fn export(vars: &[(String, String)], secrets: &[&str]) -> (Run, tempfile::TempDir) {
@@ -323,12 +299,16 @@ fn the_connection_string_never_shows() {
         "Driver={{PostgreSQL Unicode}};Server={PG_HOST};Port={PG_PORT};Database={};Uid={};Pwd={}",
         db.name,
         db.user,
-        braced("wrong-s3cret;}x")
+        odbc_braced("wrong-s3cret;}x")
     );
     let (run, _dir) = export(&odbc_env(&wrong, "SELECT id FROM t"), &["wrong-s3cret;}x", &wrong]);
     assert_eq!(run.code, SOURCE_UNREACHABLE, "{}", run.output());
     assert!(run.output().contains("password authentication failed"), "{}", run.output());
-    assert!(run.output().contains("check SOURCE_ODBC_CONNECTION_STRING"), "{}", run.output());
+    assert!(
+        run.output().contains("check the user and password (Uid=, Pwd=) in SOURCE_ODBC_CONNECTION_STRING"),
+        "{}",
+        run.output()
+    );
     assert!(!run.output().contains("retrying"), "a refused login is not retried:\n{}", run.output());
 
     // From a file, with a query that fails on the server.
@@ -346,7 +326,7 @@ fn the_connection_string_never_shows() {
     assert!(run.output().contains("no_such_column"), "{}", run.output());
 
     // A driver that is not installed: the message says what to install.
-    let missing = format!("Driver={{No Such Driver 7}};Server={PG_HOST};Pwd={}", braced(ODBC_PASSWORD));
+    let missing = format!("Driver={{No Such Driver 7}};Server={PG_HOST};Pwd={}", odbc_braced(ODBC_PASSWORD));
     let (run, _dir) = export(&odbc_env(&missing, "SELECT 1"), &[ODBC_PASSWORD, &missing]);
     assert_eq!(run.code, SOURCE_UNREACHABLE, "{}", run.output());
     assert!(run.output().contains("odbcinst -q -d"), "{}", run.output());

@@ -423,21 +423,26 @@ pub(crate) fn plan(
         // The result's types as the server describes them, so that a column
         // under any name, an aggregate or an expression is judged by its
         // source type.
-        let described = sources::described(conn, knowledge, &settings.query, columns, pass_through);
-        if knowledge.needs_description() && described.is_empty() && !columns.is_empty() {
-            for column in columns {
-                plan.refuse(Refusal {
-                    column: column.name.clone(),
-                    source: format!("DuckDB type {} from the driver", column.type_name),
-                    what: "the server could not describe the query's result, and the driver's types alone do not \
-                           prove the values exact"
-                        .into(),
-                    rows: None,
-                    counted_in: "",
-                    fix: "run `connector check` with LOG_LEVEL=debug to see why the description failed".into(),
-                });
+        let described = match sources::described(conn, knowledge, &settings.query, columns, pass_through) {
+            Ok(described) => described,
+            Err(why) if knowledge.needs_description() => {
+                for column in columns {
+                    plan.refuse(Refusal {
+                        column: column.name.clone(),
+                        source: format!("DuckDB type {} from the driver", column.type_name),
+                        what: format!(
+                            "the server could not describe the query's result ({why}), and the driver's types alone \
+                             do not prove the values exact"
+                        ),
+                        rows: None,
+                        counted_in: "",
+                        fix: "write the query as one plain SELECT the server can run as a subquery".into(),
+                    });
+                }
+                Vec::new()
             }
-        }
+            Err(_) => Vec::new(),
+        };
         catalog.extend(described);
         // What the driver does, by the type it reports.
         for column in columns {

@@ -156,17 +156,18 @@ pub(super) fn scanner_types(conn: &Connection, catalog: &[SourceColumn]) -> BTre
 }
 
 /// A native query's result columns as the server describes them (their
-/// source types and leaves), by position; empty when the server cannot say.
+/// source types and leaves), by position; empty when the kind cannot
+/// describe a result, and the server's reason when it could not.
 pub(super) fn described(
     conn: &Connection,
     knowledge: &dyn TypeKnowledge,
     query: &str,
     columns: &[Column],
     pass_through: &dyn Fn(&str) -> String,
-) -> Vec<SourceColumn> {
+) -> std::result::Result<Vec<SourceColumn>, String> {
     let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
     let Some(sql) = knowledge.describe_result(query, &names) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let read = || -> std::result::Result<Vec<SourceColumn>, duckdb::Error> {
         let mut stmt = conn.prepare(&pass_through(&sql))?;
@@ -194,13 +195,14 @@ pub(super) fn described(
         }
         Ok(described)
     };
-    match read() {
-        Ok(described) => described,
-        Err(e) => {
-            log::debug!("the server could not describe the query's result: {e}");
-            Vec::new()
-        }
-    }
+    read().map_err(|e| {
+        log::debug!("the server could not describe the query's result: {e}");
+        // The server's own words, on one line; the connection string never
+        // reaches them (the query runs on the held handle), cut anyway.
+        let text = crate::source::odbc::cut_connection_string(&e.to_string());
+        let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        line.chars().take(300).collect()
+    })
 }
 
 /// The names a query's text mentions: every word and quoted identifier,

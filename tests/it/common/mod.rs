@@ -141,6 +141,38 @@ impl PgDatabase {
             ("SOURCE_DATABASE_SQL_QUERY".into(), query.into()),
         ]
     }
+
+    /// psqlODBC's connection string for this database and role, `extra`
+    /// (`Key=value;…`) appended.
+    pub fn odbc_connection_string(&self, extra: &str) -> String {
+        format!(
+            "Driver={{PostgreSQL Unicode}};Server={PG_HOST};Port={PG_PORT};Database={};Uid={};Pwd={};{extra}",
+            self.name,
+            self.user,
+            odbc_braced(&self.password)
+        )
+    }
+
+    /// The `odbc` kind's settings for this database through psqlODBC, with
+    /// booleans as booleans (`BoolsAsChar=0`, as the docs advise).
+    pub fn odbc_env(&self, query: &str) -> Vec<(String, String)> {
+        odbc_env(&self.odbc_connection_string("BoolsAsChar=0"), query)
+    }
+}
+
+/// A value in ODBC's `{…}` quoting.
+pub fn odbc_braced(value: &str) -> String {
+    format!("{{{}}}", value.replace('}', "}}"))
+}
+
+/// The `odbc` kind's settings: one connection string, one attempt.
+pub fn odbc_env(connection_string: &str, query: &str) -> Vec<(String, String)> {
+    env(&[
+        ("SOURCE_DATABASE_TYPE", "odbc"),
+        ("SOURCE_ODBC_CONNECTION_STRING", connection_string),
+        ("SOURCE_DATABASE_SQL_QUERY", query),
+        ("SOURCE_CONNECT_MAX_ATTEMPTS", "1"),
+    ])
 }
 
 impl Drop for PgDatabase {
@@ -225,6 +257,21 @@ impl MysqlDatabase {
             ("SOURCE_DATABASE_NAME".into(), self.name.clone()),
             ("SOURCE_DATABASE_SQL_QUERY".into(), query.into()),
         ]
+    }
+
+    /// MariaDB Connector/ODBC's connection string for this database and user.
+    pub fn odbc_connection_string(&self) -> String {
+        format!(
+            "Driver={{MariaDB Unicode}};Server={MYSQL_HOST};Port={MYSQL_PORT};Database={};Uid={};Pwd={}",
+            self.name,
+            self.user,
+            odbc_braced(&self.password)
+        )
+    }
+
+    /// The `odbc` kind's settings for this database through MariaDB Connector/ODBC.
+    pub fn odbc_env(&self, query: &str) -> Vec<(String, String)> {
+        odbc_env(&self.odbc_connection_string(), query)
     }
 }
 

@@ -287,6 +287,10 @@ pub enum Shape {
 #[derive(Debug, Clone, Default)]
 pub struct Alt {
     pub wkb_hex: Option<String>,
+    /// PostgreSQL: the type's output text where it differs from `v::text`
+    /// (`inet` prints a host's full netmask only in `::text`: `::1` and
+    /// `::1/128` are the same value); either text is the server's own.
+    pub output_text: Option<String>,
 }
 
 /// One item of a PostgreSQL array literal.
