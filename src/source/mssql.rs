@@ -189,6 +189,9 @@ pub(crate) fn connection_string(s: &SourceSettings) -> String {
     let host = s.host.as_deref().unwrap_or_default();
     let port = s.port.unwrap_or(1433);
     let mut pairs: Vec<String> = vec![format!("Driver={}", braced(driver(s)))];
+    // The TLS options first and the credentials last: unixODBC's trace shows
+    // only the first 120 or so characters, and masks everything from PWD on.
+    pairs.extend(tls_options(s).iter().map(|(key, value)| format!("{key}={value}")));
     if is_freetds(s) {
         pairs.push(format!("Server={}", braced(host)));
         pairs.push(format!("Port={port}"));
@@ -200,14 +203,13 @@ pub(crate) fn connection_string(s: &SourceSettings) -> String {
         pairs.push("APP=polyteia-db-connector".into());
     }
     pairs.push(format!("Database={}", braced(&s.database)));
+    pairs.extend(s.options.iter().map(|(key, value)| format!("{key}={}", braced(value))));
     if let Some(user) = &s.user {
         pairs.push(format!("UID={}", braced(user)));
     }
     if let Some(password) = &s.password {
         pairs.push(format!("PWD={}", braced(password.expose())));
     }
-    pairs.extend(tls_options(s).iter().map(|(key, value)| format!("{key}={value}")));
-    pairs.extend(s.options.iter().map(|(key, value)| format!("{key}={}", braced(value))));
     pairs.join(";")
 }
 
@@ -231,14 +233,15 @@ mod tests {
         let default = connection_string(&mssql(None, None));
         assert_eq!(
             default,
-            "Driver={ODBC Driver 18 for SQL Server};Server={tcp:127.0.0.1,1433};APP=polyteia-db-connector;\
-             Database={my db};UID={o'brien};PWD={pa}}ss;w=rd' \\@};Encrypt=yes;TrustServerCertificate=no"
+            "Driver={ODBC Driver 18 for SQL Server};Encrypt=yes;TrustServerCertificate=no;\
+             Server={tcp:127.0.0.1,1433};APP=polyteia-db-connector;Database={my db};UID={o'brien};\
+             PWD={pa}}ss;w=rd' \\@}"
         );
         assert_eq!(connection_string(&mssql(None, Some("verify-full"))), default);
         let require = connection_string(&mssql(None, Some("require")));
-        assert!(require.ends_with("Encrypt=yes;TrustServerCertificate=yes"), "{require}");
+        assert!(require.contains("};Encrypt=yes;TrustServerCertificate=yes;Server="), "{require}");
         let disable = connection_string(&mssql(None, Some("disable")));
-        assert!(disable.ends_with("Encrypt=no;TrustServerCertificate=no"), "{disable}");
+        assert!(disable.contains("};Encrypt=no;TrustServerCertificate=no;Server="), "{disable}");
         // The password survives the quoting.
         let pwd = odbc::attributes(&default).into_iter().find(|(k, _)| k == "pwd").unwrap().1;
         assert_eq!(pwd, "pa}ss;w=rd' \\@");
@@ -248,11 +251,15 @@ mod tests {
     fn freetds_encrypts_by_its_own_options_and_cannot_verify_from_here() {
         let require = connection_string(&mssql(Some("FreeTDS"), Some("require")));
         assert!(
-            require.starts_with("Driver={FreeTDS};Server={127.0.0.1};Port=1433;TDS_Version=7.4;ClientCharset=UTF-8;"),
+            require.starts_with(
+                "Driver={FreeTDS};Encryption=require;Server={127.0.0.1};Port=1433;TDS_Version=7.4;ClientCharset=UTF-8;"
+            ),
             "{require}"
         );
-        assert!(require.ends_with("Encryption=require") && !require.contains("Trust"), "{require}");
-        assert!(connection_string(&mssql(Some("FreeTDS"), Some("disable"))).ends_with("Encryption=off"));
+        assert!(!require.contains("Trust"), "{require}");
+        assert!(
+            connection_string(&mssql(Some("FreeTDS"), Some("disable"))).starts_with("Driver={FreeTDS};Encryption=off;")
+        );
         let problems = Mssql.problems(&mssql(Some("FreeTDS"), None));
         assert!(problems.iter().any(|(s, m)| s.name == SOURCE_DATABASE_SSL_MODE.name && m.contains("ca file")));
         // Its `{…}` parser ends a value at `};`: a `}` in a value is refused.

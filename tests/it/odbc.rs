@@ -512,11 +512,108 @@ fn mssql_through_freetds_refuses_a_closing_brace_in_a_value() {
     assert_no_secret(&run.output(), &[ODBC_PASSWORD]);
 }
 
-/// Microsoft's driver is not installed here (it is not ours to ship): the
-/// message says where it comes from.
+/// Microsoft's ODBC Driver 18 (scripts/fetch-msodbcsql, a test download,
+/// never shipped), registered under its usual name in an odbcinst.ini of the
+/// test's own (`ODBCSYSINI`), with unixODBC's trace on.
+struct MicrosoftDriver {
+    dir: tempfile::TempDir,
+}
+
+impl MicrosoftDriver {
+    fn install() -> MicrosoftDriver {
+        let library = std::env::var("CONNECTOR_TEST_MSODBCSQL").expect(
+            "CONNECTOR_TEST_MSODBCSQL names Microsoft's ODBC driver: run the tests with scripts/test, which \
+             fetches it (scripts/fetch-msodbcsql)",
+        );
+        assert!(std::path::Path::new(&library).is_file(), "CONNECTOR_TEST_MSODBCSQL={library} is no file");
+        let dir = tempfile::tempdir().unwrap();
+        let ini = format!(
+            "[ODBC]\nTrace=Yes\nTraceFile={}\n\n[ODBC Driver 18 for SQL Server]\nDriver={library}\n",
+            dir.path().join("trace.log").display()
+        );
+        std::fs::write(dir.path().join("odbcinst.ini"), ini).unwrap();
+        std::fs::write(dir.path().join("odbc.ini"), "").unwrap();
+        MicrosoftDriver { dir }
+    }
+
+    fn env(&self, host: &str, port: u16, ssl_mode: Option<&str>) -> Vec<(String, String)> {
+        with(
+            mssql_env(host, port, None, ssl_mode),
+            &[("ODBCSYSINI", self.dir.path().to_str().unwrap()), ("SOURCE_CONNECT_MAX_ATTEMPTS", "1")],
+        )
+    }
+
+    /// The connection strings the driver manager handed to the driver (it
+    /// masks everything from `PWD=` on).
+    fn connection_strings(&self) -> Vec<String> {
+        let trace = std::fs::read_to_string(self.dir.path().join("trace.log")).unwrap_or_default();
+        trace.lines().filter_map(|l| l.trim().strip_prefix("Str In = [")).map(str::to_string).collect()
+    }
+}
+
+/// Microsoft's driver against a closed port and an unknown host: the
+/// source's exit code, the hint to check host and port, a server that may
+/// come back retried, no secret; it took the TLS options (it went on to the
+/// network, which it does not with an option it does not know).
+#[test]
+fn mssql_through_microsofts_driver_an_unreachable_server_gives_the_source_code() {
+    let driver = MicrosoftDriver::install();
+    let closed = free_port();
+    let vars = with(driver.env("127.0.0.1", closed, None), &[("SOURCE_CONNECT_MAX_ATTEMPTS", "2")]);
+    let (run, _dir) = export(&vars, &[ODBC_PASSWORD]);
+    assert_eq!(run.code, SOURCE_UNREACHABLE, "{}", run.output());
+    let out = run.output();
+    assert!(out.contains("[Microsoft][ODBC Driver 18 for SQL Server]"), "not Microsoft's driver:\n{out}");
+    assert!(out.contains(&format!("cannot connect to the mssql database Haushalt at 127.0.0.1:{closed}")), "{out}");
+    assert!(out.contains("check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT"), "{out}");
+    assert!(out.contains("attempt 1 of 2"), "a server that may come back is retried:\n{out}");
+
+    let (run, _dir) = export(&driver.env("no-such-host.invalid", 1433, None), &[ODBC_PASSWORD]);
+    assert_eq!(run.code, SOURCE_UNREACHABLE, "{}", run.output());
+    assert!(run.output().contains("no-such-host.invalid"), "{}", run.output());
+    assert!(run.output().contains("check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT"), "{}", run.output());
+
+    // What the driver was given: the certificate checked by default.
+    let strings = driver.connection_strings();
+    assert!(!strings.is_empty(), "no connection in unixODBC's trace");
+    for string in &strings {
+        assert!(
+            string.starts_with("Driver={ODBC Driver 18 for SQL Server};Encrypt=yes;TrustServerCertificate=no;"),
+            "{string}"
+        );
+    }
+}
+
+/// Each SSL mode becomes the driver options the README names, and the driver
+/// takes them (an option it refused would fail before the network).
+#[test]
+fn mssql_through_microsofts_driver_takes_the_tls_options_of_each_ssl_mode() {
+    for (mode, options, warning) in [
+        ("verify-full", ";Encrypt=yes;TrustServerCertificate=no;", None),
+        ("require", ";Encrypt=yes;TrustServerCertificate=yes;", Some("not checked")),
+        ("disable", ";Encrypt=no;TrustServerCertificate=no;", Some("unencrypted")),
+    ] {
+        let driver = MicrosoftDriver::install();
+        let (run, _dir) = export(&driver.env("127.0.0.1", free_port(), Some(mode)), &[ODBC_PASSWORD]);
+        assert_eq!(run.code, SOURCE_UNREACHABLE, "{mode}: {}", run.output());
+        assert!(run.output().contains("TCP Provider"), "{mode}: not a network error:\n{}", run.output());
+        if let Some(warning) = warning {
+            assert!(run.output().contains(warning), "{mode}: no warning:\n{}", run.output());
+        }
+        let strings = driver.connection_strings();
+        assert_eq!(strings.len(), 1, "{mode}: {strings:?}");
+        assert!(strings[0].contains(options), "{mode}: {}", strings[0]);
+    }
+}
+
+/// Without Microsoft's driver registered: the message says where it comes from.
 #[test]
 fn mssql_without_microsofts_driver_names_what_to_install() {
-    let (run, _dir) = export(&mssql_env("127.0.0.1", free_port(), None, None), &[ODBC_PASSWORD]);
+    // A driver manager that knows only FreeTDS, whatever this machine has installed.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("odbcinst.ini"), "[FreeTDS]\nDriver=libtdsodbc.so\n").unwrap();
+    let vars = with(mssql_env("127.0.0.1", free_port(), None, None), &[("ODBCSYSINI", dir.path().to_str().unwrap())]);
+    let (run, _dir) = export(&vars, &[ODBC_PASSWORD]);
     assert_eq!(run.code, SOURCE_UNREACHABLE, "{}", run.output());
     assert!(run.output().contains("msodbcsql18"), "{}", run.output());
     assert!(!run.output().contains("attempt 1 of 2"), "a missing driver is not retried:\n{}", run.output());
