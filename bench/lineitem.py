@@ -122,7 +122,33 @@ def server_cpu(pid):
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_export(binary, out, workdir, log_level, extra_env, server_pid, count_beside=False):
+def server_processes(pid):
+    """The PostgreSQL server's processes: the postmaster and its children."""
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [pid] + [int(c) for c in children]
+
+
+def pin_server(pid, cpu):
+    """Pins the server's processes to `cpu` (backends forked later inherit it) and
+    returns what restores their affinity."""
+    before = {}
+    for p in server_processes(pid):
+        try:
+            before[p] = os.sched_getaffinity(p)
+            os.sched_setaffinity(p, {cpu})
+        except OSError:
+            pass  # a process that ended meanwhile
+
+    def restore():
+        for p, cpus in before.items():
+            try:
+                os.sched_setaffinity(p, cpus)
+            except OSError:
+                pass
+    return restore
+
+
+def run_export(binary, out, workdir, log_level, extra_env, server_pid, count_beside=False, cpu=None):
     env = {
         "PATH": os.environ["PATH"],
         "SOURCE_DATABASE_TYPE": "postgres",
@@ -144,7 +170,8 @@ def run_export(binary, out, workdir, log_level, extra_env, server_pid, count_bes
     started = time.monotonic()
     # "A+count": the server counts beside an export that does not, as B's check does.
     beside = subprocess.Popen(count_command(), stdout=subprocess.DEVNULL) if count_beside else None
-    proc = subprocess.run(["/usr/bin/time", "-v", "-o", str(timing), binary, "export", "--output", str(out)],
+    pin = [] if cpu is None else ["taskset", "-c", str(cpu)]
+    proc = subprocess.run(pin + ["/usr/bin/time", "-v", "-o", str(timing), binary, "export", "--output", str(out)],
                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if beside is not None and beside.wait() != 0:
         raise SystemExit("lineitem: the count beside the export failed")
@@ -260,6 +287,9 @@ def main():
                          "build, e.g. A and B the same binary and --b-env 'PSEUDONYMIZE_COLUMNS=l_orderkey,l_comment "
                          "PSEUDONYMIZATION_KEY=...'; B's file is then compared by its row count only")
     ap.add_argument("--setup-only", action="store_true", help="only create the table")
+    ap.add_argument("--separate-cores", action="store_true",
+                    help="the PostgreSQL server on CPU 0 and the connector on CPU 1 (restored afterwards), as "
+                         "when the database runs on a machine of its own: neither takes CPU from the other")
     args = ap.parse_args()
     sf = int(args.sf) if args.sf == int(args.sf) else args.sf
     workdir = Path(args.workdir)
@@ -287,6 +317,19 @@ def main():
 
     info = machine(binaries)
     server_pid = postmaster_pid()
+    restore = lambda: None  # noqa: E731
+    if args.separate_cores:
+        if server_pid is None or os.cpu_count() < 2:
+            sys.exit("lineitem: --separate-cores needs the local PostgreSQL server and two CPUs")
+        restore = pin_server(server_pid, 0)
+    try:
+        runs, sums, mismatches, count = timed_runs(args, binaries, workdir, extra_env, b_env, server_pid, sf)
+    finally:
+        restore()
+    report(args, binaries, info, runs, sums, mismatches, count, extra_env, b_env, sf)
+
+
+def timed_runs(args, binaries, workdir, extra_env, b_env, server_pid, sf):
     rows = ROWS[sf]
     runs, sums = [], {}
     # A B A B ...: a burst of load from elsewhere hits both alike. Run 0 warms the
@@ -295,7 +338,8 @@ def main():
         for label, b in binaries.items():
             out = workdir / f"lineitem-{label}.parquet"
             env = {**extra_env, **b_env} if label == "B" else extra_env
-            r = run_export(b, out, workdir, args.log_level, env, server_pid, label == "A+count")
+            r = run_export(b, out, workdir, args.log_level, env, server_pid, label == "A+count",
+                           cpu=1 if args.separate_cores else None)
             r.update(binary=label, rep=rep, warmup=rep == 0)
             if rep == 0:
                 sums[label] = checksum(out) if not (b_env and label == "B") else {"rows": row_count(out)}
@@ -309,7 +353,11 @@ def main():
     mismatches = [f"{label}: {s}" for label, s in sums.items()
                   if (s != sums["A"] and not (b_env and label == "B")) or s["rows"] != rows]
     count = time_count_query(3) if args.count_query else None
+    return runs, sums, mismatches, count
 
+
+def report(args, binaries, info, runs, sums, mismatches, count, extra_env, b_env, sf):
+    rows = ROWS[sf]
     timed = [r for r in runs if not r["warmup"]]
     summary = {}
     for label in binaries:
@@ -337,6 +385,7 @@ def main():
     results.mkdir(exist_ok=True)
     out_json = results / f"lineitem-{stamp}.json"
     out_json.write_text(json.dumps({"sf": sf, "rows": rows, "query": QUERY, "reps": args.reps, "label": args.label,
+                                    "separate_cores": args.separate_cores,
                                     "extra_env": extra_env, "b_env": sorted(b_env), "count_sql": count_sql(), "machine": info, "checksums": sums,
                                     "checksum_mismatches": mismatches, "summary": summary,
                                     "ratios_b_over_a": ratios,
@@ -345,7 +394,8 @@ def main():
 
     print(f"\n`connector export` of `{QUERY}` (TPC-H lineitem sf={sf}, {rows:,} rows, "
           f"{info['table_size']} in PostgreSQL), {args.reps} runs each after a warm-up, "
-          f"{'alternating A B' if ratios else 'one binary'}.\n")
+          f"{'alternating A B' if ratios else 'one binary'}"
+          f"{'; the server pinned to CPU 0, the connector to CPU 1' if args.separate_cores else ''}.\n")
     print("| | wall (median, min–max) | CPU of connector (median) | CPU of server (median) | "
           "peak RSS (median, min–max) | load 1 min (median, min–max) |")
     print("| --- | --- | --- | --- | --- | --- |")
