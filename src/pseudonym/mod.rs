@@ -31,7 +31,8 @@ use settings::{Pseudonymization, PSEUDONYMIZE_COLUMNS};
 /// The name of the registered scalar function in the COPY's select list.
 const FUNCTION: &str = "connector_pseudonym";
 
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+/// The reset variant keeps the keyed state, so one instance computes a whole batch.
+type HmacSha256 = hmac::HmacReset<sha2::Sha256>;
 
 /// The canonical text of a column's values as a DuckDB expression over `{}`
 /// (the quoted column), or why the type has none.
@@ -188,19 +189,45 @@ impl Keyed {
     }
 
     /// The pseudonym of `text`: 64 lowercase hex characters.
+    #[cfg(test)]
     fn pseudonym(&self, text: &[u8]) -> [u8; 64] {
-        let mut mac = self.0.clone();
-        mac.update(text);
-        let digest = mac.finalize().into_bytes();
+        self.hasher().pseudonym(text)
+    }
+
+    /// A keyed HMAC to compute many pseudonyms with, one after another.
+    fn hasher(&self) -> Hasher {
+        Hasher(self.0.clone())
+    }
+}
+
+/// The keyed HMAC of one batch of values: after each value it is reset to
+/// the keyed state, which is cheaper than a fresh copy of [`Keyed`] per value.
+struct Hasher(HmacSha256);
+
+impl Hasher {
+    /// The pseudonym of `text`: 64 lowercase hex characters.
+    fn pseudonym(&mut self, text: &[u8]) -> [u8; 64] {
+        self.0.update(text);
+        let digest = self.0.finalize_reset().into_bytes();
         let mut hex = [0u8; 64];
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for (i, byte) in digest.iter().enumerate() {
-            hex[2 * i] = DIGITS[usize::from(byte >> 4)];
-            hex[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(digest.iter()) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(*byte)]);
         }
         hex
     }
 }
+
+/// Each byte's two lowercase hex digits, so that a byte is one lookup.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [DIGITS[byte >> 4], DIGITS[byte & 0x0f]];
+        byte += 1;
+    }
+    pairs
+};
 
 /// The scalar function `connector_pseudonym(VARCHAR) → VARCHAR`.
 struct PseudonymFunction;
@@ -218,6 +245,7 @@ impl VScalar for PseudonymFunction {
         let values = input.flat_vector(0);
         let texts = unsafe { values.as_slice_with_len::<duckdb::ffi::duckdb_string_t>(rows) };
         let mut out = output.flat_vector();
+        let mut hasher = keyed.hasher();
         for (row, text) in texts.iter().enumerate() {
             if values.row_is_null(row as u64) {
                 out.set_null(row);
@@ -225,7 +253,7 @@ impl VScalar for PseudonymFunction {
             }
             // A copy: a short string lives inside the struct itself.
             let mut text = *text;
-            let pseudonym = keyed.pseudonym(duckdb::types::DuckString::new(&mut text).as_bytes());
+            let pseudonym = hasher.pseudonym(duckdb::types::DuckString::new(&mut text).as_bytes());
             out.insert(row, &pseudonym[..]);
         }
         Ok(())
@@ -416,6 +444,11 @@ mod tests {
             std::str::from_utf8(&keyed.pseudonym(b"what do ya want for nothing?")).unwrap(),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+        // One hasher for a whole batch: each value's pseudonym is its own, whatever came before.
+        let mut hasher = keyed.hasher();
+        for text in [&b""[..], b"4711", b"what do ya want for nothing?", b"what do ya want for nothing?"] {
+            assert_eq!(hasher.pseudonym(text), Keyed::new(b"Jefe").pseudonym(text), "{text:?}");
+        }
     }
 
     #[test]
