@@ -11,7 +11,10 @@
 //!
 //! Where a type is mapped lossily, the tests assert the lossy behaviour as it
 //! is, and a second test shows the cast a user writes instead to get a faithful
-//! value. docs/type-mapping.md summarises what these tests establish; when a
+//! value. The same tables then go through the `odbc` kind (psqlODBC, MariaDB
+//! Connector/ODBC) column by column: each arrives as the native kind wrote it
+//! or as the server's own text, or is refused by name, as the README's table
+//! of drivers says. docs/type-mapping.md summarises what these tests establish; when a
 //! test here changes, update that document.
 
 use std::path::{Path, PathBuf};
@@ -260,6 +263,51 @@ fn compare(cols: &[Col], source: &[Vec<Option<String>>], file: &Path) {
         }
     }
     assert!(mismatches.is_empty(), "values changed on the way:\n{}", mismatches.join("\n"));
+}
+
+/// The same table through the `odbc` kind, one column at a time (with `id`):
+/// each value must arrive as the native kind wrote it (proven against the
+/// source above) or as the server's own text of it (`texts`: `::text`, `CAST(…
+/// AS CHAR)`; a `char(n)`'s trailing blanks aside), or the column is refused
+/// by name with exit 17 and no file. Returns the refused columns.
+fn through_odbc(
+    cols: &[Col],
+    native: &Path,
+    texts: &[Vec<Option<String>>],
+    odbc_env: impl Fn(&str) -> Vec<(String, String)>,
+    password: &str,
+) -> Vec<&'static str> {
+    let native = parquet_rows(native);
+    let mut refused = Vec::new();
+    let mut changed = Vec::new();
+    for (i, col) in cols.iter().enumerate().skip(1) {
+        let (run, dir) = export(&odbc_env(&format!("SELECT id, {} FROM all_types ORDER BY id", col.name)), password);
+        let file = dir.path().join("result.parquet");
+        match run.code {
+            17 => {
+                assert!(run.output().contains(&format!("column {} (", col.name)), "{}", run.output());
+                assert!(!file.exists(), "a refused export left a file");
+                refused.push(col.name);
+            }
+            0 => {
+                for (row, got) in parquet_rows(&file).iter().enumerate() {
+                    let got = got[1].as_deref();
+                    let text = texts[row][i].as_deref();
+                    let blank_padded =
+                        col.sql_type.starts_with("char(") && got.map(str::trim_end) == text.map(str::trim_end);
+                    if got != native[row][i].as_deref() && got != text && !blank_padded {
+                        changed.push(format!(
+                            "{} ({}) row {row}: {got:?}, native {:?}, server's text {text:?}",
+                            col.name, col.sql_type, native[row][i]
+                        ));
+                    }
+                }
+            }
+            code => panic!("{} ({}): exit {code}:\n{}", col.name, col.sql_type, run.output()),
+        }
+    }
+    assert!(changed.is_empty(), "values changed through ODBC with exit 0:\n{}", changed.join("\n"));
+    refused
 }
 
 // --------------------------------------------------------------------------
@@ -543,6 +591,15 @@ fn postgres_types_round_trip_value_by_value() {
     assert_eq!(rows[0][col("c_bytea")].as_deref(), Some(r"\xDE\xAD\xBE\xEF\x00\xFFAB\x5C\x27\x22"));
     assert_eq!(rows[0][col("c_timestamptz")].as_deref(), Some("2024-06-30 16:45:00.654321+00"));
     assert_eq!(rows[0][col("c_jsonb")].as_deref(), Some(r#"{"a": [true, null], "b": 1, "ü": "✓"}"#));
+
+    // Through psqlODBC: what README's table says is refused, and nothing else.
+    let texts = json_rows(&db.admin(&format!(
+        "SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; SELECT json_agg(json_build_array({}) ORDER BY id) \
+         FROM all_types",
+        PG_COLS.iter().map(|c| format!("{}::text", c.name)).collect::<Vec<_>>().join(", ")
+    )));
+    let refused = through_odbc(PG_COLS, &file, &texts, |q| db.odbc_env(q), &db.password);
+    assert_eq!(refused, ["c_numeric_38_10", "c_time", "c_timestamptz"]);
 }
 
 /// A table of values that a plain `SELECT *` does not carry faithfully.
@@ -976,6 +1033,19 @@ fn mysql_types_round_trip_value_by_value() {
     assert_eq!(rows[0][col("c_blob")].as_deref(), Some(r"\xDE\xAD\xBE\xEF\x00\xFFAB\x5C\x27\x22"));
     assert_eq!(rows[0][col("c_double")].as_deref(), Some("1.7976931348623157e+308"));
     assert_eq!(rows[0][col("c_text")].as_deref(), Some("it's \"quoted\"\nsecond line\\back\ttab"));
+
+    // Through MariaDB Connector/ODBC: what README's table says is refused (decimal(38,10):
+    // 38 digits), and nothing else.
+    let plain: Vec<String> = MY_COLS.iter().map(|c| format!("CAST({} AS CHAR)", c.name)).collect();
+    let texts = json_rows(&format!(
+        "[{}]",
+        mariadb_raw(&db, &format!("SELECT JSON_ARRAY({}) FROM all_types ORDER BY id", plain.join(", ")))
+            .lines()
+            .collect::<Vec<_>>()
+            .join(",")
+    ));
+    let refused = through_odbc(MY_COLS, &file, &texts, |q| db.odbc_env(q), &db.password);
+    assert_eq!(refused, ["c_decimal", "c_time"]);
 }
 
 /// A table of values that a plain `SELECT *` does not carry faithfully.
