@@ -104,7 +104,7 @@ pub(crate) fn connect_error(settings: &SourceSettings, err: &duckdb::Error, atta
 
 /// What the servers and drivers say when the host or port is wrong, or the
 /// server is not listening.
-pub(crate) const HOST_MARKERS: [&str; 15] = [
+const HOST_MARKERS: [&str; 15] = [
     "connection refused",
     "unknown server host",
     "adaptive server is unavailable",
@@ -122,18 +122,61 @@ pub(crate) const HOST_MARKERS: [&str; 15] = [
     "could not connect to server",
 ];
 
+/// What a TLS failure's message says.
+pub(crate) const TLS_MARKERS: [&str; 3] = ["ssl", "tls", "certificate"];
+
+/// The hint for a TLS failure of a source named by a connection string.
+pub(crate) const TLS_IN_CONNECTION_STRING: &str = "check the TLS attributes in SOURCE_ODBC_CONNECTION_STRING";
+
 /// What to check after a failed connection, from the server's or driver's
 /// message: the setting it points at, or all of them when it cannot tell.
+/// The kind's own hint first; then what PostgreSQL, MySQL/MariaDB and SQL
+/// Server say of a missing database or user and of a refused login, in the
+/// words of the kind's settings (through ODBC: the connection string's
+/// attributes).
 pub(crate) fn login_hint(source_type: &dyn super::kind::SourceType, lower: &str) -> &'static str {
     if let Some(hint) = source_type.login_hint(lower) {
-        hint
-    } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") {
-        "check SOURCE_DATABASE_SSL_MODE and SOURCE_DATABASE_SSL_ROOT_CERT"
-    } else if HOST_MARKERS.iter().any(|m| lower.contains(m)) {
-        "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and that the server accepts connections from here"
+        return hint;
+    }
+    let says = |markers: &[&str]| markers.iter().any(|m| lower.contains(m));
+    // (with the usual settings, with a connection string)
+    let (settings, connection_string) = if says(&["unknown database", "cannot open database"])
+        || (lower.contains("access denied for user") && lower.contains("to database"))
+        || (lower.contains("database \"") && lower.contains("does not exist"))
+    {
+        // MySQL answers the same for a database that is missing and one the user may not read.
+        (
+            "check SOURCE_DATABASE_NAME (and that SOURCE_DATABASE_USER may read it)",
+            "check the database (Database=) in SOURCE_ODBC_CONNECTION_STRING, and that its user may read it",
+        )
+    } else if lower.contains("role \"") && lower.contains("does not exist") {
+        // PostgreSQL names the user it does not know.
+        ("check SOURCE_DATABASE_USER", "check the user (Uid=) in SOURCE_ODBC_CONNECTION_STRING")
+    } else if says(&["authentication failed", "access denied", "login failed"]) {
+        // The servers do not say whether the user or the password is wrong.
+        (
+            "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD",
+            "check the user and password (Uid=, Pwd=) in SOURCE_ODBC_CONNECTION_STRING",
+        )
+    } else if says(&TLS_MARKERS) {
+        ("check SOURCE_DATABASE_SSL_MODE and SOURCE_DATABASE_SSL_ROOT_CERT", TLS_IN_CONNECTION_STRING)
+    } else if says(&HOST_MARKERS) {
+        (
+            "check SOURCE_DATABASE_HOST and SOURCE_DATABASE_PORT, and that the server accepts connections from here",
+            "check the server and port (Server=, Port=) in SOURCE_ODBC_CONNECTION_STRING, and that the server \
+             accepts connections from here",
+        )
     } else {
-        "check SOURCE_DATABASE_HOST, SOURCE_DATABASE_PORT, SOURCE_DATABASE_USER, SOURCE_DATABASE_PASSWORD and \
-         SOURCE_DATABASE_NAME"
+        (
+            "check SOURCE_DATABASE_HOST, SOURCE_DATABASE_PORT, SOURCE_DATABASE_USER, SOURCE_DATABASE_PASSWORD and \
+             SOURCE_DATABASE_NAME",
+            "check SOURCE_ODBC_CONNECTION_STRING (server, port, user, password, database), and that the server \
+             accepts connections from here",
+        )
+    };
+    match source_type.facts().takes_connection_string {
+        true => connection_string,
+        false => settings,
     }
 }
 
@@ -172,5 +215,44 @@ mod tests {
             login_hint(SourceKind::Postgres.source_type(), r#"fatal:  role "nobody" does not exist"#),
             "check SOURCE_DATABASE_USER"
         );
+        // SQL Server's words, with its settings; through ODBC, the connection string's attributes.
+        for (kind, message, hint) in [
+            (
+                SourceKind::Mssql,
+                "Cannot open database \"X\" requested by the login. The login failed.",
+                "check SOURCE_DATABASE_NAME (and",
+            ),
+            (
+                SourceKind::Mssql,
+                "Login failed for user 'u'.",
+                "check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD",
+            ),
+            (
+                SourceKind::Odbc,
+                "Access denied for user 'u'@'h' to database 'd'",
+                "check the database (Database=) in SOURCE_ODBC_CONNECTION_STRING",
+            ),
+            (
+                SourceKind::Odbc,
+                r#"FATAL:  role "u" does not exist"#,
+                "check the user (Uid=) in SOURCE_ODBC_CONNECTION_STRING",
+            ),
+            (
+                SourceKind::Odbc,
+                "Login failed for user 'u'.",
+                "check the user and password (Uid=, Pwd=) in SOURCE_ODBC_CONNECTION_STRING",
+            ),
+            (
+                SourceKind::Odbc,
+                "Can't connect to server on '127.0.0.1' (115)",
+                "check the server and port (Server=, Port=)",
+            ),
+            // Whatever database is behind the driver: a TLS word first.
+            (SourceKind::Odbc, "SSL error: password authentication failed", TLS_IN_CONNECTION_STRING),
+            (SourceKind::Odbc, "something nobody foresaw", "check SOURCE_ODBC_CONNECTION_STRING (server, port, user"),
+        ] {
+            let got = login_hint(kind.source_type(), &message.to_ascii_lowercase());
+            assert!(got.starts_with(hint), "{kind:?} {message}: {got}");
+        }
     }
 }

@@ -137,11 +137,8 @@ impl SourceType for Mssql {
                  (Debian/Ubuntu: Microsoft's package repository; Windows: the installer from Microsoft), or \
                  tdsodbc and set SOURCE_ODBC_DRIVER=FreeTDS; `odbcinst -q -d` lists the installed names",
             )
-        } else if lower.contains("cannot open database") {
-            Some("check SOURCE_DATABASE_NAME (and that SOURCE_DATABASE_USER may read it)")
-        } else if lower.contains("login failed") {
-            Some("check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD")
         } else {
+            // Its login and database messages are told apart by connect::login_hint.
             None
         }
     }

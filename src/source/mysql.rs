@@ -129,19 +129,6 @@ impl SourceType for Mysql {
         Some(self)
     }
 
-    fn login_hint(&self, lower: &str) -> Option<&'static str> {
-        if lower.contains("unknown database")
-            || (lower.contains("access denied for user") && lower.contains("to database"))
-        {
-            // MySQL answers the same for a database that is missing and one the user may not read.
-            Some("check SOURCE_DATABASE_NAME (and that SOURCE_DATABASE_USER may read it)")
-        } else if lower.contains("access denied") {
-            Some("check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD")
-        } else {
-            None
-        }
-    }
-
     fn type_knowledge(&self, _settings: &SourceSettings) -> Option<&dyn TypeKnowledge> {
         Some(self)
     }

@@ -70,29 +70,10 @@ impl SourceType for Odbc {
     }
 
     fn login_hint(&self, lower: &str) -> Option<&'static str> {
-        let says = |markers: &[&str]| markers.iter().any(|m| lower.contains(m));
-        Some(if let Some(hint) = driver_hint(lower) {
-            hint
-        } else if says(&["ssl", "tls", "certificate"]) {
-            "check the TLS attributes in SOURCE_ODBC_CONNECTION_STRING"
-        } else if says(&["unknown database", "cannot open database"])
-            || (lower.contains("access denied for user") && lower.contains("to database"))
-            || (lower.contains("database \"") && lower.contains("does not exist"))
-        {
-            // MariaDB answers the same for a database that is missing and one the user may not read.
-            "check the database (Database=) in SOURCE_ODBC_CONNECTION_STRING, and that its user may read it"
-        } else if lower.contains("role \"") && lower.contains("does not exist") {
-            "check the user (Uid=) in SOURCE_ODBC_CONNECTION_STRING"
-        } else if says(&["authentication failed", "access denied", "login failed"]) {
-            // The servers do not say whether the user or the password is wrong.
-            "check the user and password (Uid=, Pwd=) in SOURCE_ODBC_CONNECTION_STRING"
-        } else if says(&super::connect::HOST_MARKERS) {
-            "check the server and port (Server=, Port=) in SOURCE_ODBC_CONNECTION_STRING, and that the server \
-             accepts connections from here"
-        } else {
-            "check SOURCE_ODBC_CONNECTION_STRING (server, port, user, password, database), and that the server \
-             accepts connections from here"
-        })
+        // Any database may be behind the driver: a TLS word wins over the
+        // login and database messages connect::login_hint tells apart.
+        use super::connect::{TLS_IN_CONNECTION_STRING, TLS_MARKERS};
+        driver_hint(lower).or_else(|| TLS_MARKERS.iter().any(|m| lower.contains(m)).then_some(TLS_IN_CONNECTION_STRING))
     }
 
     fn type_knowledge(&self, settings: &SourceSettings) -> Option<&dyn TypeKnowledge> {

@@ -114,15 +114,8 @@ impl SourceType for Postgres {
     }
 
     fn login_hint(&self, lower: &str) -> Option<&'static str> {
-        if lower.contains("role \"") && lower.contains("does not exist") {
-            // PostgreSQL names the user it does not know.
-            Some("check SOURCE_DATABASE_USER")
-        } else if lower.contains("database \"") && lower.contains("does not exist") {
-            Some("check SOURCE_DATABASE_NAME (and that SOURCE_DATABASE_USER may read it)")
-        } else if lower.contains("password authentication failed") || lower.contains("authentication failed") {
-            // The server does not say whether the user or the password is wrong.
-            Some("check SOURCE_DATABASE_USER and SOURCE_DATABASE_PASSWORD")
-        } else if lower.contains("no password supplied") {
+        // A missing user, database or password is told apart by connect::login_hint.
+        if lower.contains("no password supplied") {
             Some("check SOURCE_DATABASE_PASSWORD (or SOURCE_DATABASE_PASSWORD_FILE)")
         } else if lower.contains("no pg_hba.conf entry") {
             Some(
