@@ -16,14 +16,6 @@ const LOSS_REFUSED: i32 = 17;
 /// A password with the characters that break connection strings, `}` too.
 const ODBC_PASSWORD: &str = "p'w\\ x=@y\"z;ä}q";
 
-fn pg_string(db: &PgDatabase, extra: &str) -> String {
-    db.odbc_connection_string(extra)
-}
-
-fn mariadb_string(db: &MysqlDatabase) -> String {
-    db.odbc_connection_string()
-}
-
 fn export(vars: &[(String, String)], secrets: &[&str]) -> (Run, tempfile::TempDir) {
     let (run, dir) = export_to_temp(vars, secrets);
     assert_no_panic(&run);
@@ -127,7 +119,7 @@ fn postgres_values_arrive_exact_through_psqlodbc() {
            NULL, NULL, NULL);",
     );
     let query = "SELECT * FROM t ORDER BY id";
-    let vars = odbc_env(&pg_string(&db, "BoolsAsChar=0"), query);
+    let vars = db.odbc_env(query);
     let (run, dir) = export(&vars, &[ODBC_PASSWORD]);
     assert_eq!(run.code, 0, "{}", run.output());
     let server = pg_rows(
@@ -179,7 +171,7 @@ fn postgres_losses_through_psqlodbc_are_refused() {
         "CREATE TABLE t (n numeric, w numeric(50,5), tm time, tz timestamptz, bo boolean); \
          INSERT INTO t VALUES (1.5, 1, '12:34:56.789', '2024-02-29 12:34:56+02', true);",
     );
-    let vars = odbc_env(&pg_string(&db, ""), "SELECT n, w, tm, tz, bo, n + 1 AS expr FROM t");
+    let vars = odbc_env(&db.odbc_connection_string(""), "SELECT n, w, tm, tz, bo, n + 1 AS expr FROM t");
     let (run, dir) = export(&vars, &[ODBC_PASSWORD]);
     assert_refused(
         &run,
@@ -188,8 +180,7 @@ fn postgres_losses_through_psqlodbc_are_refused() {
         &["CAST(n AS numeric(", "0.000015", "tz AT TIME ZONE 'UTC'", "BoolsAsChar=0", "CAST(tm AS text)"],
     );
     // The same columns, cast as the message says, arrive exact.
-    let vars = odbc_env(
-        &pg_string(&db, "BoolsAsChar=0"),
+    let vars = db.odbc_env(
         "SELECT CAST(n AS numeric(20,4)) AS n, CAST(tm AS text) AS tm, tz AT TIME ZONE 'UTC' AS tz, bo FROM t",
     );
     let (run, dir) = export(&vars, &[ODBC_PASSWORD]);
@@ -214,11 +205,11 @@ fn postgres_infinite_dates_and_nan_are_counted_and_refused() {
         "CREATE TABLE t (d date, ts timestamp, n numeric(10,2)); \
          INSERT INTO t VALUES ('2024-01-01', '2024-01-01', 1), ('infinity', '-infinity', 'NaN');",
     );
-    let (run, dir) = export(&odbc_env(&pg_string(&db, ""), "SELECT d, ts, n FROM t"), &[ODBC_PASSWORD]);
+    let (run, dir) = export(&odbc_env(&db.odbc_connection_string(""), "SELECT d, ts, n FROM t"), &[ODBC_PASSWORD]);
     assert_refused(&run, &dir, &["d", "ts", "n"], &["1 row of the result", "infinity", "NaN"]);
     // Without them, the values arrive.
     let query = "SELECT d, ts, n FROM t WHERE isfinite(d)";
-    let (run, dir) = export(&odbc_env(&pg_string(&db, ""), query), &[ODBC_PASSWORD]);
+    let (run, dir) = export(&odbc_env(&db.odbc_connection_string(""), query), &[ODBC_PASSWORD]);
     assert_eq!(run.code, 0, "{}", run.output());
     assert_same(&dir, vec![vec![Some("2024-01-01".into()), Some("2024-01-01 00:00:00".into()), Some("1.00".into())]]);
 }
@@ -241,7 +232,7 @@ fn mariadb_values_arrive_exact_through_connector_odbc() {
           (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
            NULL, NULL, NULL);",
     );
-    let vars = odbc_env(&mariadb_string(&db), "SELECT * FROM t ORDER BY id");
+    let vars = db.odbc_env("SELECT * FROM t ORDER BY id");
     let (run, dir) = export(&vars, &[ODBC_PASSWORD]);
     assert_eq!(run.code, 0, "{}", run.output());
     let columns = [
@@ -264,7 +255,7 @@ fn mariadb_losses_through_connector_odbc_are_refused() {
         "SET SESSION sql_mode = ''; CREATE TABLE t (w decimal(65,30), tm time(6), z date); \
          INSERT INTO t VALUES (1.5, '838:59:59.5', '0000-00-00');",
     );
-    let (run, dir) = export(&odbc_env(&mariadb_string(&db), "SELECT w, tm, z FROM t"), &[ODBC_PASSWORD]);
+    let (run, dir) = export(&db.odbc_env("SELECT w, tm, z FROM t"), &[ODBC_PASSWORD]);
     assert_refused(&run, &dir, &["w", "tm", "z"], &["CAST(w AS DECIMAL(", "CAST(tm AS CHAR)", "zero dates"]);
 }
 
@@ -279,8 +270,8 @@ fn repeated_runs_through_odbc_do_not_crash() {
     my.admin("CREATE TABLE t (id int, v text); INSERT INTO t VALUES (1, 'a'), (2, 'b');");
     for round in 0..4 {
         for (vars, rows) in [
-            (odbc_env(&pg_string(&pg, ""), "SELECT id, v FROM t ORDER BY id"), 3000),
-            (odbc_env(&mariadb_string(&my), "SELECT id, v FROM t ORDER BY id"), 2),
+            (odbc_env(&pg.odbc_connection_string(""), "SELECT id, v FROM t ORDER BY id"), 3000),
+            (my.odbc_env("SELECT id, v FROM t ORDER BY id"), 2),
         ] {
             let (run, dir) = export(&vars, &[ODBC_PASSWORD]);
             assert_eq!(run.code, 0, "round {round}: {}", run.output());
@@ -314,7 +305,7 @@ fn the_connection_string_never_shows() {
     // From a file, with a query that fails on the server.
     let secret_dir = tempfile::tempdir().unwrap();
     let file = secret_dir.path().join("odbc");
-    let right = pg_string(&db, "");
+    let right = db.odbc_connection_string("");
     std::fs::write(&file, format!("{right}\n")).unwrap();
     let vars = env(&[
         ("SOURCE_DATABASE_TYPE", "odbc"),
@@ -392,13 +383,13 @@ fn sigterm_stops(connection_string: &str, query: &str) {
 #[test]
 fn sigterm_during_an_odbc_query_stops_cleanly_on_postgres() {
     let db = pg_database();
-    sigterm_stops(&pg_string(&db, ""), "SELECT 1 AS x FROM pg_sleep(120)");
+    sigterm_stops(&db.odbc_connection_string(""), "SELECT 1 AS x FROM pg_sleep(120)");
 }
 
 #[test]
 fn sigterm_during_an_odbc_query_stops_cleanly_on_mariadb() {
     let db = mariadb_database();
-    sigterm_stops(&mariadb_string(&db), "SELECT SLEEP(120) AS x");
+    sigterm_stops(&db.odbc_connection_string(), "SELECT SLEEP(120) AS x");
 }
 
 /// `connector check` connects through the driver, or says which to install
@@ -415,7 +406,7 @@ fn check_finds_the_driver_or_names_the_package() {
     ];
     let db = pg_database();
     db.exec("CREATE TABLE t (id int, v text); INSERT INTO t VALUES (1, 'a');");
-    let run = connector(&["check"], &with(odbc_env(&pg_string(&db, ""), "SELECT id, v FROM t"), &polyteia));
+    let run = connector(&["check"], &with(odbc_env(&db.odbc_connection_string(""), "SELECT id, v FROM t"), &polyteia));
     let out = run.output();
     assert_no_secret(&out, &[ODBC_PASSWORD]);
     assert!(out.contains("PASS source database: connected to odbc source (DRIVER PostgreSQL Unicode)"), "{out}");
